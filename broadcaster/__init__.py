@@ -1,0 +1,1 @@
+"""Broadcaster: a microphone, live, in every browser on the network."""

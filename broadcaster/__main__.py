@@ -1,0 +1,7 @@
+"""`python -m broadcaster`."""
+
+import sys
+
+from broadcaster.cli import main
+
+sys.exit(main())

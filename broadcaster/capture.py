@@ -1,0 +1,94 @@
+"""The capture thread: source → whole frames → Opus → framed wire bytes → the event loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from broadcaster.encoder import OpusEncoder
+from broadcaster.reblock import Reblocker
+from broadcaster.sources import PcmSource, SourceError
+from broadcaster.wire import Packetizer
+
+logger = logging.getLogger(__name__)
+
+Publish = Callable[[int, bytes], None]
+RETRY_S = (0.5, 1.0, 2.0, 5.0)
+
+
+class CaptureThread:
+    """Reads the source on its own thread; never waits on the network.
+
+    `publish(seq, wire)` is called on this thread with each frame's finished bytes; the
+    caller hands them to the event loop (`loop.call_soon_threadsafe`). A source that fails
+    to open or read is closed and reopened with back-off until the thread is stopped.
+    """
+
+    def __init__(self, source: PcmSource, encoder: OpusEncoder, packetizer: Packetizer,
+                 publish: Publish) -> None:
+        self._source = source
+        self._encoder = encoder
+        self._packetizer = packetizer
+        self._publish = publish
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+        self.last_frame_monotonic = 0.0
+        self.error: str | None = None
+
+    def start(self) -> None:
+        """Start capturing."""
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the thread to finish after its current read."""
+        self._stop.set()
+
+    def join(self, timeout_s: float) -> bool:
+        """Wait for the thread to finish; True if it did."""
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        settings = self._encoder.settings
+        reblocker = Reblocker(settings.frame_bytes,
+                              settings.sample_rate_hz * settings.channels * 2)
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                self._source.open(settings.frame_samples)
+            except SourceError as exc:
+                self._failed(f"cannot open {self._source.name}: {exc}", attempt)
+                attempt += 1
+                continue
+            attempt = 0
+            self.error = None
+            reblocker.reset()
+            self._packetizer.resync_clock()
+            try:
+                self._pump(reblocker)
+            except (SourceError, EOFError) as exc:
+                if not self._stop.is_set():
+                    self._failed(str(exc), 0)
+            except Exception:
+                logger.exception("capture failed unexpectedly; reopening %s", self._source.name)
+                self._stop.wait(RETRY_S[-1])
+            finally:
+                self._source.close()
+
+    def _pump(self, reblocker: Reblocker) -> None:
+        encode, frame, publish = self._encoder.encode, self._packetizer.frame, self._publish
+        while not self._stop.is_set():
+            for block in reblocker.feed(self._source.read()):
+                packet = encode(block.pcm)
+                seq, wire = frame(packet, block.capture_ms, time.time() * 1000.0)
+                publish(seq, wire)
+                self.last_frame_monotonic = time.monotonic()
+
+    def _failed(self, message: str, attempt: int) -> None:
+        delay = RETRY_S[min(attempt, len(RETRY_S) - 1)]
+        if self.error != message:
+            logger.error("%s; retrying every %g s at most", message, RETRY_S[-1])
+        self.error = message
+        self._stop.wait(delay)

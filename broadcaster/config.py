@@ -1,0 +1,199 @@
+"""Typed, frozen configuration loaded from TOML, with errors that name the offending key."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from broadcaster.source_spec import SourceSpec, SourceSpecError
+
+OPUS_FRAME_MS = (2.5, 5.0, 10.0, 20.0, 40.0, 60.0)
+OPUS_APPLICATIONS = ("audio", "voip", "restricted_lowdelay")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConfigError(ValueError):
+    """A config file, key or value that cannot be used; the message names the key."""
+
+
+def _check(ok: bool, key: str, value: object, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} = {value!r} is invalid: expected {expected}")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """Where the PCM comes from."""
+
+    SECTION: ClassVar[str] = "source"
+    spec: str = "auto"
+    tone_level_dbfs: float = -12.0
+    max_backlog_ms: float = 100.0
+
+    def __post_init__(self) -> None:
+        try:
+            SourceSpec.parse(self.spec)
+        except SourceSpecError as exc:
+            raise ConfigError(f"source.spec = {self.spec!r} is invalid: {exc}") from exc
+        _check(-60.0 <= self.tone_level_dbfs <= 0.0, "source.tone_level_dbfs",
+               self.tone_level_dbfs, "a level from -60 to 0 dBFS")
+        _check(10.0 <= self.max_backlog_ms <= 2000.0, "source.max_backlog_ms",
+               self.max_backlog_ms, "10 to 2000 ms")
+
+    @property
+    def source(self) -> SourceSpec:
+        """The parsed source spec."""
+        return SourceSpec.parse(self.spec)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioConfig:
+    """How the audio is encoded."""
+
+    SECTION: ClassVar[str] = "audio"
+    channels: int = 1
+    frame_ms: float = 20.0
+    bitrate_bps: int = 64000
+    application: str = "audio"
+    complexity: int = 5
+
+    def __post_init__(self) -> None:
+        _check(self.channels in (1, 2), "audio.channels", self.channels, "1 or 2")
+        _check(self.frame_ms in OPUS_FRAME_MS, "audio.frame_ms", self.frame_ms,
+               "one of " + ", ".join(f"{ms:g}" for ms in OPUS_FRAME_MS))
+        _check(6000 <= self.bitrate_bps <= 510000, "audio.bitrate_bps", self.bitrate_bps,
+               "6000 to 510000")
+        _check(self.application in OPUS_APPLICATIONS, "audio.application", self.application,
+               "one of " + ", ".join(OPUS_APPLICATIONS))
+        _check(0 <= self.complexity <= 10, "audio.complexity", self.complexity, "0 to 10")
+
+
+@dataclass(frozen=True, slots=True)
+class RingConfig:
+    """How much encoded audio the server keeps for resuming listeners."""
+
+    SECTION: ClassVar[str] = "ring"
+    capacity_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        _check(0.5 <= self.capacity_s <= 600.0, "ring.capacity_s", self.capacity_s,
+               "0.5 to 600 seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """The HTTP server."""
+
+    SECTION: ClassVar[str] = "server"
+    host: str = "0.0.0.0"
+    port: int = 8000
+    autostart: bool = True
+    heartbeat_s: float = 15.0
+    retry_ms: int = 1000
+
+    def __post_init__(self) -> None:
+        _check(bool(self.host) and not any(c.isspace() for c in self.host), "server.host",
+               self.host, "a host name or IP address")
+        _check(0 <= self.port <= 65535, "server.port", self.port, "a port from 0 to 65535")
+        _check(1.0 <= self.heartbeat_s <= 300.0, "server.heartbeat_s", self.heartbeat_s,
+               "1 to 300 seconds")
+        _check(100 <= self.retry_ms <= 60000, "server.retry_ms", self.retry_ms,
+               "100 to 60000 ms")
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    """What the service logs."""
+
+    SECTION: ClassVar[str] = "logging"
+    level: str = "info"
+
+    def __post_init__(self) -> None:
+        _check(self.level in LOG_LEVELS, "logging.level", self.level,
+               "one of " + ", ".join(LOG_LEVELS))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration."""
+
+    source: SourceConfig = field(default_factory=SourceConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    ring: RingConfig = field(default_factory=RingConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+
+_SECTIONS: dict[str, type[Any]] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
+
+
+def _did_you_mean(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _coerce(key: str, type_name: str, value: object) -> object:
+    """Check a TOML value against a field's declared type; ints are accepted as floats."""
+    if type_name == "bool":
+        ok = isinstance(value, bool)
+    elif type_name == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif type_name == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value  # type: ignore[arg-type]
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise ConfigError(f"{key} = {value!r} is invalid: expected a {type_name}")
+    return value
+
+
+def _build_section(name: str, table: object) -> Any:
+    cls = _SECTIONS[name]
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] must be a table of keys, got {table!r}")
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, object] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(f"unknown key {name}.{key}{_did_you_mean(key, list(known))}")
+        values[key] = _coerce(f"{name}.{key}", str(known[key].type), value)
+    return cls(**values)
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Build a validated Config from parsed TOML (a dict of section tables)."""
+    sections: dict[str, Any] = {}
+    for name, table in data.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"unknown section [{name}]{_did_you_mean(name, list(_SECTIONS))}")
+        sections[name] = _build_section(name, table)
+    return Config(**sections)
+
+
+def load_config(path: Path | None) -> Config:
+    """Load a TOML config file; None gives the defaults."""
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    return config_from_dict(data)
+
+
+def with_overrides(config: Config, overrides: dict[str, object]) -> Config:
+    """Return config with dotted keys ("server.port") replaced, validated like the file."""
+    for dotted, value in overrides.items():
+        section_name, _, key = dotted.partition(".")
+        section = getattr(config, section_name)
+        merged = {f.name: getattr(section, f.name) for f in fields(section)} | {key: value}
+        config = replace(config, **{section_name: _build_section(section_name, merged)})
+    return config

@@ -1,0 +1,154 @@
+"""Input devices through PortAudio: listing, choosing by index or name, and the sample rate."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from broadcaster.encoder import OPUS_RATES_HZ
+from broadcaster.sources import SourceError
+
+
+@dataclass(frozen=True, slots=True)
+class InputDevice:
+    """One PortAudio device that can record."""
+
+    index: int
+    name: str
+    max_input_channels: int
+    default_rate_hz: float
+    is_default: bool = False
+
+    def describe(self) -> str:
+        """A one-line description for logs and --list-devices."""
+        mark = " (default)" if self.is_default else ""
+        return (f"[{self.index}] {self.name}{mark}: {self.max_input_channels} input channel(s), "
+                f"default {self.default_rate_hz:g} Hz")
+
+
+def find_device(devices: list[InputDevice], wanted: str) -> InputDevice:
+    """Choose by index ("2"), by part of the name ("usb", case-insensitive), or "" = default."""
+    if not devices:
+        raise SourceError("no input device found (is a microphone plugged in? `arecord -l` "
+                          "lists what ALSA sees)")
+    names = "; ".join(d.describe() for d in devices)
+    if not wanted:
+        for device in devices:
+            if device.is_default:
+                return device
+        raise SourceError(f"there is no default input device; choose one of: {names}")
+    if wanted.isdigit():
+        for device in devices:
+            if device.index == int(wanted):
+                return device
+        raise SourceError(f"no input device has index {wanted}; the inputs are: {names}")
+    matches = [d for d in devices if wanted.lower() in d.name.lower()]
+    exact = [d for d in matches if d.name.lower() == wanted.lower()]
+    if exact or matches:
+        return (exact or matches)[0]
+    raise SourceError(f"no input device name contains {wanted!r}; the inputs are: {names}")
+
+
+def pick_rate(device: InputDevice, supports: Callable[[int], bool]) -> int:
+    """48 kHz if the device can, else the highest Opus-native rate it can; else an error."""
+    for rate in OPUS_RATES_HZ:
+        if supports(rate):
+            return rate
+    raise SourceError(
+        f"input device {device.name!r} supports none of the rates Opus takes "
+        f"({', '.join(map(str, OPUS_RATES_HZ))} Hz); its default rate is "
+        f"{device.default_rate_hz:g} Hz. Use an ALSA `plug` device or PulseAudio to resample."
+    )
+
+
+_alsa_handler: Any = None
+
+
+def _silence_alsa() -> None:
+    """Stop libasound printing its probing chatter to stderr (errors are still raised)."""
+    global _alsa_handler  # one handler for the process, kept alive
+    if _alsa_handler is not None:
+        return
+    name = ctypes.util.find_library("asound")
+    if not name:
+        return
+    handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                                    ctypes.c_int, ctypes.c_char_p)
+    _alsa_handler = handler_type(lambda *args: None)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.cdll.LoadLibrary(name).snd_lib_error_set_handler(_alsa_handler)
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """JACK and others print at PortAudio start-up; hide fd 2 for that moment only."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class PortAudio:
+    """A PortAudio session (PyAudio); PortAudio sees devices as they were when it started."""
+
+    def __init__(self) -> None:
+        try:
+            import pyaudio  # import late: needs libportaudio
+        except ImportError as exc:
+            raise SourceError(f"cannot load PyAudio/PortAudio: {exc}") from exc
+        self.pyaudio: Any = pyaudio
+        _silence_alsa()
+        with _stderr_silenced():
+            self.pa: Any = pyaudio.PyAudio()
+
+    def close(self) -> None:
+        """End the PortAudio session."""
+        self.pa.terminate()
+
+    def __enter__(self) -> PortAudio:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def input_devices(self) -> list[InputDevice]:
+        """Every device that has input channels."""
+        try:
+            default = int(self.pa.get_default_input_device_info()["index"])
+        except OSError:
+            default = -1
+        devices = []
+        for index in range(self.pa.get_device_count()):
+            info = self.pa.get_device_info_by_index(index)
+            if int(info["maxInputChannels"]) > 0:
+                devices.append(InputDevice(index, str(info["name"]),
+                                           int(info["maxInputChannels"]),
+                                           float(info["defaultSampleRate"]), index == default))
+        return devices
+
+    def supports(self, device: InputDevice, rate_hz: int, channels: int) -> bool:
+        """Whether the device can record s16 at this rate and channel count."""
+        try:
+            return bool(self.pa.is_format_supported(
+                rate_hz, input_device=device.index, input_channels=channels,
+                input_format=self.pyaudio.paInt16))
+        except ValueError:
+            return False
+
+
+def has_default_input() -> bool:
+    """Whether PortAudio finds a default input device (what `auto` uses)."""
+    try:
+        with PortAudio() as pa:
+            return any(d.is_default for d in pa.input_devices())
+    except SourceError:
+        return False

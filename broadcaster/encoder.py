@@ -1,0 +1,87 @@
+"""Opus encoding through real libopus (opuslib)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from broadcaster.config import OPUS_APPLICATIONS, OPUS_FRAME_MS
+
+OPUS_RATES_HZ = (48000, 24000, 16000, 12000, 8000)
+
+
+class EncoderError(RuntimeError):
+    """libopus is missing or refused the settings."""
+
+
+def _opuslib() -> Any:
+    try:
+        import opuslib  # import late: it fails when libopus is missing
+    except Exception as exc:  # opuslib raises a bare Exception when libopus can't be found
+        raise EncoderError(
+            f"cannot load libopus ({exc}): install it with `apt-get install libopus0`"
+        ) from exc
+    return opuslib
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderSettings:
+    """What the encoder is asked to do."""
+
+    sample_rate_hz: int
+    channels: int
+    frame_ms: float
+    bitrate_bps: int
+    application: str
+    complexity: int
+
+    def __post_init__(self) -> None:
+        if self.sample_rate_hz not in OPUS_RATES_HZ:
+            raise EncoderError(
+                f"Opus cannot encode at {self.sample_rate_hz} Hz: it takes "
+                + ", ".join(map(str, OPUS_RATES_HZ)) + " Hz"
+            )
+        if self.frame_ms not in OPUS_FRAME_MS:
+            raise EncoderError(f"Opus frames are {OPUS_FRAME_MS} ms, not {self.frame_ms}")
+        if self.application not in OPUS_APPLICATIONS:
+            raise EncoderError(f"unknown Opus application {self.application!r}")
+
+    @property
+    def frame_samples(self) -> int:
+        """Samples per channel in one frame at the input rate."""
+        return int(self.sample_rate_hz * self.frame_ms / 1000)
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of s16le PCM in one frame."""
+        return self.frame_samples * self.channels * 2
+
+
+class OpusEncoder:
+    """Encodes whole frames of s16le PCM into raw Opus packets."""
+
+    def __init__(self, settings: EncoderSettings) -> None:
+        opuslib = _opuslib()
+        self.settings = settings
+        try:
+            self._encoder = opuslib.Encoder(
+                settings.sample_rate_hz, settings.channels, settings.application
+            )
+            self._encoder.bitrate = settings.bitrate_bps
+            self._encoder.complexity = settings.complexity
+        except opuslib.OpusError as exc:
+            raise EncoderError(f"libopus refused the settings {settings}: {exc}") from exc
+        self._frame_samples = settings.frame_samples
+        self._frame_bytes = settings.frame_bytes
+
+    @property
+    def lookahead_samples(self) -> int:
+        """The encoder's algorithmic delay, in samples at the input rate."""
+        return int(self._encoder.lookahead)
+
+    def encode(self, pcm: bytes) -> bytes:
+        """Encode exactly one frame of PCM."""
+        if len(pcm) != self._frame_bytes:
+            raise EncoderError(f"a frame is {self._frame_bytes} bytes of PCM, got {len(pcm)}")
+        packet: bytes = self._encoder.encode(pcm, self._frame_samples)
+        return packet

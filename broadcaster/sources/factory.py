@@ -1,0 +1,38 @@
+"""Turn a source spec into a source, resolving `auto` to the mic or the built-in tone."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from broadcaster.config import Config
+from broadcaster.devices import has_default_input
+from broadcaster.source_spec import SourceSpec
+from broadcaster.sources import PcmSource
+from broadcaster.sources.mic import MicSource
+from broadcaster.sources.tone import tone_source
+from broadcaster.sources.wavfile import file_source
+
+logger = logging.getLogger(__name__)
+
+TONE_RATE_HZ = 48000
+
+
+def make_source(config: Config) -> PcmSource:
+    """Build (and, for the mic, probe) the configured source; raises SourceError."""
+    spec = config.source.source
+    channels = config.audio.channels
+    if spec.kind == "auto":
+        if has_default_input():
+            spec = SourceSpec("mic")
+        else:
+            logger.warning("no input device found: broadcasting the built-in test signal "
+                           "(a %g Hz tone) instead", spec.tone_hz)
+            spec = SourceSpec("tone")
+    if spec.kind == "mic":
+        mic = MicSource(spec.device, channels, config.source.max_backlog_ms)
+        mic.probe()
+        return mic
+    if spec.kind == "file":
+        return file_source(Path(spec.path), channels)
+    return tone_source(spec.tone_hz, config.source.tone_level_dbfs, TONE_RATE_HZ, channels)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Set up everything broadcaster needs on Debian 12 / Raspberry Pi OS (Bookworm):
+# system packages, a virtualenv in .venv and the package itself.
+#   scripts/setup.sh          runtime only
+#   scripts/setup.sh --dev    also what the test suite needs (PulseAudio, Chromium, Node.js, dev extras)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dev=0
+[ "${1:-}" = "--dev" ] && dev=1
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+runtime_pkgs=(python3 python3-venv python3-dev gcc libopus0 portaudio19-dev libasound2-plugins alsa-utils)
+dev_pkgs=(pulseaudio pulseaudio-utils chromium nodejs)
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        say "need root to install system packages: run as root or install sudo"; exit 1; fi
+}
+
+missing=()
+wanted=("${runtime_pkgs[@]}")
+[ "$dev" -eq 1 ] && wanted+=("${dev_pkgs[@]}")
+for p in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node.js from another source (nvm, NodeSource) counts as present.
+if [ "$dev" -eq 1 ] && command -v node >/dev/null; then
+    missing=("${missing[@]/nodejs}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing system packages: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+py="${PYTHON:-python3}"
+if [ ! -x "$here/.venv/bin/python" ]; then
+    say "creating virtualenv in .venv"
+    "$py" -m venv "$here/.venv"
+fi
+stamp="$here/.venv/.installed-$dev"
+if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
+    say "installing the broadcaster package into .venv"
+    "$here/.venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+    if [ "$dev" -eq 1 ]; then
+        "$here/.venv/bin/python" -m pip install -q -e "$here[dev]"
+    else
+        "$here/.venv/bin/python" -m pip install -q -e "$here"
+    fi
+    touch "$stamp"
+fi
