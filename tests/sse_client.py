@@ -1,0 +1,62 @@
+"""A real streaming HTTP client for the broadcaster's SSE stream, for the tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from broadcaster.sse import Event, SSEDecoder
+
+
+@dataclass
+class Received:
+    """What one connection got: the config, audio frames by id, and every other event."""
+
+    config: dict[str, Any] = field(default_factory=dict)
+    frames: list[tuple[int, bytes]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    comments: int = 0
+
+    @property
+    def ids(self) -> list[int]:
+        return [seq for seq, _ in self.frames]
+
+    @property
+    def packets(self) -> list[bytes]:
+        return [packet for _, packet in self.frames]
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [json.loads(e.data) for e in self.events if e.event == name]
+
+
+def stream_events(client: httpx.Client, url: str, headers: dict[str, str] | None = None,
+                  ) -> Iterator[Event]:
+    """Yield events from the stream as they arrive (the connection closes when you stop)."""
+    with client.stream("GET", url, headers=headers or {}) as response:
+        response.raise_for_status()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        decoder = SSEDecoder()
+        for chunk in response.iter_raw():
+            yield from decoder.feed(chunk)
+
+
+def receive(url: str, frames: int, headers: dict[str, str] | None = None,
+            until: str | None = None, timeout_s: float = 10.0) -> Received:
+    """Connect, collect `frames` audio frames (or stop at the first `until` event), close."""
+    got = Received()
+    with httpx.Client(timeout=httpx.Timeout(timeout_s)) as client:
+        for event in stream_events(client, url, headers):
+            if event.event == "config" and not got.config:
+                got.config = json.loads(event.data)
+            elif event.event == "message":
+                got.frames.append((int(event.id or -1), base64.b64decode(event.data)))
+            else:
+                got.events.append(event)
+            if len(got.frames) >= frames or (until is not None and event.event == until):
+                break
+    return got

@@ -1,0 +1,146 @@
+"""The `broadcaster` command: start-up, errors, sources and shutdown, as a user runs it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+import wave
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, no_device_env, start_broadcaster
+from tests.signal_tools import decode_packets, dominant_frequency, sine_s16le
+from tests.sse_client import receive, stream_events
+
+
+def run_cli(tmp_path: Path, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "broadcaster", *args], cwd=ROOT,
+                          env=no_device_env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_with_no_microphone_auto_says_so_and_broadcasts_the_test_tone(tmp_path: Path) -> None:
+    proc = start_broadcaster(tmp_path)  # default source: auto
+    try:
+        got = receive(proc.url + "/audio/stream", frames=50)
+        assert got.config["source"] == "tone:440"
+        pcm = decode_packets(got.packets)
+        assert dominant_frequency(pcm[4800:]) == pytest.approx(440, abs=1)
+        assert "no input device found" in proc.log()
+    finally:
+        assert proc.stop() == 0
+
+
+def test_sigterm_ends_listener_streams_and_exits_cleanly(tmp_path: Path) -> None:
+    proc = start_broadcaster(tmp_path, "--source", "tone:300")
+    ended = threading.Event()
+
+    def listen() -> None:
+        with httpx.Client(timeout=10) as client:
+            for _ in stream_events(client, proc.url + "/audio/stream"):
+                pass
+        ended.set()
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    assert proc.stop(timeout_s=5) == 0, proc.log()
+    assert time.monotonic() - started < 3
+    assert ended.wait(3), "the listener's stream was not ended by the shutdown"
+
+
+def test_sigint_exits_cleanly(tmp_path: Path) -> None:
+    proc = start_broadcaster(tmp_path, "--source", "tone")
+    proc.process.send_signal(2)
+    assert proc.process.wait(5) == 0, proc.log()
+
+
+def test_wav_file_source_is_looped(tmp_path: Path) -> None:
+    path = tmp_path / "a.wav"
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(48000)
+        wav.writeframes(sine_s16le(1000, 0.25))
+    proc = start_broadcaster(tmp_path, "--source", f"file:{path}")
+    try:
+        got = receive(proc.url + "/audio/stream", frames=50)  # 1 s: four loops of the file
+        assert got.config["source"] == "file:a.wav"
+        pcm = decode_packets(got.packets)
+        assert dominant_frequency(pcm[4800:]) == pytest.approx(1000, abs=2)
+    finally:
+        assert proc.stop() == 0
+
+
+@pytest.mark.parametrize(("config", "args", "message"), [
+    ("[audio]\nframe_size = 20\n", [], "unknown key audio.frame_size (did you mean 'frame_ms'?)"),
+    ("[audio]\nframe_ms = 7\n", [], "audio.frame_ms = 7.0 is invalid"),
+    ("", ["--source", "tone:5"], "source.spec = 'tone:5' is invalid"),
+    ("", ["--port", "99999"], "server.port = 99999 is invalid"),
+    ("[server\n", [], "is not valid TOML"),
+])
+def test_bad_config_stops_start_up_with_one_line_naming_it(
+    tmp_path: Path, config: str, args: list[str], message: str
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(config)
+    result = run_cli(tmp_path, "--config", str(path), *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "--config", str(tmp_path / "nope.toml"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("file:/no/such.wav", "cannot read WAV file /no/such.wav"),
+    ("mic", "no input device found"),
+    ("mic:USB", "no input device found"),
+])
+def test_a_source_that_cannot_start_is_a_clear_error(
+    tmp_path: Path, source: str, message: str
+) -> None:
+    result = run_cli(tmp_path, "--source", source, "--port", "0")
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_wav_at_a_rate_opus_cannot_take_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cd.wav"
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(44100)
+        wav.writeframes(b"\0\0" * 441)
+    result = run_cli(tmp_path, "--source", f"file:{path}")
+    assert result.returncode == 1
+    assert "44100 Hz; Opus takes 48000, 24000, 16000, 12000, 8000 Hz" in result.stderr
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = run_cli(tmp_path, "--source", "tone", "--host", "127.0.0.1",
+                         "--port", str(port))
+    assert result.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_list_devices_with_none(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "--list-devices")
+    assert result.returncode == 0
+    assert "no input devices found" in result.stdout

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from broadcaster.encoder import EncoderError, EncoderSettings, OpusEncoder
+from tests.signal_tools import decode_packets, dominant_frequency, rms_dbfs, sine_s16le
+
+
+def settings(**kw: object) -> EncoderSettings:
+    base: dict[str, object] = {"sample_rate_hz": 48000, "channels": 1, "frame_ms": 20.0,
+                               "bitrate_bps": 64000, "application": "audio", "complexity": 5}
+    return EncoderSettings(**(base | kw))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("frame_ms", [2.5, 5.0, 10.0, 20.0, 40.0, 60.0])
+@pytest.mark.parametrize("application", ["audio", "voip", "restricted_lowdelay"])
+def test_real_libopus_round_trip(frame_ms: float, application: str) -> None:
+    encoder = OpusEncoder(settings(frame_ms=frame_ms, application=application))
+    pcm = sine_s16le(1000, 1.0)
+    size = encoder.settings.frame_bytes
+    packets = [encoder.encode(pcm[i:i + size]) for i in range(0, len(pcm) - size + 1, size)]
+    decoded = decode_packets(packets)
+    assert len(decoded) == len(packets) * encoder.settings.frame_samples
+    tail = decoded[len(decoded) // 2:]
+    assert dominant_frequency(tail) == pytest.approx(1000, abs=3)
+    reference = np.frombuffer(sine_s16le(1000, 0.5), dtype="<i2")
+    assert rms_dbfs(tail) == pytest.approx(rms_dbfs(reference), abs=1.5)
+
+
+@pytest.mark.parametrize("rate", [8000, 12000, 16000, 24000])
+def test_opus_native_input_rates_decode_at_48k(rate: int) -> None:
+    encoder = OpusEncoder(settings(sample_rate_hz=rate))
+    pcm = sine_s16le(500, 1.0, rate_hz=rate)
+    size = encoder.settings.frame_bytes
+    packets = [encoder.encode(pcm[i:i + size]) for i in range(0, len(pcm), size)]
+    decoded = decode_packets(packets)
+    assert dominant_frequency(decoded[len(decoded) // 2:]) == pytest.approx(500, abs=3)
+
+
+def test_stereo_keeps_channels_apart() -> None:
+    encoder = OpusEncoder(settings(channels=2, bitrate_bps=128000))
+    left = np.frombuffer(sine_s16le(440, 1.0), dtype="<i2")
+    right = np.frombuffer(sine_s16le(1200, 1.0), dtype="<i2")
+    pcm = np.column_stack([left, right]).ravel().tobytes()
+    size = encoder.settings.frame_bytes
+    packets = [encoder.encode(pcm[i:i + size]) for i in range(0, len(pcm), size)]
+    decoded = decode_packets(packets, channels=2)
+    half = len(decoded) // 2
+    assert dominant_frequency(decoded[half::2][:12000]) == pytest.approx(440, abs=3)
+    assert dominant_frequency(decoded[half + 1::2][:12000]) == pytest.approx(1200, abs=3)
+
+
+def test_restricted_lowdelay_has_the_short_lookahead() -> None:
+    assert OpusEncoder(settings(application="restricted_lowdelay")).lookahead_samples == 120
+    assert OpusEncoder(settings()).lookahead_samples == 312
+
+
+def test_a_partial_frame_is_refused() -> None:
+    with pytest.raises(EncoderError, match="1920 bytes"):
+        OpusEncoder(settings()).encode(b"\0" * 100)
+
+
+def test_unsupported_rate_lists_the_rates_opus_takes() -> None:
+    with pytest.raises(EncoderError, match="44100 Hz: it takes 48000, 24000, 16000"):
+        settings(sample_rate_hz=44100)
