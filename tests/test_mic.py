@@ -1,0 +1,101 @@
+"""The mic path for real: known audio into a virtual microphone, through PyAudio/PortAudio,
+libopus and HTTP, decoded at the other end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, no_device_env, start_broadcaster
+from tests.signal_tools import decode_packets, dominant_frequency, rms_dbfs, sine_s16le
+from tests.sse_client import Received, receive
+from tests.vmic import VirtualMic
+
+pytestmark = pytest.mark.vmic
+
+
+@pytest.fixture(scope="module")
+def vmic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualMic]:
+    with VirtualMic(tmp_path_factory.mktemp("vmic")) as mic:
+        yield mic
+
+
+def mic_env(vmic: VirtualMic) -> dict[str, str]:
+    return no_device_env() | vmic.env
+
+
+def windows(pcm: np.ndarray, size: int = 4800) -> list[tuple[float, float]]:
+    """(dominant Hz, RMS dBFS) of each 100 ms window."""
+    return [(dominant_frequency(pcm[i:i + size]), rms_dbfs(pcm[i:i + size]))
+            for i in range(0, len(pcm) - size + 1, size)]
+
+
+def test_what_goes_into_the_mic_comes_out_of_the_stream(
+    tmp_path: Path, vmic: VirtualMic
+) -> None:
+    proc = start_broadcaster(tmp_path, "--source", "mic", env=mic_env(vmic))
+    try:
+        result: list[Received] = []
+        listener = threading.Thread(
+            target=lambda: result.append(receive(proc.url + "/audio/stream", frames=150)))
+        listener.start()
+        time.sleep(0.5)
+        vmic.play(sine_s16le(440, 1.0) + sine_s16le(880, 1.0))
+        listener.join(20)
+        [got] = result
+    finally:
+        assert proc.stop() == 0, proc.log()
+    assert got.config["source"] == "mic:default"
+    assert got.ids == list(range(got.ids[0], got.ids[0] + 150)), "frames missing or reordered"
+    loud = [(hz, level) for hz, level in windows(decode_packets(got.packets)) if level > -30]
+    tones = [440 if abs(hz - 440) < 5 else 880 if abs(hz - 880) < 5 else None for hz, _ in loud]
+    assert None not in tones[1:-1], loud  # only the edges may straddle a change
+    core = [t for t in tones if t is not None]
+    assert core == sorted(core), "880 Hz came before 440 Hz finished"
+    assert 8 <= core.count(440) <= 11 and 8 <= core.count(880) <= 11, loud
+    levels = [level for _, level in loud[1:-1]]
+    assert np.median(levels) == pytest.approx(-9.0, abs=1.5)  # amplitude 0.5 sine: -9 dBFS RMS
+
+
+def test_auto_uses_the_microphone_when_there_is_one(tmp_path: Path, vmic: VirtualMic) -> None:
+    proc = start_broadcaster(tmp_path, env=mic_env(vmic))
+    try:
+        got = receive(proc.url + "/audio/stream", frames=5)
+        assert got.config["source"] == "mic:default"
+        assert "no input device found" not in proc.log()
+    finally:
+        assert proc.stop() == 0, proc.log()
+
+
+def run_cli(vmic: VirtualMic, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "broadcaster", *args], cwd=ROOT,
+                          env=mic_env(vmic), capture_output=True, text=True, timeout=30)
+
+
+def test_list_devices_shows_the_microphone_and_what_auto_picks(vmic: VirtualMic) -> None:
+    result = run_cli(vmic, "--list-devices")
+    assert result.returncode == 0, result.stderr
+    assert "] default (default): " in result.stdout
+    assert "`auto` uses [" in result.stdout
+
+
+def test_an_unknown_device_name_lists_the_inputs(vmic: VirtualMic) -> None:
+    result = run_cli(vmic, "--source", "mic:no-such-mic", "--port", "0")
+    assert result.returncode == 1
+    assert "no input device name contains 'no-such-mic'; the inputs are: [" in result.stderr
+    assert "default (default)" in result.stderr
+
+
+def test_a_device_can_be_chosen_by_part_of_its_name(tmp_path: Path, vmic: VirtualMic) -> None:
+    proc = start_broadcaster(tmp_path, "--source", "mic:DEFAU", env=mic_env(vmic))
+    try:
+        assert receive(proc.url + "/audio/stream", frames=3).config["source"] == "mic:default"
+    finally:
+        assert proc.stop() == 0, proc.log()
