@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import wave
 from collections.abc import Iterator
@@ -74,7 +75,7 @@ def test_source_contract(source: PcmSource) -> None:
         # paced like a sound card: about real time, neither bursting nor starving
         assert 0.75 < frames / source.sample_rate_hz / elapsed < 1.3
         # capture stamps are wall-clock ms, rising, and close to when we read
-        assert all(b > a for a, b in zip(stamps, stamps[1:], strict=False))
+        assert all(b > a for a, b in itertools.pairwise(stamps))
         assert opened_ms - 300 < stamps[0] < opened_ms + 300
         samples = np.frombuffer(pcm, dtype="<i2")
         assert dominant_frequency(samples, source.sample_rate_hz) == pytest.approx(1000, abs=5)
