@@ -6,7 +6,7 @@ import difflib
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from broadcaster.source_spec import SourceSpec, SourceSpecError
 
@@ -28,7 +28,6 @@ def _check(ok: bool, key: str, value: object, expected: str) -> None:
 class SourceConfig:
     """Where the PCM comes from."""
 
-    SECTION: ClassVar[str] = "source"
     spec: str = "auto"
     tone_level_dbfs: float = -12.0
     max_backlog_ms: float = 100.0
@@ -53,7 +52,6 @@ class SourceConfig:
 class AudioConfig:
     """How the audio is encoded."""
 
-    SECTION: ClassVar[str] = "audio"
     channels: int = 1
     frame_ms: float = 20.0
     bitrate_bps: int = 64000
@@ -75,7 +73,6 @@ class AudioConfig:
 class RingConfig:
     """How much encoded audio the server keeps for resuming listeners."""
 
-    SECTION: ClassVar[str] = "ring"
     capacity_s: float = 5.0
 
     def __post_init__(self) -> None:
@@ -87,7 +84,6 @@ class RingConfig:
 class ServerConfig:
     """The HTTP server."""
 
-    SECTION: ClassVar[str] = "server"
     host: str = "0.0.0.0"
     port: int = 8000
     autostart: bool = True
@@ -97,7 +93,7 @@ class ServerConfig:
     def __post_init__(self) -> None:
         _check(bool(self.host) and not any(c.isspace() for c in self.host), "server.host",
                self.host, "a host name or IP address")
-        _check(0 <= self.port <= 65535, "server.port", self.port, "a port from 0 to 65535")
+        _check(1 <= self.port <= 65535, "server.port", self.port, "a port from 1 to 65535")
         _check(1.0 <= self.heartbeat_s <= 300.0, "server.heartbeat_s", self.heartbeat_s,
                "1 to 300 seconds")
         _check(100 <= self.retry_ms <= 60000, "server.retry_ms", self.retry_ms,
@@ -108,7 +104,6 @@ class ServerConfig:
 class LoggingConfig:
     """What the service logs."""
 
-    SECTION: ClassVar[str] = "logging"
     level: str = "info"
 
     def __post_init__(self) -> None:

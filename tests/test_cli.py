@@ -110,7 +110,7 @@ def test_missing_config_file(tmp_path: Path) -> None:
 def test_a_source_that_cannot_start_is_a_clear_error(
     tmp_path: Path, source: str, message: str
 ) -> None:
-    result = run_cli(tmp_path, "--source", source, "--port", "0")
+    result = run_cli(tmp_path, "--source", source)
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr

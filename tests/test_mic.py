@@ -87,7 +87,7 @@ def test_list_devices_shows_the_microphone_and_what_auto_picks(vmic: VirtualMic)
 
 
 def test_an_unknown_device_name_lists_the_inputs(vmic: VirtualMic) -> None:
-    result = run_cli(vmic, "--source", "mic:no-such-mic", "--port", "0")
+    result = run_cli(vmic, "--source", "mic:no-such-mic")
     assert result.returncode == 1
     assert "no input device name contains 'no-such-mic'; the inputs are: [" in result.stderr
     assert "default (default)" in result.stderr

@@ -1,0 +1,195 @@
+"""Headless Chromium for tests: launch it safely and record what a page plays.
+
+Chromium has no sound card here, so the only way to prove a page made sound is to record
+what reaches its AudioContext destination from inside the page. RECORDER_JS, installed as
+an init script, wraps `AudioNode.prototype.connect`: every node connected to an
+AudioDestinationNode is also connected to a ScriptProcessorNode that appends channel 0 to
+`window.__recorded` (a list of Float32Array chunks, the last RECORD_LIMIT_S seconds).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import numpy.typing as npt
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
+
+CHROMIUM_PATH = "/usr/bin/chromium"
+CHROMIUM_ARGS: tuple[str, ...] = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+)
+# Never play into a PulseAudio daemon (its clock stalls for seconds at start): with no
+# reachable server Chromium uses a fake output that runs in real time.
+CHROMIUM_ENV = {"PULSE_SERVER": "unix:/nonexistent"}
+RECORD_LIMIT_S = 60
+
+RECORDER_JS = """
+(() => {
+  if (window.__recorded) return;
+  const LIMIT_S = __LIMIT_S__;
+  window.__recorded = [];
+  window.__recordedRate = 0;
+  window.__recordedFrames = 0;
+  const recorders = new WeakMap();
+  const connect = AudioNode.prototype.connect;
+
+  function recorderFor(ctx) {
+    let rec = recorders.get(ctx);
+    if (rec) return rec;
+    // 2 inputs, explicit: a mono source is up-mixed, so channel 0 is what the left speaker gets.
+    rec = ctx.createScriptProcessor(4096, 2, 1);
+    rec.onaudioprocess = (event) => {
+      const input = event.inputBuffer;
+      window.__recorded.push(new Float32Array(input.getChannelData(0)));
+      window.__recordedRate = input.sampleRate;
+      window.__recordedFrames += input.length;
+      let kept = 0;
+      for (const chunk of window.__recorded) kept += chunk.length;
+      while (kept - window.__recorded[0].length > LIMIT_S * input.sampleRate) {
+        kept -= window.__recorded.shift().length;
+      }
+    };
+    recorders.set(ctx, rec);
+    // A ScriptProcessorNode only runs when it reaches the destination; its output is silent.
+    connect.call(rec, ctx.destination);
+    return rec;
+  }
+
+  AudioNode.prototype.connect = function (destination, output = 0, input = 0) {
+    const result = connect.call(this, destination, output, input);
+    if (destination instanceof AudioDestinationNode && this !== recorders.get(this.context)) {
+      connect.call(this, recorderFor(destination.context), output, 0);
+    }
+    return result;
+  };
+
+  // The last `seconds` of channel 0 as base64 little-endian float32 (exact and compact).
+  window.__recordedTail = (seconds) => {
+    const want = Math.round(seconds * window.__recordedRate);
+    const parts = [];
+    let have = 0;
+    for (let i = window.__recorded.length - 1; i >= 0 && have < want; i--) {
+      parts.unshift(window.__recorded[i]);
+      have += window.__recorded[i].length;
+    }
+    const all = new Float32Array(have);
+    let at = 0;
+    for (const part of parts) { all.set(part, at); at += part.length; }
+    const bytes = new Uint8Array(all.buffer, Math.max(0, have - want) * 4);
+    let binary = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    }
+    return btoa(binary);
+  };
+})();
+""".replace("__LIMIT_S__", str(RECORD_LIMIT_S))
+
+
+@contextmanager
+def launch_chromium(extra_args: Sequence[str] = ()) -> Iterator[Browser]:
+    """Launch Debian's headless Chromium (never a Playwright download); close it on exit."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM_PATH,
+            headless=True,
+            args=[*CHROMIUM_ARGS, *extra_args],
+            env={**os.environ, **CHROMIUM_ENV},
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_recording_page(browser: Browser) -> Page:
+    """A page in a fresh context whose audio output is recorded into `window.__recorded`."""
+    context = browser.new_context()
+    context.add_init_script(RECORDER_JS)
+    return context.new_page()
+
+
+def collect_problems(page: Page) -> list[str]:
+    """A list that fills with the page's uncaught errors, console errors and warnings, and
+    failed requests, so a test can assert it stays empty. The recorder's own ScriptProcessorNode
+    deprecation warning is left out."""
+    problems: list[str] = []
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type in ("error", "warning") and "ScriptProcessorNode" not in msg.text:
+            problems.append(f"console {msg.type}: {msg.text} ({msg.location.get('url')})")
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400:
+            problems.append(f"HTTP {response.status}: {response.url}")
+
+    page.on("pageerror", lambda exc: problems.append(f"uncaught: {exc}"))
+    page.on("console", on_console)
+    page.on("response", on_response)
+
+    def on_request_failed(request: Request) -> None:
+        # ERR_ABORTED is the page's own doing, e.g. closing an EventSource.
+        if request.failure != "net::ERR_ABORTED":
+            problems.append(f"request failed: {request.url} ({request.failure})")
+
+    page.on("requestfailed", on_request_failed)
+    return problems
+
+
+def recorded_rate(page: Page) -> int:
+    """Sample rate of the recording (that of the page's AudioContext); 0 before any audio."""
+    return int(page.evaluate("window.__recordedRate"))
+
+
+def recorded_frames(page: Page) -> int:
+    """How many frames the recorder has captured since the page loaded."""
+    return int(page.evaluate("window.__recordedFrames"))
+
+
+def recorded_samples(page: Page, seconds: float) -> npt.NDArray[np.float32]:
+    """The last `seconds` of what the page played (channel 0); raises if not recorded yet."""
+    rate = recorded_rate(page)
+    if rate == 0:
+        raise AssertionError("the page has not played anything to its AudioContext destination")
+    text = page.evaluate("(s) => window.__recordedTail(s)", seconds)
+    samples = np.frombuffer(base64.b64decode(text), dtype="<f4")
+    want = round(seconds * rate)
+    if len(samples) < want:
+        raise AssertionError(f"recorded only {len(samples) / rate:.2f} s of {seconds} s")
+    return samples
+
+
+def dominant_frequency(samples: npt.NDArray[np.floating], rate: int) -> float:
+    """The strongest frequency in `samples`, in Hz (Hann window, interpolated peak)."""
+    if len(samples) < 16:
+        raise ValueError(f"need at least 16 samples, got {len(samples)}")
+    x = np.asarray(samples, dtype=np.float64)
+    spectrum = np.abs(np.fft.rfft((x - x.mean()) * np.hanning(len(x))))
+    k = int(np.argmax(spectrum[1:])) + 1
+    shift = 0.0
+    if k < len(spectrum) - 1:
+        # Parabolic interpolation on the log magnitude around the peak bin.
+        a, b, c = np.log(spectrum[k - 1 : k + 2] + 1e-30)
+        denom = a - 2 * b + c
+        shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
+    return float((k + shift) * rate / len(x))
+
+
+def rms_dbfs(samples: npt.NDArray[np.floating]) -> float:
+    """RMS level relative to a full-scale square wave, in dB; -inf for digital silence."""
+    if len(samples) == 0:
+        raise ValueError("no samples")
+    rms = float(np.sqrt(np.mean(np.square(np.asarray(samples, dtype=np.float64)))))
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
