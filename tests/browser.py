@@ -10,7 +10,6 @@ AudioDestinationNode is also connected to a ScriptProcessorNode that appends cha
 from __future__ import annotations
 
 import base64
-import math
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -52,7 +51,12 @@ RECORDER_JS = """
     rec = ctx.createScriptProcessor(4096, 2, 1);
     rec.onaudioprocess = (event) => {
       const input = event.inputBuffer;
-      window.__recorded.push(new Float32Array(input.getChannelData(0)));
+      const samples = new Float32Array(input.getChannelData(0));
+      // When the first audible chunk got here (an upper bound on when it was heard).
+      if (window.__firstSoundMs === undefined && samples.some((x) => Math.abs(x) > 0.01)) {
+        window.__firstSoundMs = performance.now();
+      }
+      window.__recorded.push(samples);
       window.__recordedRate = input.sampleRate;
       window.__recordedFrames += input.length;
       let kept = 0;
@@ -169,27 +173,3 @@ def recorded_samples(page: Page, seconds: float) -> npt.NDArray[np.float32]:
     if len(samples) < want:
         raise AssertionError(f"recorded only {len(samples) / rate:.2f} s of {seconds} s")
     return samples
-
-
-def dominant_frequency(samples: npt.NDArray[np.floating], rate: int) -> float:
-    """The strongest frequency in `samples`, in Hz (Hann window, interpolated peak)."""
-    if len(samples) < 16:
-        raise ValueError(f"need at least 16 samples, got {len(samples)}")
-    x = np.asarray(samples, dtype=np.float64)
-    spectrum = np.abs(np.fft.rfft((x - x.mean()) * np.hanning(len(x))))
-    k = int(np.argmax(spectrum[1:])) + 1
-    shift = 0.0
-    if k < len(spectrum) - 1:
-        # Parabolic interpolation on the log magnitude around the peak bin.
-        a, b, c = np.log(spectrum[k - 1 : k + 2] + 1e-30)
-        denom = a - 2 * b + c
-        shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
-    return float((k + shift) * rate / len(x))
-
-
-def rms_dbfs(samples: npt.NDArray[np.floating]) -> float:
-    """RMS level relative to a full-scale square wave, in dB; -inf for digital silence."""
-    if len(samples) == 0:
-        raise ValueError("no samples")
-    rms = float(np.sqrt(np.mean(np.square(np.asarray(samples, dtype=np.float64)))))
-    return 20 * math.log10(rms) if rms > 0 else -math.inf

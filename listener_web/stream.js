@@ -1,0 +1,73 @@
+// @ts-check
+/**
+ * The broadcaster's Server-Sent Events stream (`/audio/stream`, docs/protocol.md).
+ *
+ * Transport only: parses each event with wire.js and hands typed values to callbacks.
+ * Reconnecting is EventSource's own: it waits the server's `retry:` delay and sends
+ * Last-Event-ID, so the server can resume where this connection stopped.
+ */
+import {
+  base64ToBytes,
+  parseAudioId,
+  parseClock,
+  parseConfig,
+  parseGap,
+  parseState,
+} from './wire.js';
+
+/**
+ * @typedef {import('./wire.js').StreamConfig} StreamConfig
+ * @typedef {import('./wire.js').ClockFrame} ClockFrame
+ * @typedef {import('./wire.js').StateChange} StateChange
+ * @typedef {import('./wire.js').Gap} Gap
+ *
+ * @typedef {object} StreamHandlers
+ * @property {(config: StreamConfig) => void} onConfig  first event of every connection
+ * @property {(id: number, packet: Uint8Array) => void} onPacket  one raw Opus packet
+ * @property {(clock: ClockFrame) => void} onClock
+ * @property {(state: StateChange) => void} onState
+ * @property {(gap: Gap) => void} onGap
+ * @property {(closed: boolean) => void} onDisconnect  closed: EventSource gave up for good
+ * @property {(err: Error) => void} onBadEvent  an event that does not follow the protocol
+ */
+
+/** One EventSource on the audio stream. */
+export class AudioStream {
+  /**
+   * @param {string} url  usually '/audio/stream'
+   * @param {StreamHandlers} handlers
+   */
+  constructor(url, handlers) {
+    this.handlers = handlers;
+    /** Id of the last audio event received, or null before the first. */
+    this.lastId = /** @type {number | null} */ (null);
+    this.source = new EventSource(url);
+    const on = (/** @type {string} */ type, /** @type {(e: MessageEvent) => void} */ fn) => {
+      this.source.addEventListener(type, (event) => {
+        try {
+          fn(/** @type {MessageEvent} */ (event));
+        } catch (err) {
+          handlers.onBadEvent(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+    };
+    on('config', (e) => handlers.onConfig(parseConfig(e.data)));
+    on('message', (e) => {
+      const id = parseAudioId(e.lastEventId);
+      const packet = base64ToBytes(e.data);
+      this.lastId = id;
+      handlers.onPacket(id, packet);
+    });
+    on('clock', (e) => handlers.onClock(parseClock(e.data)));
+    on('state', (e) => handlers.onState(parseState(e.data)));
+    on('gap', (e) => handlers.onGap(parseGap(e.data)));
+    this.source.addEventListener('error', () => {
+      handlers.onDisconnect(this.source.readyState === EventSource.CLOSED);
+    });
+  }
+
+  /** Close the connection for good; no more callbacks. */
+  close() {
+    this.source.close();
+  }
+}

@@ -1,0 +1,213 @@
+// @ts-check
+/**
+ * Parsing of the broadcaster's Server-Sent Events payloads (see docs/protocol.md).
+ *
+ * Pure: no DOM, no network. Every parser takes the event's `data` text and returns a
+ * camelCase value object, or throws WireError naming the bad field.
+ */
+
+/** A payload that does not follow docs/protocol.md. */
+export class WireError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = 'WireError';
+  }
+}
+
+/**
+ * @typedef {'running' | 'stopped'} CaptureState
+ *
+ * @typedef {object} StreamConfig  The `config` event: always first on a connection.
+ * @property {'opus'} codec
+ * @property {number} sampleRateHz
+ * @property {1 | 2} channels
+ * @property {number} frameMs
+ * @property {number} frameSamples  per channel
+ * @property {number | null} bitrateBps
+ * @property {string | null} application
+ * @property {string} source
+ * @property {CaptureState} state
+ * @property {number} serverMs
+ * @property {number} nextId
+ *
+ * @typedef {object} ClockFrame  The `clock` event: capture time of one audio frame.
+ * @property {number} id
+ * @property {number} captureMs
+ * @property {number} serverMs
+ *
+ * @typedef {object} StateChange  The `state` event.
+ * @property {CaptureState} state
+ * @property {string} source
+ *
+ * @typedef {object} Gap  The `gap` event.
+ * @property {number} lost
+ * @property {number} nextId
+ */
+
+/**
+ * @param {string} text
+ * @param {string} what  event name, for messages
+ * @returns {Record<string, unknown>}
+ */
+function parseObject(text, what) {
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new WireError(`${what}: not JSON (${err instanceof Error ? err.message : err})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new WireError(`${what}: expected a JSON object, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * @param {Record<string, unknown>} obj
+ * @param {string} key
+ * @param {string} what
+ */
+function finite(obj, key, what) {
+  const v = obj[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    throw new WireError(`${what}.${key}: expected a finite number, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/**
+ * @param {Record<string, unknown>} obj
+ * @param {string} key
+ * @param {string} what
+ * @param {number} min
+ */
+function integer(obj, key, what, min) {
+  const v = obj[key];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+    throw new WireError(`${what}.${key}: expected an integer >= ${min}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/**
+ * @param {Record<string, unknown>} obj
+ * @param {string} key
+ * @param {string} what
+ */
+function string(obj, key, what) {
+  const v = obj[key];
+  if (typeof v !== 'string') {
+    throw new WireError(`${what}.${key}: expected a string, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/**
+ * @param {Record<string, unknown>} obj
+ * @param {string} what
+ * @returns {CaptureState}
+ */
+function captureState(obj, what) {
+  const v = obj.state;
+  if (v !== 'running' && v !== 'stopped') {
+    throw new WireError(`${what}.state: expected "running" or "stopped", got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/**
+ * Parse the `config` event. Fields the page does not need (`bitrate_bps`, `application`)
+ * may be absent; when present they are type-checked.
+ * @param {string} text
+ * @returns {StreamConfig}
+ */
+export function parseConfig(text) {
+  const what = 'config';
+  const o = parseObject(text, what);
+  if (o.codec !== 'opus') {
+    throw new WireError(`config.codec: expected "opus", got ${JSON.stringify(o.codec)}`);
+  }
+  const channels = integer(o, 'channels', what, 1);
+  if (channels !== 1 && channels !== 2) {
+    throw new WireError(`config.channels: expected 1 or 2, got ${channels}`);
+  }
+  const frameMs = finite(o, 'frame_ms', what);
+  if (frameMs <= 0) throw new WireError(`config.frame_ms: expected > 0, got ${frameMs}`);
+  return {
+    codec: 'opus',
+    sampleRateHz: integer(o, 'sample_rate_hz', what, 1),
+    channels,
+    frameMs,
+    frameSamples: integer(o, 'frame_samples', what, 1),
+    bitrateBps: o.bitrate_bps === undefined ? null : integer(o, 'bitrate_bps', what, 1),
+    application: o.application === undefined ? null : string(o, 'application', what),
+    source: string(o, 'source', what),
+    state: captureState(o, what),
+    serverMs: finite(o, 'server_ms', what),
+    nextId: integer(o, 'next_id', what, 0),
+  };
+}
+
+/**
+ * Parse the `clock` event.
+ * @param {string} text
+ * @returns {ClockFrame}
+ */
+export function parseClock(text) {
+  const o = parseObject(text, 'clock');
+  return {
+    id: integer(o, 'id', 'clock', 0),
+    captureMs: finite(o, 'capture_ms', 'clock'),
+    serverMs: finite(o, 'server_ms', 'clock'),
+  };
+}
+
+/**
+ * Parse the `state` event.
+ * @param {string} text
+ * @returns {StateChange}
+ */
+export function parseState(text) {
+  const o = parseObject(text, 'state');
+  return { state: captureState(o, 'state'), source: string(o, 'source', 'state') };
+}
+
+/**
+ * Parse the `gap` event.
+ * @param {string} text
+ * @returns {Gap}
+ */
+export function parseGap(text) {
+  const o = parseObject(text, 'gap');
+  return { lost: integer(o, 'lost', 'gap', 0), nextId: integer(o, 'next_id', 'gap', 0) };
+}
+
+/**
+ * Parse an audio event's `id:` field (MessageEvent.lastEventId).
+ * @param {string} text
+ * @returns {number}
+ */
+export function parseAudioId(text) {
+  if (!/^\d{1,15}$/.test(text)) {
+    throw new WireError(`audio id: expected a non-negative integer, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Decode standard padded base64 (an audio event's data) into bytes.
+ * @param {string} text
+ * @returns {Uint8Array}
+ */
+export function base64ToBytes(text) {
+  if (text.length === 0 || !BASE64.test(text)) {
+    throw new WireError(`audio: not padded base64 (${text.length} chars)`);
+  }
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
