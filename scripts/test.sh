@@ -14,7 +14,7 @@ step "ruff"
 step "mypy"
 .venv/bin/mypy
 step "node --test"
-node --test tests/js/
+node --test tests/js/*.test.mjs
 step "pytest"
 set +e
 .venv/bin/python -m pytest "$@"
