@@ -54,15 +54,22 @@ def find_device(devices: list[InputDevice], wanted: str) -> InputDevice:
     raise SourceError(f"no input device name contains {wanted!r}; the inputs are: {names}")
 
 
+COMMON_RATES_HZ = (8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 192000)
+
+
 def pick_rate(device: InputDevice, supports: Callable[[int], bool]) -> int:
-    """48 kHz if the device can, else the highest Opus-native rate it can; else an error."""
+    """48 kHz if the device can, else the highest Opus-native rate it can; else an error
+    that lists the rates the device does support."""
     for rate in OPUS_RATES_HZ:
         if supports(rate):
             return rate
+    offered = [rate for rate in COMMON_RATES_HZ if supports(rate)]
+    offered_text = ", ".join(map(str, offered)) if offered else "none of the common rates"
     raise SourceError(
         f"input device {device.name!r} supports none of the rates Opus takes "
-        f"({', '.join(map(str, OPUS_RATES_HZ))} Hz); its default rate is "
-        f"{device.default_rate_hz:g} Hz. Use an ALSA `plug` device or PulseAudio to resample."
+        f"({', '.join(map(str, OPUS_RATES_HZ))} Hz); it offers {offered_text} "
+        f"(default {device.default_rate_hz:g} Hz). Use an ALSA `plug` device or PulseAudio "
+        f"to resample."
     )
 
 

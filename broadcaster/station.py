@@ -201,13 +201,13 @@ class Station:
         """One listener's stream: config, then every frame from `start_seq`, as SSE bytes."""
         ring = self.ring
         heartbeat_s = self.config.server.heartbeat_s
-        seq = start_seq if ring.holds(start_seq) else ring.next_seq
-        yield config_event(self.config_payload(seq), self.config.server.retry_ms)
+        first = start_seq if ring.holds(start_seq) else ring.next_seq
         seq = start_seq
         seen_state = self.state_version
         last_sent = time.monotonic()
         self.listeners += 1
         try:
+            yield config_event(self.config_payload(first), self.config.server.retry_ms)
             while not self.closing:
                 out = b""
                 if self.state_version != seen_state:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -97,5 +98,30 @@ def test_a_device_can_be_chosen_by_part_of_its_name(tmp_path: Path, vmic: Virtua
     proc = start_broadcaster(tmp_path, "--source", "mic:DEFAU", env=mic_env(vmic))
     try:
         assert receive(proc.url + "/audio/stream", frames=3).config["source"] == "mic:default"
+    finally:
+        assert proc.stop() == 0, proc.log()
+
+
+def test_a_wedged_device_turns_health_red_until_audio_flows_again(
+    tmp_path: Path, vmic: VirtualMic
+) -> None:
+    proc = start_broadcaster(tmp_path, "--source", "mic", env=mic_env(vmic))
+    try:
+        before = receive(proc.url + "/audio/stream", frames=5).ids[-1]
+        vmic.pause_writer()  # the device stops delivering: reads block
+        try:
+            time.sleep(3.0)
+            health = httpx.get(proc.url + "/healthz", timeout=5)
+            assert health.status_code == 503
+            assert "no audio from mic:default" in health.json()["reason"]
+        finally:
+            vmic.resume_writer()
+        deadline = time.monotonic() + 5
+        while httpx.get(proc.url + "/healthz", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, "health did not recover"
+            time.sleep(0.1)
+        after = receive(proc.url + "/audio/stream", frames=5,
+                        headers={"Last-Event-ID": str(before)})
+        assert after.ids[0] == before + 1  # ids kept going; nothing was skipped
     finally:
         assert proc.stop() == 0, proc.log()
