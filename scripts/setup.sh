@@ -44,11 +44,14 @@ fi
 stamp="$here/.venv/.installed-$dev"
 if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
     say "installing the broadcaster package into .venv"
-    "$here/.venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-    if [ "$dev" -eq 1 ]; then
-        "$here/.venv/bin/python" -m pip install -q -e "$here[dev]"
-    else
-        "$here/.venv/bin/python" -m pip install -q -e "$here"
+    target="$here"
+    [ "$dev" -eq 1 ] && target="$here[dev]"
+    log="$here/.venv/pip.log"
+    if ! { "$here/.venv/bin/python" -m pip install --upgrade pip &&
+           "$here/.venv/bin/python" -m pip install -e "$target"; } >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        say "pip failed (full log: $log)"
+        exit 1
     fi
     touch "$stamp"
 fi
