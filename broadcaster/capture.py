@@ -34,11 +34,13 @@ class CaptureThread:
         self._publish = publish
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+        self.started_monotonic = 0.0
         self.last_frame_monotonic = 0.0
         self.error: str | None = None
 
     def start(self) -> None:
         """Start capturing."""
+        self.started_monotonic = time.monotonic()
         self._thread.start()
 
     def request_stop(self) -> None:

@@ -147,11 +147,10 @@ class Station:
         capture = self._capture
         if self.state != "running" or capture is None:
             return True, "stopped"
-        idle_s = time.monotonic() - capture.last_frame_monotonic
-        if capture.last_frame_monotonic and idle_s <= STALL_S:
-            return True, "running"
-        if not capture.last_frame_monotonic and time.monotonic() - self.started_monotonic < 5:
-            return True, "starting"
+        last = capture.last_frame_monotonic or capture.started_monotonic
+        idle_s = time.monotonic() - last
+        if idle_s <= STALL_S:
+            return True, "running" if capture.last_frame_monotonic else "starting"
         return False, capture.error or f"no audio from {self.source_name} for {idle_s:.1f} s"
 
     def status(self) -> dict[str, Any]:

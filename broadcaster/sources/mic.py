@@ -31,6 +31,7 @@ class MicSource:
         self._stream: Any = None
         self._block = 0
         self._max_backlog = 0
+        self._overflow_code = 0
         self._overflows = 0
         self._dropped = 0
 
@@ -86,6 +87,7 @@ class MicSource:
             pa.close()
             raise
         self._pa = pa
+        self._overflow_code = pa.pyaudio.paInputOverflowed
         self._name = f"mic:{device.name}"
         self._block = block_frames
         self._max_backlog = max(block_frames, int(rate * self._max_backlog_ms / 1000))
@@ -97,7 +99,6 @@ class MicSource:
         stream = self._stream
         if stream is None:
             raise SourceError(f"{self._name} read before open()")
-        overflowed = self._pa.pyaudio.paInputOverflowed if self._pa else None
         try:
             backlog = stream.get_read_available()
             if backlog > self._max_backlog:
@@ -109,7 +110,7 @@ class MicSource:
                     pcm = stream.read(self._block, exception_on_overflow=True)
                     break
                 except OSError as exc:
-                    if exc.errno != overflowed:
+                    if exc.errno != self._overflow_code:
                         raise
                     self._overflows += 1
             now_ms = time.time() * 1000.0
