@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,21 +53,20 @@ def create_app(station: Station, web_root: Path) -> Quart:
         response.headers["Cache-Control"] = "no-cache"
         return response
 
-    @app.post("/audio/start")
-    async def audio_start() -> Any:
+    async def control(action: Callable[[], Awaitable[None]]) -> Any:
         try:
-            await station.start()
+            await action()
         except CaptureBusyError as exc:
             return _error(503, str(exc))
         return {"state": station.state, "source": station.source_name}
 
+    @app.post("/audio/start")
+    async def audio_start() -> Any:
+        return await control(station.start)
+
     @app.post("/audio/stop")
     async def audio_stop() -> Any:
-        try:
-            await station.stop()
-        except CaptureBusyError as exc:
-            return _error(503, str(exc))
-        return {"state": station.state, "source": station.source_name}
+        return await control(station.stop)
 
     @app.get("/audio/stream")
     async def audio_stream() -> Any:

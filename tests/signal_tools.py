@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import wave
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import opuslib
@@ -44,3 +46,14 @@ def sine_s16le(freq_hz: float, seconds: float, rate_hz: int = RATE_HZ,
     t = np.arange(int(seconds * rate_hz)) / rate_hz
     mono = np.round(amplitude * 32767 * np.sin(2 * np.pi * freq_hz * t)).astype("<i2")
     return np.repeat(mono, channels).tobytes()
+
+
+def write_wav(path: Path, pcm: bytes, rate: int = 48000, channels: int = 1,
+              width: int = 2) -> Path:
+    """Write PCM as a WAV file; returns the path."""
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(channels)
+        wav.setsampwidth(width)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return path

@@ -7,14 +7,13 @@ import subprocess
 import sys
 import threading
 import time
-import wave
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import ROOT, no_device_env, start_broadcaster
-from tests.signal_tools import decode_packets, dominant_frequency, sine_s16le
+from tests.signal_tools import decode_packets, dominant_frequency, sine_s16le, write_wav
 from tests.sse_client import receive, stream_events
 
 
@@ -62,12 +61,7 @@ def test_sigint_exits_cleanly(tmp_path: Path) -> None:
 
 
 def test_wav_file_source_is_looped(tmp_path: Path) -> None:
-    path = tmp_path / "a.wav"
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(48000)
-        wav.writeframes(sine_s16le(1000, 0.25))
+    path = write_wav(tmp_path / "a.wav", sine_s16le(1000, 0.25))
     proc = start_broadcaster(tmp_path, "--source", f"file:{path}")
     try:
         got = receive(proc.url + "/audio/stream", frames=50)  # 1 s: four loops of the file
@@ -117,12 +111,7 @@ def test_a_source_that_cannot_start_is_a_clear_error(
 
 
 def test_wav_at_a_rate_opus_cannot_take_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "cd.wav"
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(44100)
-        wav.writeframes(b"\0\0" * 441)
+    path = write_wav(tmp_path / "cd.wav", b"\0\0" * 441, rate=44100)
     result = run_cli(tmp_path, "--source", f"file:{path}")
     assert result.returncode == 1
     assert "44100 Hz; Opus takes 48000, 24000, 16000, 12000, 8000 Hz" in result.stderr

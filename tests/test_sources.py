@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import time
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,20 +14,10 @@ from broadcaster.sources import PcmSource, SourceError
 from broadcaster.sources.mic import MicSource
 from broadcaster.sources.tone import tone_pcm, tone_source
 from broadcaster.sources.wavfile import file_source, load_wav
-from tests.signal_tools import dominant_frequency, rms_dbfs, sine_s16le
+from tests.signal_tools import dominant_frequency, rms_dbfs, sine_s16le, write_wav
 from tests.vmic import VirtualMic
 
 BLOCK = 960  # 20 ms at 48 kHz
-
-
-def write_wav(path: Path, pcm: bytes, rate: int = 48000, channels: int = 1,
-              width: int = 2) -> Path:
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(channels)
-        wav.setsampwidth(width)
-        wav.setframerate(rate)
-        wav.writeframes(pcm)
-    return path
 
 
 @pytest.fixture(params=["tone", "file", "mic"])

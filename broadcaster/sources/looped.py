@@ -16,46 +16,22 @@ class LoopedSource:
         frame_bytes = 2 * channels
         if not pcm or len(pcm) % frame_bytes:
             raise ValueError(f"looped PCM must hold whole {channels}-channel frames")
-        self._name = name
+        self.name = name
+        self.sample_rate_hz = sample_rate_hz
+        self.channels = channels
+        self.overflows = 0  # a synthetic source never overruns
+        self.dropped_frames = 0  # skipped because the reader was later than the pacer allows
         self._loop = pcm
-        self._rate = sample_rate_hz
-        self._channels = channels
         self._frame_bytes = frame_bytes
         self._pos = 0
         self._block_bytes = 0
         self._pacer: Pacer | None = None
         self._closed = threading.Event()
-        self._dropped = 0
-
-    @property
-    def name(self) -> str:
-        """What listeners are told is live."""
-        return self._name
-
-    @property
-    def sample_rate_hz(self) -> int:
-        """The PCM's sample rate."""
-        return self._rate
-
-    @property
-    def channels(self) -> int:
-        """Interleaved channels."""
-        return self._channels
-
-    @property
-    def overflows(self) -> int:
-        """A synthetic source never overruns."""
-        return 0
-
-    @property
-    def dropped_frames(self) -> int:
-        """Frames skipped because the reader was late by more than the pacer allows."""
-        return self._dropped
 
     def open(self, block_frames: int) -> None:
         """Start a fresh real-time schedule."""
         self._block_bytes = block_frames * self._frame_bytes
-        self._pacer = Pacer(block_frames / self._rate)
+        self._pacer = Pacer(block_frames / self.sample_rate_hz)
         self._closed.clear()
 
     def _take(self, nbytes: int) -> bytes:
@@ -72,14 +48,14 @@ class LoopedSource:
     def read(self) -> PcmChunk:
         """Wait until the next block is due, then return it."""
         if self._pacer is None:
-            raise RuntimeError(f"{self._name} read before open()")
+            raise RuntimeError(f"{self.name} read before open()")
         deadline, skipped = self._pacer.next_deadline(time.monotonic())
         if skipped:
-            self._dropped += skipped * self._block_bytes // self._frame_bytes
+            self.dropped_frames += skipped * self._block_bytes // self._frame_bytes
             self._pos = (self._pos + skipped * self._block_bytes) % len(self._loop)
         delay = deadline - time.monotonic()
         if delay > 0 and self._closed.wait(delay):
-            raise EOFError(f"{self._name} was closed")
+            raise EOFError(f"{self.name} was closed")
         capture_ms = time.time() * 1000.0 - self._pacer.period_s * 1000.0
         return PcmChunk(self._take(self._block_bytes), capture_ms)
 
