@@ -36,16 +36,22 @@ class CaptureThread:
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
         self.started_monotonic = 0.0
         self.last_frame_monotonic = 0.0
+        self.last_progress_monotonic = 0.0  # the loop came round: a read returned, or a wait
         self.error: str | None = None
 
     def start(self) -> None:
         """Start capturing."""
-        self.started_monotonic = time.monotonic()
+        self.started_monotonic = self.last_progress_monotonic = time.monotonic()
         self._thread.start()
 
     def request_stop(self) -> None:
         """Ask the thread to finish after its current read."""
         self._stop.set()
+
+    def responsive(self, limit_s: float) -> bool:
+        """Whether the thread runs and its loop came round within `limit_s` (not wedged)."""
+        alive = self._thread.is_alive() or not self.started_monotonic
+        return alive and time.monotonic() - self.last_progress_monotonic <= limit_s
 
     def join(self, timeout_s: float) -> bool:
         """Wait for the thread to finish; True if it did."""
@@ -75,14 +81,16 @@ class CaptureThread:
                     self._failed(str(exc), 0)
             except Exception:
                 logger.exception("capture failed unexpectedly; reopening %s", self._source.name)
-                self._stop.wait(RETRY_S[-1])
+                self._pause(RETRY_S[-1])
             finally:
                 self._source.close()
 
     def _pump(self, reblocker: Reblocker) -> None:
         encode, frame, publish = self._encoder.encode, self._packetizer.frame, self._publish
         while not self._stop.is_set():
-            for block in reblocker.feed(self._source.read()):
+            chunk = self._source.read()
+            self.last_progress_monotonic = time.monotonic()
+            for block in reblocker.feed(chunk):
                 packet = encode(block.pcm)
                 seq, wire = frame(packet, block.capture_ms, time.time() * 1000.0)
                 publish(seq, wire)
@@ -93,4 +101,12 @@ class CaptureThread:
         if self.error != message:
             logger.error("%s; retrying every %g s at most", message, RETRY_S[-1])
         self.error = message
-        self._stop.wait(delay)
+        self._pause(delay)
+
+    def _pause(self, delay_s: float) -> None:
+        """Wait (stoppable) while showing the loop is alive."""
+        end = time.monotonic() + delay_s
+        while not self._stop.is_set() and (left := end - time.monotonic()) > 0:
+            self.last_progress_monotonic = time.monotonic()
+            self._stop.wait(min(left, 0.5))
+        self.last_progress_monotonic = time.monotonic()

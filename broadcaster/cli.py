@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             return list_devices()
         from broadcaster.server import run  # keeps --help/config checks light
 
-        asyncio.run(run(config))
+        asyncio.run(run(config, reload_config=lambda: config_from_args(args)))
     except (SourceError, EncoderError, FileNotFoundError) as exc:
         logger.error("%s", exc)
         return 1

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 OPUS_DECODE_RATE_HZ = 48000
 STOP_WAIT_S = 2.0
 STALL_S = 2.0  # capture that should run but has made no frame for this long is unhealthy
+WEDGED_S = 5.0  # a capture loop that has not come round for this long is stuck in the device
 
 
 class CaptureBusyError(RuntimeError):
@@ -38,9 +39,7 @@ class Station:
         audio = config.audio
         self.config = config
         self.source = source
-        self.encoder_settings = EncoderSettings(
-            source.sample_rate_hz, audio.channels, audio.frame_ms, audio.bitrate_bps,
-            audio.application, audio.complexity)
+        self.encoder_settings = self._encoder_settings(source)
         self._encoder = OpusEncoder(self.encoder_settings)
         self._packetizer = Packetizer(audio.frame_ms)
         capacity = max(1, round(config.ring.capacity_s * 1000 / audio.frame_ms))
@@ -55,6 +54,11 @@ class Station:
         self.listeners = 0
         self.skips = 0
         self.started_monotonic = time.monotonic()
+
+    def _encoder_settings(self, source: PcmSource) -> EncoderSettings:
+        audio = self.config.audio
+        return EncoderSettings(source.sample_rate_hz, audio.channels, audio.frame_ms,
+                               audio.bitrate_bps, audio.application, audio.complexity)
 
     # -- capture control ------------------------------------------------------------
     async def start(self) -> None:
@@ -77,6 +81,20 @@ class Station:
         self._set_state("stopped")
         await self._join_previous()
         logger.info("capture stopped")
+
+    async def switch_source(self, config: Config, source: PcmSource) -> None:
+        """Broadcast another source (a config reload); listeners stay connected and get
+        `state` events naming it. `config` may differ from the running one in [source] only."""
+        settings = self._encoder_settings(source)
+        encoder = OpusEncoder(settings)  # may raise: then nothing has changed yet
+        was_running = self.state == "running"
+        await self.stop()
+        self.config, self.source = config, source
+        self.encoder_settings, self._encoder = settings, encoder
+        if was_running:
+            await self.start()
+        else:
+            self._set_state("stopped")  # tell listeners the new source name
 
     async def _join_previous(self) -> None:
         capture = self._capture
@@ -142,6 +160,10 @@ class Station:
         """The live source's name."""
         return self.source.name
 
+    def summary(self) -> str:
+        """One line for `systemctl status`."""
+        return f"{self.state}: {self.source_name}, {self.listeners} listener(s)"
+
     def health(self) -> tuple[bool, str]:
         """(healthy, reason): unhealthy when capture should run but makes no frames."""
         capture = self._capture
@@ -152,6 +174,11 @@ class Station:
         if idle_s <= STALL_S:
             return True, "running" if capture.last_frame_monotonic else "starting"
         return False, capture.error or f"no audio from {self.source_name} for {idle_s:.1f} s"
+
+    def capture_responsive(self) -> bool:
+        """False only when capture should run and its thread is stuck (for the watchdog)."""
+        capture = self._capture
+        return capture is None or capture.responsive(WEDGED_S)
 
     def status(self) -> dict[str, Any]:
         """Counters for /status."""

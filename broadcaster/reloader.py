@@ -1,0 +1,62 @@
+"""SIGHUP: apply the config file again, as far as a running broadcast can take it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from broadcaster.config import Config, ConfigError
+from broadcaster.encoder import EncoderError
+from broadcaster.notify import Notifier
+from broadcaster.reload import plan_reload
+from broadcaster.sources import SourceError
+from broadcaster.sources.factory import make_source
+from broadcaster.station import Station
+
+logger = logging.getLogger(__name__)
+
+
+class Reloader:
+    """Applies the config file again on SIGHUP, as far as it can without a restart."""
+
+    def __init__(self, station: Station, load: Callable[[], Config], notifier: Notifier) -> None:
+        self._station = station
+        self._load = load
+        self._notifier = notifier
+        self._lock = asyncio.Lock()
+
+    async def reload(self) -> None:
+        """Reload once (reloads never overlap)."""
+        async with self._lock:
+            self._notifier.send(RELOADING="1", STATUS="reloading the config")
+            try:
+                await self._apply()
+            finally:
+                self._notifier.send(READY="1", STATUS=self._station.summary())
+
+    async def _apply(self) -> None:
+        station = self._station
+        try:
+            new = await asyncio.to_thread(self._load)
+        except ConfigError as exc:
+            logger.error("config reload failed, keeping the running config: %s", exc)
+            return
+        plan = plan_reload(station.config, new)
+        if plan.needs_restart:
+            logger.warning("changed, but only applied after a restart: %s",
+                           ", ".join(plan.needs_restart))
+        if plan.log_level is not None:
+            logging.getLogger().setLevel(plan.log_level.upper())
+        live = replace(station.config, source=new.source, logging=new.logging)
+        if plan.switch_source:
+            try:
+                source = await asyncio.to_thread(make_source, live)
+                await station.switch_source(live, source)
+            except (SourceError, EncoderError) as exc:
+                logger.error("cannot switch to the new source, keeping %s: %s",
+                             station.source_name, exc)
+                return
+        station.config = live
+        logger.info("config reloaded%s", "" if plan.changes_anything else " (no live change)")
