@@ -21,7 +21,16 @@ from broadcaster.station import Station
 
 logger = logging.getLogger(__name__)
 
-WEB_ROOT = Path(__file__).resolve().parent.parent / "listener_web"
+def find_web_root() -> Path:
+    """The listener page: package data when installed, the repository's folder otherwise."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "listener_web", here.parent / "listener_web"):
+        if (candidate / "index.html").is_file():
+            return candidate
+    return here / "listener_web"
+
+
+WEB_ROOT = find_web_root()
 SERVING_TIMEOUT_S = 10.0
 
 

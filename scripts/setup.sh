@@ -12,7 +12,7 @@ dev=0
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 runtime_pkgs=(python3 python3-venv python3-dev gcc libopus0 portaudio19-dev libasound2-plugins alsa-utils)
-dev_pkgs=(pulseaudio pulseaudio-utils chromium nodejs)
+dev_pkgs=(pulseaudio pulseaudio-utils chromium nodejs systemd)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

@@ -59,10 +59,12 @@ class Broadcaster:
 
 
 def start_broadcaster(tmp: Path, *args: str, env: dict[str, str] | None = None,
-                      config: str | None = None, wait: bool = True) -> Broadcaster:
-    """Run `python -m broadcaster` on a free port; wait until /healthz answers."""
+                      config: str | None = None, wait: bool = True,
+                      program: list[str] | None = None) -> Broadcaster:
+    """Run `python -m broadcaster` (or `program`) on a free port; wait until /healthz answers."""
     port = free_port()
-    argv = [sys.executable, "-m", "broadcaster", "--host", "127.0.0.1", "--port", str(port)]
+    argv = [*(program or [sys.executable, "-m", "broadcaster"]),
+            "--host", "127.0.0.1", "--port", str(port)]
     if config is not None:
         path = tmp / f"config-{port}.toml"
         path.write_text(config)
