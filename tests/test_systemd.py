@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, start_broadcaster
+from tests.sse_client import receive
 
 UNIT = ROOT / "systemd" / "broadcaster.service"
 
@@ -107,3 +108,30 @@ def test_install_refuses_unknown_arguments() -> None:
     result = run("install.sh", "--frobnicate")
     assert result.returncode == 2
     assert "unknown argument --frobnicate" in result.stderr
+
+
+MDWE_WRAPPER = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 1  # Linux 6.3+; kept across execve
+if libc.prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0:
+    sys.exit(77)
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+def test_runs_without_writable_executable_memory(tmp_path: Path) -> None:
+    """What MemoryDenyWriteExecute=yes asks of the program: libopus, PortAudio and the
+    ctypes callback that quiets ALSA all work when W+X memory is refused."""
+    wrapper = [sys.executable, "-c", MDWE_WRAPPER, sys.executable]
+    probe = subprocess.run([*wrapper, "-c", "import mmap; mmap.mmap(-1, 4096, prot=7)"],
+                           capture_output=True, text=True, timeout=30)
+    if probe.returncode == 77:
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
+    assert "Permission denied" in probe.stderr, "W+X memory was not refused: the check is void"
+    proc = start_broadcaster(tmp_path, program=[*wrapper, "-m", "broadcaster"])  # auto: PortAudio
+    try:
+        got = receive(proc.url + "/audio/stream", frames=10)
+        assert len(got.packets) == 10 and got.config["source"] == "tone:440"
+    finally:
+        assert proc.stop() == 0, proc.log()
