@@ -75,10 +75,9 @@ def create_app(station: Station, web_root: Path) -> Quart:
                                     request.args.get("last_id"))
         except BadRequestError as exc:
             return _error(400, str(exc))
-        if station.closing:
+        if station.state == "shutdown":
             return _error(503, "the broadcaster is shutting down")
-        response = Response(station.listen(station.first_seq(last_id)), status=200,
-                            headers=STREAM_HEADERS)
+        response = Response(station.listen(last_id), status=200, headers=STREAM_HEADERS)
         response.timeout = None  # Quart would otherwise end the endless stream after 60 s
         return response
 

@@ -1,4 +1,4 @@
-"""The capture thread: source → whole frames → Opus → framed wire bytes → the event loop."""
+"""The capture thread: source → whole frames → Opus packets → the event loop."""
 
 from __future__ import annotations
 
@@ -10,28 +10,29 @@ from collections.abc import Callable
 from broadcaster.encoder import OpusEncoder
 from broadcaster.reblock import Reblocker
 from broadcaster.sources import PcmSource, SourceError
-from broadcaster.wire import Packetizer
 
 logger = logging.getLogger(__name__)
 
-Publish = Callable[[int, bytes], None]
+Publish = Callable[[bytes, float], None]  # (Opus packet, capture time in Unix ms)
+Report = Callable[[str | None], None]  # why the source is offline, or None: it is back
 RETRY_S = (0.5, 1.0, 2.0, 5.0)
 
 
 class CaptureThread:
     """Reads the source on its own thread; never waits on the network.
 
-    `publish(seq, wire)` is called on this thread with each frame's finished bytes; the
-    caller hands them to the event loop (`loop.call_soon_threadsafe`). A source that fails
-    to open or read is closed and reopened with back-off until the thread is stopped.
+    `publish(packet, capture_ms)` is called on this thread with each encoded frame, and
+    `report(reason)` when the source goes offline (None when it is back); the caller hands
+    both to the event loop (`loop.call_soon_threadsafe`). A source that fails to open or
+    read is closed and reopened with back-off until the thread is stopped.
     """
 
-    def __init__(self, source: PcmSource, encoder: OpusEncoder, packetizer: Packetizer,
-                 publish: Publish) -> None:
+    def __init__(self, source: PcmSource, encoder: OpusEncoder, publish: Publish,
+                 report: Report) -> None:
         self._source = source
         self._encoder = encoder
-        self._packetizer = packetizer
         self._publish = publish
+        self._report = report
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
         self.started_monotonic = 0.0
@@ -71,9 +72,7 @@ class CaptureThread:
                 attempt += 1
                 continue
             attempt = 0
-            self.error = None
             reblocker.reset()
-            self._packetizer.resync_clock()
             try:
                 self._pump(reblocker)
             except (SourceError, EOFError) as exc:
@@ -86,21 +85,24 @@ class CaptureThread:
                 self._source.close()
 
     def _pump(self, reblocker: Reblocker) -> None:
-        encode, frame, publish = self._encoder.encode, self._packetizer.frame, self._publish
+        encode, publish = self._encoder.encode, self._publish
         while not self._stop.is_set():
             chunk = self._source.read()
             self.last_progress_monotonic = time.monotonic()
+            if self.error is not None:
+                self.error = None
+                logger.info("%s is delivering audio again", self._source.name)
+                self._report(None)
             for block in reblocker.feed(chunk):
-                packet = encode(block.pcm)
-                seq, wire = frame(packet, block.capture_ms, time.time() * 1000.0)
-                publish(seq, wire)
+                publish(encode(block.pcm), block.capture_ms)
                 self.last_frame_monotonic = time.monotonic()
 
     def _failed(self, message: str, attempt: int) -> None:
         delay = RETRY_S[min(attempt, len(RETRY_S) - 1)]
         if self.error != message:
             logger.error("%s; retrying every %g s at most", message, RETRY_S[-1])
-        self.error = message
+            self.error = message
+            self._report(message)
         self._pause(delay)
 
     def _pause(self, delay_s: float) -> None:

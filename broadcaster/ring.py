@@ -39,6 +39,11 @@ class FrameRing:
         return self._capacity
 
     @property
+    def first_seq(self) -> int:
+        """The sequence number the ring started at (ids below it are from another epoch)."""
+        return self._first_seq
+
+    @property
     def next_seq(self) -> int:
         """The sequence number the next appended frame gets (the live edge)."""
         return self._next_seq

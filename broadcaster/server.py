@@ -95,7 +95,7 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
         raise FileNotFoundError(f"the listener page is missing: {web_root / 'index.html'}")
     notifier = Notifier()
     source = await asyncio.to_thread(make_source, config)
-    station = Station(config, source)
+    station = Station(config, source, renew=make_source)
     app = create_app(station, web_root)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

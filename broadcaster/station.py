@@ -1,19 +1,20 @@
-"""The broadcast as the event loop sees it: capture state, the frame ring and the listeners."""
+"""The broadcast as the event loop sees it: capture control, its state, and the fan-out."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from broadcaster.capture import CaptureThread
 from broadcaster.config import Config
 from broadcaster.encoder import EncoderSettings, OpusEncoder
-from broadcaster.ring import FrameRing
-from broadcaster.sources import PcmSource
-from broadcaster.wire import HEARTBEAT, Packetizer, config_event, gap_event, state_event
+from broadcaster.fanout import Fanout
+from broadcaster.sources import PcmSource, SourceError
+from broadcaster.wire import Packetizer, config_event, state_event
 
 logger = logging.getLogger(__name__)
 
@@ -21,38 +22,51 @@ OPUS_DECODE_RATE_HZ = 48000
 STOP_WAIT_S = 2.0
 STALL_S = 2.0  # capture that should run but has made no frame for this long is unhealthy
 WEDGED_S = 5.0  # a capture loop that has not come round for this long is stuck in the device
+SUPERVISE_S = 1.0
+FUTILE_RESTARTS = 2  # restarts without a frame in between: the watchdog may take over
+
+Renew = Callable[[Config], PcmSource]
 
 
 class CaptureBusyError(RuntimeError):
     """The previous capture thread has not finished yet (a wedged device)."""
 
 
-class Station:
-    """Owns the capture thread and the ring; listeners read the ring by sequence number.
+def epoch_first_seq() -> int:
+    """The first frame id of this process: the start time in ms. Ids grow by at most 400 a
+    second (2.5 ms frames), so every id a previous process sent is below this one."""
+    return int(time.time() * 1000)
 
-    Frames arrive from the capture thread through `loop.call_soon_threadsafe(publish)`.
-    Every listener waits on one shared event and, when woken, sends everything it has not
-    sent yet in one write, so a frame costs one append however many listen.
+
+class Station:
+    """Owns the capture thread, its state and the fan-out to listeners.
+
+    Encoded packets come from the capture thread through `loop.call_soon_threadsafe`; here
+    they are numbered and framed once, then appended to the ring every listener reads.
+    A capture thread stuck in the device is abandoned and a fresh one started on a fresh
+    source (`renew`).
     """
 
-    def __init__(self, config: Config, source: PcmSource) -> None:
+    def __init__(self, config: Config, source: PcmSource, renew: Renew | None = None) -> None:
         audio = config.audio
         self.config = config
         self.source = source
+        self._renew = renew
         self.encoder_settings = self._encoder_settings(source)
         self._encoder = OpusEncoder(self.encoder_settings)
-        self._packetizer = Packetizer(audio.frame_ms)
+        first_seq = epoch_first_seq()
+        self._packetizer = Packetizer(audio.frame_ms, next_seq=first_seq)
         capacity = max(1, round(config.ring.capacity_s * 1000 / audio.frame_ms))
-        self.ring = FrameRing(capacity)
-        self._news = asyncio.Event()
+        self.fanout = Fanout(capacity, first_seq, config.server.heartbeat_s)
         self._loop = asyncio.get_running_loop()
         self._capture: CaptureThread | None = None
-        self._heartbeat_task: asyncio.Task[None] | None = None
-        self.state = "stopped"
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wanted = False  # capture should run
+        self._offline: str | None = None  # why the source delivers nothing, while it should
+        self._shutdown = False
         self.state_version = 0
-        self.closing = False
-        self.listeners = 0
-        self.skips = 0
+        self.capture_restarts = 0
+        self._restarts_since_frame = 0
         self.started_monotonic = time.monotonic()
 
     def _encoder_settings(self, source: PcmSource) -> EncoderSettings:
@@ -60,25 +74,78 @@ class Station:
         return EncoderSettings(source.sample_rate_hz, audio.channels, audio.frame_ms,
                                audio.bitrate_bps, audio.application, audio.complexity)
 
+    # -- state ------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """`running`, `stopped` (by control), `offline` (the source fails: reopening) or
+        `shutdown`."""
+        if self._shutdown:
+            return "shutdown"
+        if not self._wanted:
+            return "stopped"
+        return "offline" if self._offline else "running"
+
+    def state_event(self) -> bytes:
+        """The `state` event listeners get when the state changes."""
+        return state_event(self.state, self.source_name, self._offline)
+
+    def _state_changed(self) -> None:
+        self.state_version += 1
+        self.fanout.wake()
+
     # -- capture control ------------------------------------------------------------
     async def start(self) -> None:
         """Start capture (idempotent)."""
-        if self.state == "running":
+        if self._wanted:
             return
         await self._join_previous()
-        self._capture = CaptureThread(self.source, self._encoder, self._packetizer,
-                                      self._from_capture_thread)
-        self._capture.start()
-        self._set_state("running")
+        self._wanted = True
+        self._offline = None
+        self._start_capture()
+        self._state_changed()
         logger.info("capture started: %s", self.source.name)
+
+    def _start_capture(self) -> None:
+        capture: CaptureThread
+
+        def publish(packet: bytes, capture_ms: float) -> None:
+            self._call_soon(self._publish, capture, packet, capture_ms)
+
+        def report(reason: str | None) -> None:
+            self._call_soon(self._on_report, capture, reason)
+
+        capture = CaptureThread(self.source, self._encoder, publish, report)
+        self._capture = capture
+        self._packetizer.resync_clock()
+        capture.start()
+
+    def _call_soon(self, callback: Callable[..., None], *args: object) -> None:
+        # RuntimeError: the loop has closed under a capture thread that outlived it
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def _publish(self, capture: CaptureThread, packet: bytes, capture_ms: float) -> None:
+        if capture is not self._capture:
+            return  # from an abandoned thread that came unstuck
+        self._restarts_since_frame = 0
+        if self._offline is not None:
+            self._offline = None
+            self._state_changed()
+        seq, wire = self._packetizer.frame(packet, capture_ms, time.time() * 1000.0)
+        self.fanout.publish(seq, wire)
+
+    def _on_report(self, capture: CaptureThread, reason: str | None) -> None:
+        if capture is self._capture and reason != self._offline:
+            self._offline = reason
+            self._state_changed()
 
     async def stop(self) -> None:
         """Stop capture and release the device (idempotent)."""
-        if self.state == "stopped":
+        if not self._wanted:
             return
-        if self._capture is not None:
-            self._capture.request_stop()
-        self._set_state("stopped")
+        self._wanted = False
+        self._offline = None
+        self._state_changed()
         await self._join_previous()
         logger.info("capture stopped")
 
@@ -87,14 +154,14 @@ class Station:
         `state` events naming it. `config` may differ from the running one in [source] only."""
         settings = self._encoder_settings(source)
         encoder = OpusEncoder(settings)  # may raise: then nothing has changed yet
-        was_running = self.state == "running"
+        was_running = self._wanted
         await self.stop()
         self.config, self.source = config, source
         self.encoder_settings, self._encoder = settings, encoder
         if was_running:
             await self.start()
         else:
-            self._set_state("stopped")  # tell listeners the new source name
+            self._state_changed()  # tell listeners the new source name
 
     async def _join_previous(self) -> None:
         capture = self._capture
@@ -106,59 +173,74 @@ class Station:
                                    f"after {STOP_WAIT_S:g} s")
         self._capture = None
 
-    def _set_state(self, state: str) -> None:
-        self.state = state
-        self.state_version += 1
-        self._wake()
-
-    def _from_capture_thread(self, seq: int, wire: bytes) -> None:
-        try:
-            self._loop.call_soon_threadsafe(self.publish, seq, wire)
-        except RuntimeError:  # the loop has closed under a capture thread that outlived it
-            if self._capture is not None:
-                self._capture.request_stop()
-
-    def publish(self, seq: int, wire: bytes) -> None:
-        """Append one framed packet and wake the listeners (event loop thread only)."""
-        self.ring.append(seq, wire)
-        self._wake()
-
-    def _wake(self) -> None:
-        self._news.set()
-        self._news.clear()
+    async def _supervise(self) -> None:
+        """Replace a capture thread that is stuck in the device."""
+        while True:
+            await asyncio.sleep(SUPERVISE_S)
+            capture = self._capture
+            if not self._wanted or capture is None or capture.responsive(WEDGED_S):
+                continue
+            reason = f"capture is stuck in {self.source_name}"
+            if self._offline != reason:
+                self._offline = reason
+                self._state_changed()
+            if self._renew is None:
+                continue
+            logger.error("%s for %g s: restarting it", reason, WEDGED_S)
+            capture.request_stop()  # it exits by itself if the device ever lets go
+            try:
+                source = await asyncio.to_thread(self._renew, self.config)
+                if source.sample_rate_hz != self.encoder_settings.sample_rate_hz:
+                    raise SourceError(f"{source.name} now records at {source.sample_rate_hz} Hz")
+            except SourceError as exc:
+                logger.error("cannot reopen the source: %s", exc)
+                continue
+            if self._wanted and self._capture is capture:
+                self.source = source
+                self.capture_restarts += 1
+                self._restarts_since_frame += 1
+                self._start_capture()
 
     # -- lifetime ---------------------------------------------------------------------
     async def open(self) -> None:
-        """Start the heartbeat, and capture if the config says so."""
-        self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="heartbeat")
+        """Start the heartbeat and the supervisor, and capture if the config says so."""
+        self._tasks = [asyncio.create_task(self._heartbeat(), name="heartbeat"),
+                       asyncio.create_task(self._supervise(), name="supervise")]
         if self.config.server.autostart:
             await self.start()
 
     async def close(self) -> None:
-        """End every listener's stream, stop capture and the heartbeat."""
+        """End every listener's stream, stop capture and the background tasks."""
         self.end_streams()
-        if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
+        for task in self._tasks:
+            task.cancel()
         try:
             await self.stop()
         except CaptureBusyError as exc:
             logger.warning("%s; exiting anyway", exc)
 
     def end_streams(self) -> None:
-        """Make every listener's stream finish (on shutdown)."""
-        self.closing = True
-        self._wake()
+        """Tell every listener the server is shutting down and end their streams."""
+        if not self._shutdown:
+            self._shutdown = True
+            self._state_changed()
+            self.fanout.close()
 
     async def _heartbeat(self) -> None:
         while True:
-            await asyncio.sleep(self.config.server.heartbeat_s / 2)
-            self._wake()
+            await asyncio.sleep(self.fanout.heartbeat_s / 2)
+            self.fanout.wake()
 
     # -- reporting ----------------------------------------------------------------------
     @property
     def source_name(self) -> str:
         """The live source's name."""
         return self.source.name
+
+    @property
+    def listeners(self) -> int:
+        """Connected listeners."""
+        return self.fanout.listeners
 
     def summary(self) -> str:
         """One line for `systemctl status`."""
@@ -167,32 +249,38 @@ class Station:
     def health(self) -> tuple[bool, str]:
         """(healthy, reason): unhealthy when capture should run but makes no frames."""
         capture = self._capture
-        if self.state != "running" or capture is None:
-            return True, "stopped"
+        if not self._wanted or capture is None:
+            return True, self.state
         last = capture.last_frame_monotonic or capture.started_monotonic
         idle_s = time.monotonic() - last
         if idle_s <= STALL_S:
             return True, "running" if capture.last_frame_monotonic else "starting"
-        return False, capture.error or f"no audio from {self.source_name} for {idle_s:.1f} s"
+        return False, self._offline or f"no audio from {self.source_name} for {idle_s:.1f} s"
 
     def capture_responsive(self) -> bool:
-        """False only when capture should run and its thread is stuck (for the watchdog)."""
+        """False when capture is stuck and restarting it in-process has not helped: the
+        service manager's watchdog should restart the whole service."""
         capture = self._capture
-        return capture is None or capture.responsive(WEDGED_S)
+        if capture is None or capture.responsive(WEDGED_S):
+            return self._restarts_since_frame < FUTILE_RESTARTS
+        return False
 
     def status(self) -> dict[str, Any]:
         """Counters for /status."""
+        ring = self.fanout.ring
         return {
             "state": self.state,
             "source": self.source_name,
+            "offline_reason": self._offline,
             "listeners": self.listeners,
-            "frames": self.ring.next_seq,
+            "frames": ring.next_seq - ring.first_seq,
             "overflows": self.source.overflows,
             "dropped_frames": self.source.dropped_frames,
-            "skips": self.skips,
+            "skips": self.fanout.skips,
+            "capture_restarts": self.capture_restarts,
             "uptime_s": round(time.monotonic() - self.started_monotonic, 3),
-            "next_id": self.ring.next_seq,
-            "ring_frames": len(self.ring),
+            "next_id": ring.next_seq,
+            "ring_frames": len(ring),
             "frame_ms": self.config.audio.frame_ms,
             "sample_rate_hz": OPUS_DECODE_RATE_HZ,
             "input_rate_hz": self.encoder_settings.sample_rate_hz,
@@ -212,47 +300,16 @@ class Station:
             "application": audio.application,
             "source": self.source_name,
             "state": self.state,
+            "epoch": self.fanout.ring.first_seq,
             "server_ms": round(time.time() * 1000.0, 3),
             "next_id": next_id,
         }
 
     # -- listening --------------------------------------------------------------------
-    def first_seq(self, last_id: int | None) -> int:
-        """Where a new connection starts: after `last_id` if given, else the live edge."""
-        if last_id is None:
-            return self.ring.next_seq
-        return min(last_id + 1, self.ring.next_seq)
-
-    async def listen(self, start_seq: int) -> AsyncIterator[bytes]:
-        """One listener's stream: config, then every frame from `start_seq`, as SSE bytes."""
-        ring = self.ring
-        heartbeat_s = self.config.server.heartbeat_s
-        first = start_seq if ring.holds(start_seq) else ring.next_seq
-        seq = start_seq
-        seen_state = self.state_version
-        last_sent = time.monotonic()
-        self.listeners += 1
-        try:
-            yield config_event(self.config_payload(first), self.config.server.retry_ms)
-            while not self.closing:
-                out = b""
-                if self.state_version != seen_state:
-                    seen_state = self.state_version
-                    out = state_event(self.state, self.source_name)
-                batch = ring.read(seq)
-                if batch.lost:
-                    self.skips += batch.lost
-                    out += gap_event(batch.lost, batch.next_seq)
-                seq = batch.next_seq
-                out += batch.data
-                now = time.monotonic()
-                if out:
-                    last_sent = now
-                    yield out
-                elif now - last_sent >= heartbeat_s / 2:
-                    last_sent = now
-                    yield HEARTBEAT
-                else:
-                    await self._news.wait()
-        finally:
-            self.listeners -= 1
+    def listen(self, last_id: int | None) -> AsyncIterator[bytes]:
+        """One listener's stream, resuming after `last_id` when the ring still has it."""
+        fanout = self.fanout
+        start = fanout.start_seq(last_id)
+        hello = config_event(self.config_payload(fanout.next_id(start)),
+                             self.config.server.retry_ms)
+        return fanout.listen(start, hello, self)

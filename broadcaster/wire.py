@@ -21,14 +21,19 @@ def config_event(payload: dict[str, Any], retry_ms: int) -> bytes:
     return encode_event(_json(payload), event="config", retry_ms=retry_ms)
 
 
-def state_event(state: str, source: str) -> bytes:
-    """Capture started or stopped."""
-    return encode_event(_json({"state": state, "source": source}), event="state")
+def state_event(state: str, source: str, reason: str | None = None) -> bytes:
+    """Capture started, stopped, went offline (with the reason) or the server shuts down."""
+    payload: dict[str, Any] = {"state": state, "source": source}
+    if reason is not None:
+        payload["reason"] = reason
+    return encode_event(_json(payload), event="state")
 
 
-def gap_event(lost: int, next_id: int) -> bytes:
-    """Frames this listener will never get, and the id it gets next."""
-    return encode_event(_json({"lost": lost, "next_id": next_id}), event="gap")
+def gap_event(lost: int | None, next_id: int, reason: str) -> bytes:
+    """Frames this listener will never get (None: unknown), the id it gets next, and why:
+    `behind` (it fell behind or resumed too late) or `restart` (the server restarted)."""
+    return encode_event(_json({"lost": lost, "next_id": next_id, "reason": reason}),
+                        event="gap")
 
 
 def audio_event(seq: int, packet: bytes) -> bytes:

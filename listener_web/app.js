@@ -79,12 +79,18 @@ class Session {
       onConfig: (config) => this.onConfig(config),
       onPacket: (id, packet) => this.onPacket(id, packet),
       onClock: (clock) => this.onClock(clock),
-      onState: ({ state, source }) => {
+      onState: ({ state, source, reason }) => {
         ui.source.textContent = source;
-        this.onCaptureState(state);
+        this.onCaptureState(state, reason);
       },
       onGap: (gap) => {
-        this.lostFrames += gap.lost;
+        if (gap.reason === 'restart') {
+          // A new server process: what is buffered belongs to the old stream.
+          this.player.reset();
+          this.clock = null;
+        } else {
+          this.lostFrames += gap.lost ?? 0;
+        }
       },
       onDisconnect: (closed) => this.onDisconnect(closed),
       onBadEvent: (err) => console.warn('broadcaster: ignored a malformed event:', err),
@@ -142,11 +148,19 @@ class Session {
     this.offsetMs = Math.max(this.offsetMs, clock.serverMs - Date.now());
   }
 
-  /** @param {'running' | 'stopped'} state */
-  onCaptureState(state) {
+  /**
+   * @param {import('./wire.js').CaptureState} state
+   * @param {string | null} [reason]  why the source is offline
+   */
+  onCaptureState(state, reason = null) {
     this.live = false;
-    if (state === 'stopped') {
-      setStatus('capture stopped by broadcaster', 'warn');
+    if (state !== 'running') {
+      const text = {
+        stopped: 'capture stopped by broadcaster',
+        offline: `source offline${reason ? ` (${reason})` : ''}: waiting for it to come back`,
+        shutdown: 'the broadcaster is restarting…',
+      }[state];
+      setStatus(text, 'warn');
       this.player.expectEnd(true);
       // The worklet posts stats only while audio arrives: fetch them once it has drained.
       setTimeout(() => this.player.requestStats(), 250);

@@ -66,6 +66,8 @@ export class OpusDecoder {
     this.pendingIds = /** @type {number[]} */ ([]);
     /** Id of the newest decoded packet, or -1. */
     this.lastId = -1;
+    /** @type {number | null} id that timestamps count from */
+    this.baseId = null;
   }
 
   /**
@@ -75,8 +77,12 @@ export class OpusDecoder {
    */
   decode(packet, id) {
     const decoder = this.decoder?.state === 'configured' ? this.decoder : this.open();
+    if (this.baseId === null) this.baseId = id;
+    // Ids are large (they start at the server's start time in ms): count from the first one,
+    // since a chunk's timestamp must stay within JavaScript's safe integers.
+    const timestamp = (id - this.baseId) * this.frameUs;
     // Every Opus packet is independently decodable: all are key chunks.
-    decoder.decode(new EncodedAudioChunk({ type: 'key', timestamp: id * this.frameUs, data: packet }));
+    decoder.decode(new EncodedAudioChunk({ type: 'key', timestamp, data: packet }));
     this.pendingIds.push(id);
   }
 
@@ -98,6 +104,7 @@ export class OpusDecoder {
     decoder.configure(decoderConfig(this.channels));
     this.decoder = decoder;
     this.pendingIds.length = 0;
+    this.baseId = null;
     return decoder;
   }
 

@@ -94,6 +94,11 @@ export class Player {
     this.node?.port.postMessage({ type: 'end', expected });
   }
 
+  /** Drop everything buffered (the stream it came from has ended). */
+  reset() {
+    this.node?.port.postMessage({ type: 'reset' });
+  }
+
   /** Ask the worklet for fresh stats now. */
   requestStats() {
     this.node?.port.postMessage({ type: 'stats' });

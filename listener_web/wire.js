@@ -16,7 +16,7 @@ export class WireError extends Error {
 }
 
 /**
- * @typedef {'running' | 'stopped'} CaptureState
+ * @typedef {'running' | 'stopped' | 'offline' | 'shutdown'} CaptureState
  *
  * @typedef {object} StreamConfig  The `config` event: always first on a connection.
  * @property {'opus'} codec
@@ -39,10 +39,12 @@ export class WireError extends Error {
  * @typedef {object} StateChange  The `state` event.
  * @property {CaptureState} state
  * @property {string} source
+ * @property {string | null} reason  why the source is offline
  *
  * @typedef {object} Gap  The `gap` event.
- * @property {number} lost
+ * @property {number | null} lost  null: unknown (the server restarted)
  * @property {number} nextId
+ * @property {'behind' | 'restart'} reason
  */
 
 /**
@@ -110,8 +112,10 @@ function string(obj, key, what) {
  */
 function captureState(obj, what) {
   const v = obj.state;
-  if (v !== 'running' && v !== 'stopped') {
-    throw new WireError(`${what}.state: expected "running" or "stopped", got ${JSON.stringify(v)}`);
+  if (v !== 'running' && v !== 'stopped' && v !== 'offline' && v !== 'shutdown') {
+    throw new WireError(
+      `${what}.state: expected "running", "stopped", "offline" or "shutdown", got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
@@ -170,7 +174,11 @@ export function parseClock(text) {
  */
 export function parseState(text) {
   const o = parseObject(text, 'state');
-  return { state: captureState(o, 'state'), source: string(o, 'source', 'state') };
+  return {
+    state: captureState(o, 'state'),
+    source: string(o, 'source', 'state'),
+    reason: o.reason === undefined ? null : string(o, 'reason', 'state'),
+  };
 }
 
 /**
@@ -180,7 +188,15 @@ export function parseState(text) {
  */
 export function parseGap(text) {
   const o = parseObject(text, 'gap');
-  return { lost: integer(o, 'lost', 'gap', 0), nextId: integer(o, 'next_id', 'gap', 0) };
+  const reason = o.reason === undefined ? 'behind' : o.reason;
+  if (reason !== 'behind' && reason !== 'restart') {
+    throw new WireError(`gap.reason: expected "behind" or "restart", got ${JSON.stringify(reason)}`);
+  }
+  return {
+    lost: o.lost === null ? null : integer(o, 'lost', 'gap', 0),
+    nextId: integer(o, 'next_id', 'gap', 0),
+    reason,
+  };
 }
 
 /**

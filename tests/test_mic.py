@@ -3,6 +3,8 @@ libopus and HTTP, decoded at the other end."""
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
 import sys
 import threading
@@ -14,9 +16,10 @@ import httpx
 import numpy as np
 import pytest
 
+from broadcaster.sse import Event
 from tests.conftest import ROOT, no_device_env, start_broadcaster
 from tests.signal_tools import decode_packets, dominant_frequency, rms_dbfs, sine_s16le
-from tests.sse_client import Received, receive
+from tests.sse_client import Received, receive, stream_events
 from tests.vmic import VirtualMic
 
 pytestmark = pytest.mark.vmic
@@ -125,3 +128,59 @@ def test_a_wedged_device_turns_health_red_until_audio_flows_again(
         assert after.ids[0] == before + 1  # ids kept going; nothing was skipped
     finally:
         assert proc.stop() == 0, proc.log()
+
+
+def test_unplugging_the_mic_keeps_listeners_and_the_stream_resumes_by_itself(
+    tmp_path: Path, vmic: VirtualMic
+) -> None:
+    proc = start_broadcaster(tmp_path, "--source", "mic", env=mic_env(vmic))
+    events: list[tuple[float, Event]] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        with httpx.Client(timeout=10) as client:
+            for event in stream_events(client, proc.url + "/audio/stream"):
+                events.append((time.monotonic(), event))
+                if done.is_set():
+                    return
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    try:
+        time.sleep(0.8)
+        vmic.remove_source()  # the USB mic is pulled out
+        unplugged = time.monotonic()
+        deadline = unplugged + 5
+        while httpx.get(proc.url + "/status", timeout=5).json()["state"] != "offline":
+            assert time.monotonic() < deadline, "the broadcaster did not notice the unplug"
+            time.sleep(0.1)
+        health = httpx.get(proc.url + "/healthz", timeout=5)
+        time.sleep(2.5)  # keeps trying to reopen meanwhile
+        health_later = httpx.get(proc.url + "/healthz", timeout=5)
+        vmic.restore_source()  # and plugged in again
+        deadline = time.monotonic() + 10
+        while httpx.get(proc.url + "/status", timeout=5).json()["state"] != "running":
+            assert time.monotonic() < deadline, "the stream did not resume by itself"
+            time.sleep(0.1)
+        vmic.play(sine_s16le(700, 1.0))
+        time.sleep(1.5)
+    finally:
+        done.set()
+        listener.join(10)
+        assert proc.stop() == 0, proc.log()
+    assert not listener.is_alive()
+    states = [json.loads(e.data) for _, e in events if e.event == "state"]
+    kinds = [s["state"] for s in states]
+    # offline (its reason may be updated: the read failed, then reopening fails), then back
+    assert kinds[0] == "offline" and "running" in kinds, states
+    assert set(kinds[:kinds.index("running")]) == {"offline"}, states
+    assert all(s["reason"] for s in states if s["state"] == "offline")
+    assert "reading mic:default failed" in states[0]["reason"]
+    assert health_later.status_code == 503 and "ok" in health_later.json()
+    assert health.status_code in (200, 503)  # the first moments may still count as recent
+    audio = [(t, e) for t, e in events if e.event == "message"]
+    ids = [int(e.id or -1) for _, e in audio]
+    assert ids == list(range(ids[0], ids[0] + len(ids))), "ids must keep going, gap-free"
+    after = [base64.b64decode(e.data) for t, e in audio if t > unplugged + 3]
+    loud = [hz for hz, level in windows(decode_packets(after)) if level > -30]
+    assert len(loud) >= 8 and np.median(loud) == pytest.approx(700, abs=3), loud

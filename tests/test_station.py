@@ -52,7 +52,7 @@ def test_frame_sizes_and_channels(frame_ms: float, channels: int) -> None:
     async def main() -> None:
         config = make_config(audio={"frame_ms": frame_ms, "channels": channels})
         async with running_station(config) as station:
-            stream = station.listen(station.first_seq(None))
+            stream = station.listen(None)
             count = int(500 / frame_ms)  # half a second
             _, packets = await take_frames(stream, count)
             await stream.aclose()
@@ -67,8 +67,8 @@ def test_frame_sizes_and_channels(frame_ms: float, channels: int) -> None:
 def test_a_listener_that_falls_behind_the_ring_jumps_to_live_and_the_skip_is_counted() -> None:
     async def main() -> None:
         async with running_station(make_config(ring={"capacity_s": 0.5})) as station:
-            stalled = station.listen(station.first_seq(None))
-            healthy = station.listen(station.first_seq(None))
+            stalled = station.listen(None)
+            healthy = station.listen(None)
             await anext(stalled)  # config
             await anext(healthy)
             kinds, _ = await take_frames(healthy, 50)  # 1 s: the stalled one is lost
@@ -76,7 +76,7 @@ def test_a_listener_that_falls_behind_the_ring_jumps_to_live_and_the_skip_is_cou
             assert station.listeners == 2
             kinds, _ = await take_frames(stalled, 1)
             assert kinds[0] == "gap"
-            assert station.skips >= 25
+            assert station.fanout.skips >= 25
             for stream in (stalled, healthy):
                 await stream.aclose()
             assert station.listeners == 0
@@ -87,7 +87,7 @@ def test_a_listener_that_falls_behind_the_ring_jumps_to_live_and_the_skip_is_cou
 def test_state_changes_reach_listeners_and_shutdown_ends_streams() -> None:
     async def main() -> None:
         async with running_station(make_config()) as station:
-            stream = station.listen(station.first_seq(None))
+            stream = station.listen(None)
             await take_frames(stream, 2)
             await station.stop()
             decoder = SSEDecoder()
@@ -95,9 +95,11 @@ def test_state_changes_reach_listeners_and_shutdown_ends_streams() -> None:
             while "state" not in seen:
                 seen += [e.event for e in decoder.feed(await anext(stream))]
             station.end_streams()
+            final = b""
             with pytest.raises(StopAsyncIteration):
                 while True:
-                    await asyncio.wait_for(anext(stream), 1)
+                    final += await asyncio.wait_for(anext(stream), 1)
+            assert SSEDecoder().feed(final)[-1].data == '{"state":"shutdown","source":"tone:440"}'
             assert station.listeners == 0
 
     asyncio.run(main())

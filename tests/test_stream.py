@@ -77,7 +77,7 @@ def test_resume_with_last_event_id_has_no_gap(tone_server: str, how: str) -> Non
 
 def test_header_wins_over_query(tone_server: str) -> None:
     first = receive(tone_server + "/audio/stream", frames=2)
-    again = receive(tone_server + "/audio/stream?last_id=0", frames=1,
+    again = receive(tone_server + f"/audio/stream?last_id={first.ids[0] - 30}", frames=1,
                     headers={"Last-Event-ID": str(first.ids[-1])})
     assert again.ids[0] == first.ids[-1] + 1
 
@@ -85,17 +85,40 @@ def test_header_wins_over_query(tone_server: str) -> None:
 def test_resume_after_the_ring_moved_on_starts_live_and_says_what_was_lost(
     tone_server: str,
 ) -> None:
-    live = receive(tone_server + "/audio/stream", frames=1).ids[0]
-    assert live > 60, "the 1 s ring must have wrapped for this test"
-    got = receive(tone_server + "/audio/stream", frames=3, headers={"Last-Event-ID": "0"})
+    now = receive(tone_server + "/audio/stream", frames=1)
+    epoch, live = now.config["epoch"], now.ids[0]
+    assert live - epoch > 60, "the 1 s ring must have moved past the first frame"
+    got = receive(tone_server + "/audio/stream", frames=3,
+                  headers={"Last-Event-ID": str(epoch)})
     [gap] = got.named("gap")
-    assert gap["lost"] >= live - 1
+    assert gap["reason"] == "behind"
+    assert gap["lost"] >= live - epoch - 1
     assert got.ids[0] == gap["next_id"] >= live
     assert got.ids[0] == got.config["next_id"]
 
 
+def test_an_id_from_before_a_restart_resyncs_at_the_live_edge(tone_server: str) -> None:
+    epoch = receive(tone_server + "/audio/stream", frames=1).config["epoch"]
+    got = receive(tone_server + "/audio/stream", frames=2,
+                  headers={"Last-Event-ID": str(epoch - 5)})  # a previous process's id
+    [gap] = got.named("gap")
+    assert gap == {"lost": None, "next_id": got.ids[0], "reason": "restart"}
+    assert got.ids[0] > epoch
+
+
+def test_ids_start_at_the_process_start_time_so_restarts_never_reuse_them(
+    tone_server: str,
+) -> None:
+    got = receive(tone_server + "/audio/stream", frames=1)
+    status = httpx.get(tone_server + "/status", timeout=5).json()
+    assert abs(got.config["epoch"] - (time.time() * 1000 - status["uptime_s"] * 1000)) < 5000
+    assert got.ids[0] - got.config["epoch"] <= status["frames"]
+
+
 def test_resume_from_the_future_starts_at_the_live_edge(tone_server: str) -> None:
-    got = receive(tone_server + "/audio/stream", frames=2, headers={"Last-Event-ID": "99999999"})
+    live = receive(tone_server + "/audio/stream", frames=1).ids[0]
+    got = receive(tone_server + "/audio/stream", frames=2,
+                  headers={"Last-Event-ID": str(live + 10**6)})
     assert got.named("gap") == []
     assert got.ids[1] == got.ids[0] + 1
 

@@ -44,6 +44,9 @@ def test_resync_sends_a_clock_with_the_next_frame() -> None:
 def test_control_events() -> None:
     assert decode(state_event("stopped", "tone:440")) == [
         ("state", '{"state":"stopped","source":"tone:440"}', None)]
-    assert decode(gap_event(5, 10)) == [("gap", '{"lost":5,"next_id":10}', None)]
+    assert decode(gap_event(5, 10, "behind")) == [
+        ("gap", '{"lost":5,"next_id":10,"reason":"behind"}', None)]
+    assert decode(state_event("offline", "mic", "unplugged")) == [
+        ("state", '{"state":"offline","source":"mic","reason":"unplugged"}', None)]
     events = SSEDecoder().feed(config_event({"codec": "opus"}, retry_ms=1000))
     assert (events[0].event, events[0].retry_ms) == ("config", 1000)

@@ -42,7 +42,6 @@ from types import TracebackType
 log = logging.getLogger(__name__)
 
 SOURCE_NAME = "vmic"
-_SINK_NAME = "vmic_null"
 _START_TIMEOUT_S = 10.0
 _PACTL_TIMEOUT_S = 5.0
 _STOP_TIMEOUT_S = 5.0
@@ -204,9 +203,7 @@ class VirtualMic:
             "auth-anonymous=1\n"
             f'load-module module-cli-protocol-unix socket="{self.cli_socket_path}"\n'
             f"load-module module-pipe-source {self._pipe_source_args()}\n"
-            f"load-module module-null-sink sink_name={_SINK_NAME}\n"
             f"set-default-source {SOURCE_NAME}\n"
-            f"set-default-sink {_SINK_NAME}\n"
         )
         self.log_path.unlink(missing_ok=True)
 
@@ -393,25 +390,23 @@ class VirtualMic:
     def source_present(self) -> bool:
         return self._module_index is not None
 
-    def remove_source(self, *, kill_streams: bool = True) -> None:
-        """Unload the pipe source (a USB mic unplugged). No-op if already removed.
+    def remove_source(self) -> None:
+        """Unload the pipe source: a USB mic unplugged. No-op if already removed.
 
-        With ``kill_streams`` (the default) the recording streams on the source are killed
-        first, so an open PyAudio stream's ``read()`` raises ``OSError(-9999, 'Unanticipated
-        host error')`` as with a real unplugged device. Without it PulseAudio 16 silently
-        moves them to the null sink's monitor (silence, delivered in bursts) and moves them
-        back when the source is restored.
+        The daemon has no other source (no sink, so no monitor either), so nothing can take
+        over: an open PyAudio stream's ``read()`` raises ``OSError(-9999, 'Unanticipated
+        host error')`` (its stream is killed first) and opening the default input fails until
+        ``restore_source()``, as with a real unplugged device.
         """
         if self._module_index is None:
             return
-        if kill_streams:
-            # pactl has no kill command: use the daemon's CLI socket (what pacmd talks to).
-            for output in self._source_outputs():
-                reply = self._cli(f"kill-source-output {output}")
-                log.info("killed source output %d: %r", output, reply)
+        # pactl has no kill command: use the daemon's CLI socket (what pacmd talks to).
+        for output in self._source_outputs():
+            reply = self._cli(f"kill-source-output {output}")
+            log.info("killed source output %d: %r", output, reply)
         self._pactl("unload-module", str(self._module_index))
         self._module_index = None
-        log.info("vmic source removed (streams %s)", "killed" if kill_streams else "moved")
+        log.info("vmic source removed")
 
     def _source_outputs(self) -> list[int]:
         """Indexes of the recording streams on the vmic source."""

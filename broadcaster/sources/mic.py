@@ -107,6 +107,6 @@ class MicSource:
                 stream.stop_stream()
                 stream.close()
             except OSError as exc:
-                logger.warning("closing %s: %s", self.name, exc)
+                logger.debug("closing %s: %s", self.name, exc)  # it failed already
         if pa is not None:
             pa.close()

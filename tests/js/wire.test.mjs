@@ -137,10 +137,17 @@ describe('parseClock', () => {
 describe('parseState', () => {
   test('reads both states', () => {
     assert.deepEqual(parseState('{"state":"stopped","source":"tone:440"}'), {
+      reason: null,
       state: 'stopped',
       source: 'tone:440',
     });
     assert.equal(parseState('{"state":"running","source":"mic: USB Audio"}').source, 'mic: USB Audio');
+  });
+
+  test('reads offline with its reason, and shutdown', () => {
+    const offline = parseState('{"state":"offline","source":"mic","reason":"unplugged"}');
+    assert.deepEqual(offline, { state: 'offline', source: 'mic', reason: 'unplugged' });
+    assert.equal(parseState('{"state":"shutdown","source":"mic"}').state, 'shutdown');
   });
 
   test('rejects unknown states and a missing source', () => {
@@ -151,7 +158,17 @@ describe('parseState', () => {
 
 describe('parseGap', () => {
   test('reads the documented example', () => {
-    assert.deepEqual(parseGap('{"lost":37,"next_id":5012}'), { lost: 37, nextId: 5012 });
+    assert.deepEqual(parseGap('{"lost":37,"next_id":5012}'), {
+      lost: 37,
+      nextId: 5012,
+      reason: 'behind',
+    });
+    assert.deepEqual(parseGap('{"lost":null,"next_id":9,"reason":"restart"}'), {
+      lost: null,
+      nextId: 9,
+      reason: 'restart',
+    });
+    assert.throws(() => parseGap('{"lost":1,"next_id":9,"reason":"bored"}'), /gap\.reason/);
   });
 
   test('rejects negative or missing counts', () => {
