@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from quart import Quart, Response, jsonify, request, send_from_directory
+from werkzeug.exceptions import HTTPException
 
+from broadcaster.access import basic_password, bearer_token, is_loopback, matches
+from broadcaster.limits import Admission
 from broadcaster.station import CaptureBusyError, Station
 
 logger = logging.getLogger(__name__)
@@ -38,22 +42,85 @@ def parse_last_id(header: str | None, query: str | None) -> int | None:
     return None
 
 
-def _error(status: int, message: str) -> tuple[Response, int]:
-    return jsonify({"error": message}), status
+def _error(status: int, message: str,
+           headers: dict[str, str] | None = None) -> tuple[Response, int, dict[str, str]]:
+    return jsonify({"error": message}), status, headers or {}
+
+
+PAGE_CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; "
+            "img-src 'self' data:; style-src 'self'; media-src 'self'; object-src 'none'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": PAGE_CSP,
+}
+RETRY_AFTER_S = "10"
 
 
 def create_app(station: Station, web_root: Path) -> Quart:
     """Build the app around a running station; `web_root` holds the listener page."""
     app = Quart(__name__, static_folder=str(web_root), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024
+    server, access = station.config.server, station.config.access
+    admission = Admission(server.max_listeners, server.max_listeners_per_ip)
+
+    def peer() -> str:
+        return request.remote_addr or "unknown"
+
+    def listener_refusal() -> tuple[Response, int, dict[str, str]] | None:
+        """None when the request may listen; else the 401/403 answer."""
+        if not access.listen_key:
+            return None
+        given = request.args.get("key") or basic_password(request.headers.get("Authorization"))
+        if given is None:
+            return _error(401, "this broadcast needs a key: open the link you were given",
+                          {"WWW-Authenticate": 'Basic realm="broadcaster", charset="UTF-8"'})
+        if not matches(given, access.listen_key):
+            return _error(403, "wrong listening key")
+        return None
+
+    async def control_refusal() -> tuple[Response, int, dict[str, str]] | None:
+        """None when the request may control capture; else the 401/403 answer."""
+        if not access.control_token:
+            if is_loopback(request.remote_addr):
+                return None
+            return _error(403, "capture can be controlled only from this machine, unless "
+                               "[access] control_token is set")
+        given = bearer_token(request.headers.get("Authorization"))
+        if given is None and request.mimetype == "application/x-www-form-urlencoded":
+            given = (await request.form).get("token")
+        if given is None:
+            return _error(401, "a control token is needed (Authorization: Bearer TOKEN)",
+                          {"WWW-Authenticate": 'Bearer realm="broadcaster"'})
+        if not matches(given, access.control_token):
+            return _error(403, "wrong control token")
+        return None
+
+    @app.after_request
+    async def headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if access.cors_origin and request.path in ("/audio/stream", "/status"):
+            response.headers["Access-Control-Allow-Origin"] = access.cors_origin
+        return response
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Any:
+        return _error(error.code or 500, error.description or error.name)
 
     @app.get("/")
-    async def index() -> Response:
+    async def index() -> Any:
+        if (refusal := listener_refusal()) is not None:
+            return refusal
         response = await send_from_directory(web_root, "index.html")
         response.headers["Cache-Control"] = "no-cache"
         return response
 
     async def control(action: Callable[[], Awaitable[None]]) -> Any:
+        if (refusal := await control_refusal()) is not None:
+            return refusal
         try:
             await action()
         except CaptureBusyError as exc:
@@ -70,20 +137,38 @@ def create_app(station: Station, web_root: Path) -> Quart:
 
     @app.get("/audio/stream")
     async def audio_stream() -> Any:
+        if (refusal := listener_refusal()) is not None:
+            return refusal
         try:
             last_id = parse_last_id(request.headers.get("Last-Event-ID"),
                                     request.args.get("last_id"))
         except BadRequestError as exc:
             return _error(400, str(exc))
         if station.state == "shutdown":
-            return _error(503, "the broadcaster is shutting down")
-        response = Response(station.listen(last_id), status=200, headers=STREAM_HEADERS)
+            return _error(503, "the broadcaster is shutting down",
+                          {"Retry-After": RETRY_AFTER_S})
+        address = peer()
+        if (reason := admission.admit(address)) is not None:
+            return _error(503, reason, {"Retry-After": RETRY_AFTER_S})
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                admission.release(address)
+
+        stream = station.listen(last_id, on_end=release)
+        weakref.finalize(stream, release)  # also when the body is never sent
+        response = Response(stream, status=200, headers=STREAM_HEADERS)
         response.timeout = None  # Quart would otherwise end the endless stream after 60 s
         return response
 
     @app.get("/status")
     async def status() -> Any:
-        return station.status()
+        if (refusal := listener_refusal()) is not None:
+            return refusal
+        return station.status() | {"refused_listeners": admission.refused}
 
     @app.get("/healthz")
     async def healthz() -> Any:

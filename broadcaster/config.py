@@ -89,6 +89,8 @@ class ServerConfig:
     autostart: bool = True
     heartbeat_s: float = 15.0
     retry_ms: int = 1000
+    max_listeners: int = 500
+    max_listeners_per_ip: int = 20
 
     def __post_init__(self) -> None:
         _check(bool(self.host) and not any(c.isspace() for c in self.host), "server.host",
@@ -98,6 +100,30 @@ class ServerConfig:
                "1 to 300 seconds")
         _check(100 <= self.retry_ms <= 60000, "server.retry_ms", self.retry_ms,
                "100 to 60000 ms")
+        _check(1 <= self.max_listeners <= 100000, "server.max_listeners", self.max_listeners,
+               "1 to 100000")
+        _check(1 <= self.max_listeners_per_ip <= 100000, "server.max_listeners_per_ip",
+               self.max_listeners_per_ip, "1 to 100000")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessConfig:
+    """Who may listen and who may control capture."""
+
+    control_token: str = ""
+    listen_key: str = ""
+    cors_origin: str = ""
+
+    def __post_init__(self) -> None:
+        for key in ("control_token", "listen_key"):
+            value = getattr(self, key)
+            _check(value == "" or (len(value) >= 8 and value.isprintable()
+                                   and not any(c.isspace() for c in value)),
+                   f"access.{key}", "(hidden)", "empty, or 8 or more printable characters "
+                   "without spaces")
+        _check(self.cors_origin in ("", "*") or self.cors_origin.startswith(
+            ("http://", "https://")), "access.cors_origin", self.cors_origin,
+            'empty, "*" or an origin such as "https://example.org"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +145,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     ring: RingConfig = field(default_factory=RingConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from broadcaster.ring import FrameRing
@@ -64,8 +64,9 @@ class Fanout:
         return start_seq if self.ring.holds(start_seq) else self.ring.next_seq
 
     async def listen(self, start_seq: int, hello: bytes, state: StateView,
-                     ) -> AsyncIterator[bytes]:
-        """One listener's stream: `hello`, then state changes and frames from `start_seq`."""
+                     on_end: Callable[[], None] | None = None) -> AsyncIterator[bytes]:
+        """One listener's stream: `hello`, then state changes and frames from `start_seq`;
+        `on_end` runs when the stream ends, however it ends."""
         ring = self.ring
         seq = start_seq
         seen_state = state.state_version
@@ -103,3 +104,5 @@ class Fanout:
                     await self._news.wait()
         finally:
             self.listeners -= 1
+            if on_end is not None:
+                on_end()

@@ -306,10 +306,11 @@ class Station:
         }
 
     # -- listening --------------------------------------------------------------------
-    def listen(self, last_id: int | None) -> AsyncIterator[bytes]:
+    def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
+               ) -> AsyncIterator[bytes]:
         """One listener's stream, resuming after `last_id` when the ring still has it."""
         fanout = self.fanout
         start = fanout.start_seq(last_id)
         hello = config_event(self.config_payload(fanout.next_id(start)),
                              self.config.server.retry_ms)
-        return fanout.listen(start, hello, self)
+        return fanout.listen(start, hello, self, on_end)

@@ -7,6 +7,7 @@
  */
 import { OpusDecoder, decoderProblem } from './decoder.js';
 import { Player, SAMPLE_RATE_HZ, jitterTarget } from './player.js';
+import { setUpControls } from './control.js';
 import { AudioStream } from './stream.js';
 
 /**
@@ -15,7 +16,9 @@ import { AudioStream } from './stream.js';
  * @typedef {import('./player.js').PlayerStats} PlayerStats
  */
 
-const STREAM_URL = '/audio/stream';
+// A shared listening link carries the key (?key=...): the stream needs it too.
+const LISTEN_KEY = new URLSearchParams(location.search).get('key');
+const STREAM_URL = LISTEN_KEY ? `/audio/stream?key=${encodeURIComponent(LISTEN_KEY)}` : '/audio/stream';
 const IDLE_FIGURES = 'buffer – · underruns – · latency –';
 
 /** @param {string} id */
@@ -246,3 +249,6 @@ ui.button.addEventListener('click', () => {
 
 setButton(false);
 setStatus('stopped', 'idle');
+setUpControls(element('controls'), (text, ok) => {
+  if (!session) setStatus(text, ok ? 'idle' : 'error');
+});
