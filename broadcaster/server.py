@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
+from quart import Quart
 
 from broadcaster.app import create_app
 from broadcaster.config import Config
@@ -32,11 +34,7 @@ def find_web_root() -> Path:
 
 WEB_ROOT = find_web_root()
 SERVING_TIMEOUT_S = 10.0
-
-
-def bind_address(host: str, port: int) -> str:
-    """Hypercorn's bind string; IPv6 literals go in brackets."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+SEND_BUFFER_BYTES = 16 * 1024  # the kernel doubles it
 
 
 def probe_host(host: str) -> str:
@@ -44,9 +42,29 @@ def probe_host(host: str) -> str:
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
 
 
-def _hypercorn_config(config: Config) -> HypercornConfig:
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound here so that a taken port fails before capture starts.
+
+    Connections inherit its small send buffer: a listener that stops reading holds up its
+    own stream within seconds (and is then moved to the live edge) instead of parking
+    megabytes of stale audio in the kernel.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _hypercorn_config(sock: socket.socket) -> HypercornConfig:
     hc = HypercornConfig()
-    hc.bind = [bind_address(config.server.host, config.server.port)]
+    hc.bind = [f"fd://{sock.detach()}"]  # Hypercorn owns the descriptor from here
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")  # through our logging, not stderr twice
     hc.graceful_timeout = 1.0
@@ -94,23 +112,52 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
     if not (web_root / "index.html").is_file():
         raise FileNotFoundError(f"the listener page is missing: {web_root / 'index.html'}")
     notifier = Notifier()
-    source = await asyncio.to_thread(make_source, config)
-    station = Station(config, source, renew=make_source)
-    app = create_app(station, web_root)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    reloads: set[asyncio.Task[None]] = set()
-    if reload_config is not None:
-        reloader = Reloader(station, reload_config, notifier)
+    with contextlib.closing(listening_socket(config.server.host, config.server.port)) as sock:
+        source = await asyncio.to_thread(make_source, config)
+        station = Station(config, source, renew=make_source)
+        stop = asyncio.Event()
+        signals = _Signals(stop, Reloader(station, reload_config, notifier)
+                           if reload_config else None)
+        try:
+            await station.open()
+            await _serve(create_app(station, web_root), sock, station, notifier, stop)
+        finally:
+            signals.remove()
+            await station.close()
+            notifier.close()
 
-        def on_sighup() -> None:
-            task = asyncio.create_task(reloader.reload())
-            reloads.add(task)
-            task.add_done_callback(reloads.discard)
 
-        loop.add_signal_handler(signal.SIGHUP, on_sighup)
+class _Signals:
+    """SIGINT/SIGTERM set `stop`; SIGHUP reloads (reloads run as tasks, never overlapping)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self, stop: asyncio.Event, reloader: Reloader | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._reloads: set[asyncio.Task[None]] = set()
+        self._loop.add_signal_handler(signal.SIGINT, stop.set)
+        self._loop.add_signal_handler(signal.SIGTERM, stop.set)
+        if reloader is not None:
+            self._loop.add_signal_handler(signal.SIGHUP, self._reload, reloader)
+
+    def _reload(self, reloader: Reloader) -> None:
+        task = asyncio.create_task(reloader.reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    def remove(self) -> None:
+        """Uninstall the handlers and cancel a reload under way."""
+        for task in list(self._reloads):
+            task.cancel()
+        for sig in self.SIGNALS:
+            self._loop.remove_signal_handler(sig)
+
+
+async def _serve(app: Quart, sock: socket.socket, station: Station, notifier: Notifier,
+                 stop: asyncio.Event) -> None:
+    """Run Hypercorn until `stop`; READY once it answers, then the watchdog."""
+    server_config = station.config.server
+    host, port = server_config.host, sock.getsockname()[1]
 
     async def shutdown_trigger() -> None:
         await stop.wait()
@@ -118,35 +165,28 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
         notifier.send(STOPPING="1", STATUS="shutting down")
         station.end_streams()
 
-    await station.open()
     server = asyncio.create_task(
-        hypercorn_serve(app, _hypercorn_config(config), shutdown_trigger=shutdown_trigger))
+        hypercorn_serve(app, _hypercorn_config(sock), shutdown_trigger=shutdown_trigger))
     watchdog: asyncio.Task[None] | None = None
     try:
-        serving = asyncio.create_task(wait_until_serving(config.server.host, config.server.port))
+        serving = asyncio.create_task(wait_until_serving(host, port))
         done, _ = await asyncio.wait({server, serving}, timeout=SERVING_TIMEOUT_S,
                                      return_when=asyncio.FIRST_COMPLETED)
         serving.cancel()
         if server in done:
-            server.result()  # raises why it could not serve (e.g. the port is taken)
+            server.result()  # raises why it could not serve
             return
         if serving not in done:
             logger.warning("the HTTP server did not answer within %g s", SERVING_TIMEOUT_S)
-        shown = probe_host(config.server.host)
+        shown = probe_host(host)
         logger.info("broadcasting %s; open http://%s:%d/ to listen", station.source_name,
-                    f"[{shown}]" if ":" in shown else shown, config.server.port)
+                    f"[{shown}]" if ":" in shown else shown, port)
         notifier.send(READY="1", STATUS=station.summary())
         watchdog = asyncio.create_task(_watchdog(station, notifier))
         await server
     finally:
         if watchdog is not None:
             watchdog.cancel()
-        for task in list(reloads):
-            task.cancel()
         if not server.done():
             stop.set()
             await server
-        await station.close()
-        notifier.close()
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            loop.remove_signal_handler(sig)

@@ -10,7 +10,7 @@ cd "$here"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "ruff"
-.venv/bin/ruff check broadcaster tests
+.venv/bin/ruff check broadcaster tests bench
 step "mypy"
 .venv/bin/mypy
 step "node --test"
