@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 from collections.abc import Callable
@@ -35,6 +36,7 @@ def find_web_root() -> Path:
 WEB_ROOT = find_web_root()
 SERVING_TIMEOUT_S = 10.0
 SEND_BUFFER_BYTES = 16 * 1024  # the kernel doubles it
+SHUTDOWN_GRACE_S = 1.2
 
 
 def probe_host(host: str) -> str:
@@ -183,10 +185,51 @@ async def _serve(app: Quart, sock: socket.socket, station: Station, notifier: No
                     f"[{shown}]" if ":" in shown else shown, port)
         notifier.send(READY="1", STATUS=station.summary())
         watchdog = asyncio.create_task(_watchdog(station, notifier))
-        await server
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({server, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
     finally:
         if watchdog is not None:
             watchdog.cancel()
-        if not server.done():
-            stop.set()
-            await server
+        stop.set()
+        await _finish(server, port)
+
+
+async def _finish(server: asyncio.Task[None], port: int) -> None:
+    """Let Hypercorn close its connections, but not for longer than SHUTDOWN_GRACE_S.
+
+    Hypercorn waits for each connection's unsent data to drain before closing it, and a
+    client that stopped reading never drains: such connections must not hold up the exit.
+    """
+    done, _ = await asyncio.wait({server}, timeout=SHUTDOWN_GRACE_S)
+    if not done:
+        dropped = drop_connections(port)
+        logger.warning("%d client(s) that stopped reading held up the shutdown: dropped",
+                       dropped)
+    await server
+
+
+def drop_connections(port: int) -> int:
+    """Shut down every TCP connection this process has on local `port` (Linux).
+
+    Hypercorn keeps its client sockets to itself; the kernel lists them. A shut-down socket
+    fails its pending writes at once, so the transport holding them closes.
+    """
+    dropped = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            probe = socket.socket(fileno=os.dup(int(name)))
+        except OSError:
+            continue  # not a socket, or gone meanwhile
+        with probe:
+            try:
+                address = probe.getsockname()
+                if (probe.type != socket.SOCK_STREAM or not isinstance(address, tuple)
+                        or address[1] != port):
+                    continue
+                probe.getpeername()  # the listening socket has no peer: OSError
+                probe.shutdown(socket.SHUT_RDWR)
+                dropped += 1
+            except OSError:
+                continue
+    return dropped

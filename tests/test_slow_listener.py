@@ -84,3 +84,30 @@ def test_a_stalled_listener_does_not_slow_the_others_or_grow_memory(tmp_path: Pa
     assert lags[int(0.99 * len(lags))] < 50, f"lag p99 {lags[int(0.99 * len(lags))]:.1f} ms"
     assert during_kb - before_kb < 8 * 1024, f"RSS grew {during_kb - before_kb} kB"
     assert "gap" in kinds, "the stalled listener was not moved to the live edge"
+
+
+def test_sigterm_exits_within_two_seconds_even_with_a_stalled_listener(tmp_path: Path) -> None:
+    proc = start_broadcaster(tmp_path, "--source", "tone", config=CONFIG)
+    port = int(proc.url.rsplit(":", 1)[1])
+
+    async def main() -> tuple[float, bytes]:
+        _, stalled_writer = await open_stream(port, rcvbuf=4096)
+        reader, writer = await open_stream(port)
+        deadline = time.monotonic() + 3  # the stalled one fills its buffers meanwhile
+        while time.monotonic() < deadline:
+            await asyncio.wait_for(reader.read(65536), 2)
+        started = time.monotonic()
+        proc.process.terminate()
+        tail = b""
+        while chunk := await asyncio.wait_for(reader.read(65536), 5):
+            tail = (tail + chunk)[-4096:]
+        await asyncio.to_thread(proc.process.wait, 5)
+        took = time.monotonic() - started
+        for w in (writer, stalled_writer):
+            w.close()
+        return took, tail
+
+    took, tail = asyncio.run(main())
+    assert proc.process.returncode == 0, proc.log()
+    assert took < 2.0, f"took {took:.2f} s to exit"
+    assert b'"state":"shutdown"' in tail  # the final event reached the healthy listener
