@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from playwright.sync_api import expect
@@ -14,6 +16,7 @@ from tests.browser import (
     recorded_rate,
     recorded_samples,
 )
+from tests.conftest import start_broadcaster
 from tests.signal_tools import dominant_frequency, rms_dbfs
 
 pytestmark = pytest.mark.browser
@@ -75,3 +78,25 @@ def test_insecure_origin_explains_why_it_cannot_play(tone_server: str) -> None:
         expect(page.locator("#status")).to_contain_text("fallback comes later")
         expect(page.locator("#listen")).to_have_text("Start listening")
         assert problems == []
+
+
+def test_capture_buttons_appear_with_the_token_or_on_this_machine(tmp_path: Path) -> None:
+    proc = start_broadcaster(tmp_path, "--source", "tone",
+                             config='[access]\ncontrol_token = "page-token-1"\n')
+    port = proc.url.rsplit(":", 1)[1]
+    try:
+        with launch_chromium(["--host-resolver-rules=MAP pi.test 127.0.0.1"]) as browser:
+            page = new_recording_page(browser)
+            problems = collect_problems(page)
+            page.goto(f"http://pi.test:{port}/")  # another machine, no token: no buttons
+            expect(page.locator("#controls")).to_be_hidden()
+            page.goto(f"http://pi.test:{port}/#token=page-token-1")
+            page.reload()
+            expect(page.locator("#controls")).to_be_visible()
+            page.locator("#capture-stop").click()
+            expect(page.locator("#status")).to_have_text("capture stopped")
+            page.locator("#capture-start").click()
+            expect(page.locator("#status")).to_have_text("capture running")
+            assert problems == []
+    finally:
+        assert proc.stop() == 0, proc.log()
