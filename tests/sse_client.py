@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,3 +62,35 @@ def receive(url: str, frames: int, headers: dict[str, str] | None = None,
             if len(got.frames) >= frames or (until is not None and event.event == until):
                 break
     return got
+
+
+class BackgroundListener:
+    """A listener on its own thread, keeping every event with its arrival time."""
+
+    def __init__(self, url: str) -> None:
+        self.events: list[tuple[float, Event]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self._thread.start()
+
+    def _run(self, url: str) -> None:
+        with httpx.Client(timeout=10) as client:
+            for event in stream_events(client, url):
+                self.events.append((time.monotonic(), event))
+                if self._stop.is_set():
+                    return
+
+    def stop(self) -> None:
+        """Disconnect (at the next event) and wait for the thread."""
+        self._stop.set()
+        self._thread.join(10)
+        assert not self._thread.is_alive(), "the listener thread did not finish"
+
+    def named(self, name: str) -> list[Event]:
+        """The events of one kind, in order."""
+        return [event for _, event in self.events if event.event == name]
+
+    @property
+    def ids(self) -> list[int]:
+        """The audio ids received, in order."""
+        return [int(event.id or -1) for event in self.named("message")]

@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from pathlib import Path
 
 import httpx
 
-from broadcaster.sse import Event
 from tests.conftest import start_broadcaster
-from tests.sse_client import stream_events
+from tests.sse_client import BackgroundListener
 
 
 def test_stop_and_start_keep_listeners_connected_and_ids_going(tmp_path: Path) -> None:
     proc = start_broadcaster(tmp_path, "--source", "tone:440")
     try:
-        events: list[tuple[float, Event]] = []
-        done = threading.Event()
-
-        def listen() -> None:
-            with httpx.Client(timeout=10) as client:
-                for event in stream_events(client, proc.url + "/audio/stream"):
-                    events.append((time.monotonic(), event))
-                    if done.is_set():
-                        return
-
-        thread = threading.Thread(target=listen)
-        thread.start()
+        listener = BackgroundListener(proc.url + "/audio/stream")
         time.sleep(0.5)
         for _ in range(2):  # idempotent
             stopped = httpx.post(proc.url + "/audio/stop", timeout=5)
@@ -43,8 +30,8 @@ def test_stop_and_start_keep_listeners_connected_and_ids_going(tmp_path: Path) -
             started = httpx.post(proc.url + "/audio/start", timeout=5)
             assert started.json() == {"state": "running", "source": "tone:440"}
         time.sleep(0.5)
-        done.set()
-        thread.join(10)
+        listener.stop()
+        events = listener.events
 
         kinds = [e.event for _, e in events]
         assert kinds[0] == "config"

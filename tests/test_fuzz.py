@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +16,8 @@ from hypothesis import strategies as st
 
 from broadcaster.app import BadRequestError, parse_last_id
 from broadcaster.config import Config, ConfigError, config_from_dict
-from broadcaster.sse import Event
 from tests.conftest import Broadcaster, start_broadcaster
-from tests.sse_client import stream_events
+from tests.sse_client import BackgroundListener
 
 junk = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
 
@@ -54,28 +52,6 @@ def test_any_config_is_either_valid_or_a_config_error(data: dict[str, object]) -
         assert isinstance(config, Config)
 
 
-class Listener:
-    """A healthy listener on its own thread, recording every event."""
-
-    def __init__(self, url: str) -> None:
-        self.events: list[Event] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
-        self._thread.start()
-
-    def _run(self, url: str) -> None:
-        with httpx.Client(timeout=10) as client:
-            for event in stream_events(client, url + "/audio/stream"):
-                self.events.append(event)
-                if self._stop.is_set():
-                    return
-
-    def stop(self) -> list[int]:
-        self._stop.set()
-        self._thread.join(10)
-        return [int(e.id or -1) for e in self.events if e.event == "message"]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broadcaster]:
     proc = start_broadcaster(tmp_path_factory.mktemp("fuzz"), "--source", "tone",
@@ -86,13 +62,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broadcaster]:
 
 
 @pytest.fixture(scope="module")
-def listener(server: Broadcaster) -> Iterator[Listener]:
-    listening = Listener(server.url)
+def listener(server: Broadcaster) -> Iterator[BackgroundListener]:
+    listening = BackgroundListener(server.url + "/audio/stream")
     yield listening
-    ids = listening.stop()
+    listening.stop()
+    ids = listening.ids
     assert len(ids) > 50
     assert ids == list(range(ids[0], ids[0] + len(ids))), "the healthy listener lost frames"
-    assert not [e for e in listening.events if e.event == "gap"]
+    assert not listening.named("gap")
 
 
 paths = st.sampled_from(["/", "/audio/stream", "/audio/start", "/audio/stop", "/status",
@@ -114,7 +91,7 @@ params = st.dictionaries(st.sampled_from(["last_id", "key", "token", "x"]), junk
        path=paths, headers=headers, params=params, body=st.binary(max_size=300) |
        st.sampled_from([b"", b"token=fuzz-token-1", b"x" * 20000]))
 def test_http_fuzz_never_errors_and_the_listener_keeps_streaming(
-    server: Broadcaster, listener: Listener, method: str, path: str,
+    server: Broadcaster, listener: BackgroundListener, method: str, path: str,
     headers: dict[str, str], params: dict[str, str], body: bytes,
 ) -> None:
     with httpx.Client(timeout=5) as client:
@@ -145,7 +122,7 @@ def raw_exchange(port: int, data: bytes) -> bytes:
 
 
 def test_malformed_http_is_refused_and_the_listener_keeps_streaming(
-    server: Broadcaster, listener: Listener
+    server: Broadcaster, listener: BackgroundListener
 ) -> None:
     port = int(server.url.rsplit(":", 1)[1])
     rng = random.Random(2026)
@@ -167,7 +144,7 @@ def test_malformed_http_is_refused_and_the_listener_keeps_streaming(
 
 
 def test_many_connections_that_send_nothing_do_not_stop_the_stream(
-    server: Broadcaster, listener: Listener, tmp_path: Path
+    server: Broadcaster, listener: BackgroundListener, tmp_path: Path
 ) -> None:
     port = int(server.url.rsplit(":", 1)[1])
     idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(100)]

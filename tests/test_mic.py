@@ -16,10 +16,9 @@ import httpx
 import numpy as np
 import pytest
 
-from broadcaster.sse import Event
 from tests.conftest import ROOT, no_device_env, start_broadcaster
 from tests.signal_tools import decode_packets, dominant_frequency, rms_dbfs, sine_s16le
-from tests.sse_client import Received, receive, stream_events
+from tests.sse_client import BackgroundListener, Received, receive
 from tests.vmic import VirtualMic
 
 pytestmark = pytest.mark.vmic
@@ -134,18 +133,7 @@ def test_unplugging_the_mic_keeps_listeners_and_the_stream_resumes_by_itself(
     tmp_path: Path, vmic: VirtualMic
 ) -> None:
     proc = start_broadcaster(tmp_path, "--source", "mic", env=mic_env(vmic))
-    events: list[tuple[float, Event]] = []
-    done = threading.Event()
-
-    def listen() -> None:
-        with httpx.Client(timeout=10) as client:
-            for event in stream_events(client, proc.url + "/audio/stream"):
-                events.append((time.monotonic(), event))
-                if done.is_set():
-                    return
-
-    listener = threading.Thread(target=listen)
-    listener.start()
+    listener = BackgroundListener(proc.url + "/audio/stream")
     try:
         time.sleep(0.8)
         vmic.remove_source()  # the USB mic is pulled out
@@ -165,11 +153,10 @@ def test_unplugging_the_mic_keeps_listeners_and_the_stream_resumes_by_itself(
         vmic.play(sine_s16le(700, 1.0))
         time.sleep(1.5)
     finally:
-        done.set()
-        listener.join(10)
+        listener.stop()
         assert proc.stop() == 0, proc.log()
-    assert not listener.is_alive()
-    states = [json.loads(e.data) for _, e in events if e.event == "state"]
+    events = listener.events
+    states = [json.loads(e.data) for e in listener.named("state")]
     kinds = [s["state"] for s in states]
     # offline (its reason may be updated: the read failed, then reopening fails), then back
     assert kinds[0] == "offline" and "running" in kinds, states
