@@ -251,11 +251,13 @@ class Station:
         capture = self._capture
         if not self._wanted or capture is None:
             return True, self.state
+        if self._offline is not None:
+            return False, self._offline
         last = capture.last_frame_monotonic or capture.started_monotonic
         idle_s = time.monotonic() - last
         if idle_s <= STALL_S:
             return True, "running" if capture.last_frame_monotonic else "starting"
-        return False, self._offline or f"no audio from {self.source_name} for {idle_s:.1f} s"
+        return False, f"no audio from {self.source_name} for {idle_s:.1f} s"
 
     def capture_responsive(self) -> bool:
         """False when capture is stuck and restarting it in-process has not helped: the
