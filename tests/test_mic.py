@@ -163,7 +163,7 @@ def test_unplugging_the_mic_keeps_listeners_and_the_stream_resumes_by_itself(
     assert set(kinds[:kinds.index("running")]) == {"offline"}, states
     assert all(s["reason"] for s in states if s["state"] == "offline")
     assert "reading mic:default failed" in states[0]["reason"]
-    assert health.status_code == 503 and "reading mic:default failed" in health.json()["reason"]
+    assert health.status_code == 503 and "mic:default" in health.json()["reason"]
     assert health_later.status_code == 503
     audio = [(t, e) for t, e in events if e.event == "message"]
     ids = [int(e.id or -1) for _, e in audio]
