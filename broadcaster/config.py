@@ -91,6 +91,7 @@ class ServerConfig:
     retry_ms: int = 1000
     max_listeners: int = 500
     max_listeners_per_ip: int = 20
+    stalled_listener_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         _check(bool(self.host) and not any(c.isspace() for c in self.host), "server.host",
@@ -104,6 +105,9 @@ class ServerConfig:
                "1 to 100000")
         _check(1 <= self.max_listeners_per_ip <= 100000, "server.max_listeners_per_ip",
                self.max_listeners_per_ip, "1 to 100000")
+        _check(1.0 <= self.stalled_listener_timeout_s <= 3600.0,
+               "server.stalled_listener_timeout_s", self.stalled_listener_timeout_s,
+               "1 to 3600 seconds")
 
 
 @dataclass(frozen=True, slots=True)

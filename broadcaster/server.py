@@ -44,12 +44,13 @@ def probe_host(host: str) -> str:
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int, stalled_timeout_s: float) -> socket.socket:
     """The server's socket, bound here so that a taken port fails before capture starts.
 
-    Connections inherit its small send buffer: a listener that stops reading holds up its
-    own stream within seconds (and is then moved to the live edge) instead of parking
-    megabytes of stale audio in the kernel.
+    Connections inherit its options. A small send buffer: a listener that stops reading
+    holds up its own stream within seconds (and is then moved to the live edge) instead of
+    parking megabytes of stale audio in the kernel. A TCP user timeout: the kernel drops a
+    connection whose data goes unacknowledged, or whose window stays shut, for that long.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -57,6 +58,8 @@ def listening_socket(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT,
+                        int(stalled_timeout_s * 1000))
         sock.bind((host, port))
     except OSError:
         sock.close()
@@ -114,7 +117,9 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
     if not (web_root / "index.html").is_file():
         raise FileNotFoundError(f"the listener page is missing: {web_root / 'index.html'}")
     notifier = Notifier()
-    with contextlib.closing(listening_socket(config.server.host, config.server.port)) as sock:
+    server = config.server
+    with contextlib.closing(listening_socket(server.host, server.port,
+                                             server.stalled_listener_timeout_s)) as sock:
         source = await asyncio.to_thread(make_source, config)
         station = Station(config, source, renew=make_source)
         stop = asyncio.Event()

@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import httpx
+
 from broadcaster.sse import SSEDecoder
 from tests.conftest import start_broadcaster
 from tests.raw_client import dechunk, open_stream
@@ -111,3 +113,35 @@ def test_sigterm_exits_within_two_seconds_even_with_a_stalled_listener(tmp_path:
     assert proc.process.returncode == 0, proc.log()
     assert took < 2.0, f"took {took:.2f} s to exit"
     assert b'"state":"shutdown"' in tail  # the final event reached the healthy listener
+
+
+def test_a_listener_stalled_past_the_timeout_is_disconnected(tmp_path: Path) -> None:
+    proc = start_broadcaster(tmp_path, "--source", "tone", config=CONFIG + (
+        "stalled_listener_timeout_s = 2.0\n"))
+    port = int(proc.url.rsplit(":", 1)[1])
+
+    async def main() -> tuple[int, int, bool]:
+        reader, writer = await open_stream(port, rcvbuf=4096)
+        await asyncio.sleep(1)
+        during = (await asyncio.to_thread(listeners, proc.url))
+        await asyncio.sleep(5)  # a full window for ~1 s, then 2 s of zero window: dropped
+        after = (await asyncio.to_thread(listeners, proc.url))
+        try:
+            while await asyncio.wait_for(reader.read(65536), 2):
+                pass
+            reset = False  # ended cleanly
+        except (ConnectionResetError, TimeoutError):
+            reset = True
+        writer.close()
+        return during, after, reset
+
+    try:
+        during, after, reset = asyncio.run(main())
+    finally:
+        assert proc.stop() == 0, proc.log()
+    assert (during, after) == (1, 0)
+    assert reset
+
+
+def listeners(url: str) -> int:
+    return int(httpx.get(url + "/status", timeout=5).json()["listeners"])
