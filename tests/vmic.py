@@ -107,6 +107,12 @@ class VirtualMic:
         self._lock = threading.Lock()
         self._queue: collections.deque[bytes] = collections.deque()
         self._queued_bytes = 0
+        self._taking = (0, 0)
+        self._ever_queued = 0  # bytes ever queued
+        self._ever_taken = 0  # of those, bytes taken for writing
+        # (taken before, taken after, time.time() of the write) of the latest writes
+        self._write_log: collections.deque[tuple[int, int, float]] = collections.deque(
+            maxlen=2000)
         self._written_bytes = 0
         self._discarded_bytes = 0
         self._stop_evt = threading.Event()
@@ -304,6 +310,7 @@ class VirtualMic:
         self._module_index = None
         with self._lock:
             self._queue.clear()
+            self._ever_taken += self._queued_bytes  # dropped: never written
             self._queued_bytes = 0
         if self._private_runtime_dir is not None:
             shutil.rmtree(self._private_runtime_dir, ignore_errors=True)
@@ -337,23 +344,41 @@ class VirtualMic:
 
     # ----------------------------------------------------------------- audio
 
-    def play(self, pcm: bytes) -> None:
-        """Queue interleaved s16le PCM to be written in real time after what is queued."""
+    def play(self, pcm: bytes) -> int:
+        """Queue interleaved s16le PCM to be written in real time after what is queued.
+
+        Returns the position of its first byte in everything ever queued, for `entered_at`.
+        """
         pcm = bytes(pcm)
         if len(pcm) % self.frame_bytes:
             raise ValueError(
                 f"PCM length {len(pcm)} is not a multiple of the frame size {self.frame_bytes}"
             )
-        if not pcm:
-            return
         with self._lock:
-            self._queue.append(pcm)
-            self._queued_bytes += len(pcm)
+            position = self._ever_queued
+            if pcm:
+                self._queue.append(pcm)
+                self._queued_bytes += len(pcm)
+                self._ever_queued += len(pcm)
+            return position
+
+    def entered_at(self, position: int) -> float | None:
+        """When the queued byte at `position` entered the microphone (time.time()), or None
+        if it has not been written yet. A chunk written at time T holds the audio of the
+        chunk_ms before T, as a sound card delivers it."""
+        with self._lock:
+            for taken_before, taken_after, written_at in self._write_log:
+                if taken_before <= position < taken_after:
+                    offset = position - taken_before
+                    frames_after = (self.chunk_bytes - offset) // self.frame_bytes
+                    return written_at - frames_after / self.rate_hz
+        return None
 
     def clear(self) -> None:
         """Drop all queued audio (the writer goes on with silence)."""
         with self._lock:
             self._queue.clear()
+            self._ever_taken += self._queued_bytes  # dropped: never written
             self._queued_bytes = 0
 
     def pause_writer(self) -> None:
@@ -502,6 +527,8 @@ class VirtualMic:
                     self._queue[0] = head[need:]
                     need = 0
             self._queued_bytes -= self.chunk_bytes - need
+            self._taking = (self._ever_taken, self._ever_taken + self.chunk_bytes - need)
+            self._ever_taken += self.chunk_bytes - need
         if need:
             parts.append(bytes(need))
         return b"".join(parts)
@@ -551,6 +578,7 @@ class VirtualMic:
             return
         with self._lock:
             self._written_bytes += written
+            self._write_log.append((*self._taking, time.time()))
         self._fd_written += written
         misalign = self._fd_written % self.frame_bytes
         # Keep only what completes a partly written frame; the rest of a chunk that did not
