@@ -12,7 +12,6 @@ whatever PortAudio / the ALSA PulseAudio plugin start.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -21,28 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import no_device_env, start_broadcaster
+from tests.procstat import rss_kb, thread_cpu_seconds
 from tests.signal_tools import sine_s16le
 from tests.vmic import VirtualMic
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def thread_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds used so far by each thread of `pid`."""
-    out = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / TICK
-    return out
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return next(int(line.split()[1]) for line in status.splitlines()
-                if line.startswith("VmRSS")) / 1024
 
 
 def measure(label: str, args: list[str], env: dict[str, str], complexity: int,
@@ -54,10 +34,10 @@ def measure(label: str, args: list[str], env: dict[str, str], complexity: int,
         if mic is not None:
             mic.play(sine_s16le(440, seconds + 5, amplitude=0.3))
         time.sleep(2)
-        before, started = thread_cpu(pid), time.monotonic()
+        before, started = thread_cpu_seconds(pid), time.monotonic()
         time.sleep(seconds)
-        after, wall = thread_cpu(pid), time.monotonic() - started
-        rss = rss_mb(pid)
+        after, wall = thread_cpu_seconds(pid), time.monotonic() - started
+        rss = rss_kb(pid) / 1024
     finally:
         proc.stop()
         if mic is not None:

@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import start_broadcaster
+from tests.procstat import cpu_seconds, rss_kb
 from tests.raw_client import open_stream
 
 CLIENT_PROCESSES = 2
@@ -86,17 +87,6 @@ def client_process(port: int, listeners: int, seconds: float, queue: multiproces
     queue.put(asyncio.run(main()))
 
 
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return next(int(line.split()[1]) for line in status.splitlines()
-                if line.startswith("VmRSS")) / 1024
-
-
 def run_one(n: int, seconds: float) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="fanout-"))
     proc = start_broadcaster(work, "--source", "tone", "--log-level", "warning", config=(
@@ -104,7 +94,7 @@ def run_one(n: int, seconds: float) -> dict[str, float]:
     port = int(proc.url.rsplit(":", 1)[1])
     pid = proc.process.pid
     try:
-        idle_rss = rss_mb(pid)
+        idle_rss = rss_kb(pid) / 1024
         queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
         ramp_s = n * 0.002 / CLIENT_PROCESSES + 2
         clients = [multiprocessing.Process(target=client_process, args=(
@@ -113,10 +103,10 @@ def run_one(n: int, seconds: float) -> dict[str, float]:
         for client in clients:
             client.start()
         time.sleep(ramp_s)
-        cpu0, wall0 = cpu_s(pid), time.monotonic()
+        cpu0, wall0 = cpu_seconds(pid), time.monotonic()
         time.sleep(seconds * 0.8)
-        cpu = (cpu_s(pid) - cpu0) / (time.monotonic() - wall0)
-        rss = rss_mb(pid)
+        cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
+        rss = rss_kb(pid) / 1024
         results = [queue.get(timeout=seconds + 60) for _ in clients]
         for client in clients:
             client.join(30)

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from broadcaster.sse import SSEDecoder
 from tests.conftest import Broadcaster, no_device_env, start_broadcaster
+from tests.procstat import open_fds, rss_kb
 from tests.raw_client import dechunk, open_stream
 from tests.signal_tools import sine_s16le
 from tests.vmic import VirtualMic
@@ -125,9 +126,7 @@ async def client(port: int, kind: str, tally: Tally, until: float) -> None:
 
 def server_usage(pid: int) -> tuple[int, int]:
     """(RSS in kB, open file descriptors) of the server process."""
-    rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text()
-               .splitlines() if line.startswith("VmRSS"))
-    return rss, len(list(Path(f"/proc/{pid}/fd").iterdir()))
+    return rss_kb(pid), open_fds(pid)
 
 
 async def feed_tone(mic: VirtualMic, until: float) -> None:

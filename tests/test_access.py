@@ -6,6 +6,7 @@ import asyncio
 import base64
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -107,12 +108,12 @@ def test_request_bodies_over_the_limit_are_refused() -> None:
 
 
 @pytest.fixture(scope="module")
-def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> str:
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("keyed")
     proc = start_broadcaster(tmp, "--source", "tone", config=(
         '[access]\nlisten_key = "family-2026"\ncors_origin = "https://example.org"\n'
         "[server]\nmax_listeners = 3\nmax_listeners_per_ip = 2\n"))
-    yield proc.url  # type: ignore[misc]
+    yield proc.url
     assert proc.stop() == 0, proc.log()
 
 

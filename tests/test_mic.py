@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, no_device_env, start_broadcaster
+from tests.conftest import ROOT, no_device_env, start_broadcaster, wait_until
 from tests.signal_tools import decode_packets, dominant_frequency, rms_dbfs, sine_s16le
 from tests.sse_client import BackgroundListener, Received, receive
 from tests.vmic import VirtualMic
@@ -32,6 +32,10 @@ def vmic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualMic]:
 
 def mic_env(vmic: VirtualMic) -> dict[str, str]:
     return no_device_env() | vmic.env
+
+
+def state(url: str) -> str:
+    return str(httpx.get(url + "/status", timeout=5).json()["state"])
 
 
 def windows(pcm: np.ndarray, size: int = 4800) -> list[tuple[float, float]]:
@@ -118,10 +122,8 @@ def test_a_wedged_device_turns_health_red_until_audio_flows_again(
             assert "no audio from mic:default" in health.json()["reason"]
         finally:
             vmic.resume_writer()
-        deadline = time.monotonic() + 5
-        while httpx.get(proc.url + "/healthz", timeout=5).status_code != 200:
-            assert time.monotonic() < deadline, "health did not recover"
-            time.sleep(0.1)
+        wait_until(lambda: httpx.get(proc.url + "/healthz", timeout=5).status_code == 200,
+                   5, "health to recover")
         after = receive(proc.url + "/audio/stream", frames=5,
                         headers={"Last-Event-ID": str(before)})
         assert after.ids[0] == before + 1  # ids kept going; nothing was skipped
@@ -138,18 +140,12 @@ def test_unplugging_the_mic_keeps_listeners_and_the_stream_resumes_by_itself(
         time.sleep(0.8)
         vmic.remove_source()  # the USB mic is pulled out
         unplugged = time.monotonic()
-        deadline = unplugged + 5
-        while httpx.get(proc.url + "/status", timeout=5).json()["state"] != "offline":
-            assert time.monotonic() < deadline, "the broadcaster did not notice the unplug"
-            time.sleep(0.1)
+        wait_until(lambda: state(proc.url) == "offline", 5, "the broadcaster to notice")
         health = httpx.get(proc.url + "/healthz", timeout=5)
         time.sleep(2.5)  # keeps trying to reopen meanwhile
         health_later = httpx.get(proc.url + "/healthz", timeout=5)
         vmic.restore_source()  # and plugged in again
-        deadline = time.monotonic() + 10
-        while httpx.get(proc.url + "/status", timeout=5).json()["state"] != "running":
-            assert time.monotonic() < deadline, "the stream did not resume by itself"
-            time.sleep(0.1)
+        wait_until(lambda: state(proc.url) == "running", 10, "the stream to resume by itself")
         vmic.play(sine_s16le(700, 1.0))
         time.sleep(1.5)
     finally:

@@ -46,6 +46,11 @@ def test_without_notify_socket_nothing_is_sent() -> None:
     notifier.send(READY="1")  # a no-op, no error
 
 
+def parse(datagram: bytes) -> dict[str, str]:
+    """A notification's KEY=value lines."""
+    return dict(line.split("=", 1) for line in datagram.decode().splitlines())
+
+
 class Manager:
     """The service manager's end: a bound unix datagram socket."""
 
@@ -68,7 +73,7 @@ class Manager:
                 data = self.sock.recv(4096)
             except TimeoutError:
                 raise AssertionError(f"no {until} within {timeout_s} s; got {got}") from None
-            fields = dict(line.split("=", 1) for line in data.decode().splitlines())
+            fields = parse(data)
             got.append((time.monotonic(), fields))
             if until in fields:
                 return got
@@ -82,8 +87,7 @@ class Manager:
                 data = self.sock.recv(4096)
             except TimeoutError:
                 break
-            got.append((time.monotonic(),
-                        dict(line.split("=", 1) for line in data.decode().splitlines())))
+            got.append((time.monotonic(), parse(data)))
         return got
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ import httpx
 
 from broadcaster.sse import SSEDecoder
 from tests.conftest import start_broadcaster
+from tests.procstat import rss_kb
 from tests.raw_client import dechunk, open_stream
 
 HEALTHY = 20
@@ -18,12 +19,6 @@ HEALTHY = 20
 # about a second and then falls behind the ring.
 CONFIG = ("[audio]\nbitrate_bps = 510000\n[ring]\ncapacity_s = 1.0\n"
           "[server]\nmax_listeners_per_ip = 50\n")
-
-
-def rss_kb(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return next(int(line.split()[1]) for line in status.splitlines()
-                if line.startswith("VmRSS"))
 
 
 async def healthy(port: int, seconds: float, lags: list[float], lost: list[int]) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.signal_tools import decode_packets, dominant_frequency, rms_dbfs
-from tests.sse_client import receive
+from tests.sse_client import Received, receive
 
 
 def test_config_comes_first_and_describes_the_stream(tone_server: str) -> None:
@@ -135,7 +135,7 @@ def test_a_malformed_resume_id_is_a_400(tone_server: str, bad: str) -> None:
 
 
 def test_two_clients_at_once_get_the_same_bytes(tone_server: str) -> None:
-    results: list[object] = [None, None]
+    results: list[Received | None] = [None, None]
 
     def listen(i: int) -> None:
         results[i] = receive(tone_server + "/audio/stream", frames=60)
@@ -147,9 +147,9 @@ def test_two_clients_at_once_get_the_same_bytes(tone_server: str) -> None:
         thread.join(20)
     a, b = results
     assert a is not None and b is not None
-    common = set(a.ids) & set(b.ids)  # type: ignore[attr-defined]
+    common = set(a.ids) & set(b.ids)
     assert len(common) >= 50
-    frames_a, frames_b = dict(a.frames), dict(b.frames)  # type: ignore[attr-defined]
+    frames_a, frames_b = dict(a.frames), dict(b.frames)
     assert all(frames_a[i] == frames_b[i] for i in common)
     status = httpx.get(tone_server + "/status", timeout=5).json()
     assert status["listeners"] == 0  # both disconnected and were counted out

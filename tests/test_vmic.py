@@ -15,13 +15,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.conftest import wait_until
 from tests.signal_tools import sine_s16le
 from tests.vmic import VirtualMic, VirtualMicError
 
@@ -187,27 +188,19 @@ class PaChild:
         self.close()
 
 
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-
-
 def open_and_flow(child: PaChild) -> None:
     """Open the default input at 48 kHz mono s16 and wait until audio flows."""
     assert child.cmd("open", RATE, 1, FRAMES_PER_BUFFER)["ok"]
-    wait_for(lambda: child.frames() >= 2 * FRAMES_PER_BUFFER, 3.0, "the stream to flow")
+    wait_until(lambda: child.frames() >= 2 * FRAMES_PER_BUFFER, 3.0, "the stream to flow")
 
 
 def play_and_capture(mic: VirtualMic, child: PaChild, pcm: bytes, path: Path) -> bytes:
     """Play pcm into a flowing stream and return everything the child captured."""
     mic.play(pcm)
-    wait_for(lambda: mic.queued_frames == 0, 5.0, "the queue to drain")
+    wait_until(lambda: mic.queued_frames == 0, 5.0, "the queue to drain")
     mark = mic.written_frames
     # Let the last chunk travel pipe -> daemon -> client buffer -> read().
-    wait_for(lambda: mic.written_frames >= mark + RATE // 4, 2.0, "the writer to go on")
+    wait_until(lambda: mic.written_frames >= mark + RATE // 4, 2.0, "the writer to go on")
     child.cmd("dump", path)
     return path.read_bytes()
 
@@ -288,7 +281,7 @@ def test_paused_writer_blocks_reads_until_resumed(mic: VirtualMic, tmp_path: Pat
         assert child.cmd("status")["error"] is None
 
         mic.resume_writer()
-        wait_for(
+        wait_until(
             lambda: child.frames() >= blocked_at + RATE // 5, 2.0, "reads to flow after resume"
         )
         assert child.cmd("close")["ok"]
@@ -298,7 +291,7 @@ def test_unplug_then_replug(mic: VirtualMic, tmp_path: Path) -> None:
     with PaChild(mic, tmp_path) as child:
         open_and_flow(child)
         mic.remove_source()
-        wait_for(lambda: child.cmd("status")["error"] is not None, 2.0, "the open read to fail")
+        wait_until(lambda: child.cmd("status")["error"] is not None, 2.0, "the open read to fail")
         assert "-9999" in child.cmd("status")["error"]
     sources = [ln.split("\t")[1] for ln in mic.pactl("list", "short", "sources").splitlines()]
     assert "vmic" not in sources
@@ -338,7 +331,7 @@ def test_deep_workdir_and_idempotent_stop(tmp_path: Path) -> None:
         assert len(str(m.socket_path)) <= 100
         pid = m.pid
         assert m.written_frames >= 0
-        wait_for(lambda: m.written_frames >= RATE // 10, 2.0, "the writer to run")
+        wait_until(lambda: m.written_frames >= RATE // 10, 2.0, "the writer to run")
     m.stop()
     assert pid is not None and not Path(f"/proc/{pid}").exists()
     assert not m.socket_path.exists()
