@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from quart import Quart, Response, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from broadcaster.access import basic_password, bearer_token, is_loopback, matches
-from broadcaster.limits import Admission
-from broadcaster.station import CaptureBusyError, Station
+from broadcaster.config import Config
+from broadcaster.station import CaptureBusyError
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +59,47 @@ SECURITY_HEADERS = {
 RETRY_AFTER_S = "10"
 
 
-def create_app(station: Station, web_root: Path) -> Quart:
+class Broadcast(Protocol):
+    """What the app serves: the Station itself, or a worker process's Relay of it."""
+
+    config: Config
+
+    @property
+    def state(self) -> str:
+        """`running`, `stopped`, `offline` or `shutdown`."""
+
+    @property
+    def source_name(self) -> str:
+        """The live source's name."""
+
+    async def start(self) -> None:
+        """Start capture; raises CaptureBusyError."""
+
+    async def stop(self) -> None:
+        """Stop capture; raises CaptureBusyError."""
+
+    async def admit(self, address: str) -> str | None:
+        """Admit one more listener from `address`; why not, or None."""
+
+    def release(self, address: str) -> None:
+        """A listener admitted by `admit` has gone."""
+
+    def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
+               ) -> AsyncIterator[bytes]:
+        """One listener's stream."""
+
+    def status(self) -> dict[str, Any]:
+        """Counters for /status."""
+
+    def health(self) -> tuple[bool, str]:
+        """(healthy, reason) for /healthz."""
+
+
+def create_app(station: Broadcast, web_root: Path) -> Quart:
     """Build the app around a running station; `web_root` holds the listener page."""
     app = Quart(__name__, static_folder=str(web_root), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024
-    server, access = station.config.server, station.config.access
-    admission = Admission(server.max_listeners, server.max_listeners_per_ip)
+    access = station.config.access
 
     def peer() -> str:
         return request.remote_addr or "unknown"
@@ -148,7 +183,7 @@ def create_app(station: Station, web_root: Path) -> Quart:
             return _error(503, "the broadcaster is shutting down",
                           {"Retry-After": RETRY_AFTER_S})
         address = peer()
-        if (reason := admission.admit(address)) is not None:
+        if (reason := await station.admit(address)) is not None:
             return _error(503, reason, {"Retry-After": RETRY_AFTER_S})
         released = False
 
@@ -156,7 +191,7 @@ def create_app(station: Station, web_root: Path) -> Quart:
             nonlocal released
             if not released:
                 released = True
-                admission.release(address)
+                station.release(address)
 
         stream = station.listen(last_id, on_end=release)
         weakref.finalize(stream, release)  # also when the body is never sent
@@ -168,7 +203,7 @@ def create_app(station: Station, web_root: Path) -> Quart:
     async def status() -> Any:
         if (refusal := listener_refusal()) is not None:
             return refusal
-        return station.status() | {"refused_listeners": admission.refused}
+        return station.status()
 
     @app.get("/healthz")
     async def healthz() -> Any:

@@ -92,6 +92,7 @@ class ServerConfig:
     max_listeners: int = 500
     max_listeners_per_ip: int = 20
     stalled_listener_timeout_s: float = 30.0
+    workers: int = 0
 
     def __post_init__(self) -> None:
         _check(bool(self.host) and not any(c.isspace() for c in self.host), "server.host",
@@ -108,6 +109,7 @@ class ServerConfig:
         _check(1.0 <= self.stalled_listener_timeout_s <= 3600.0,
                "server.stalled_listener_timeout_s", self.stalled_listener_timeout_s,
                "1 to 3600 seconds")
+        _check(0 <= self.workers <= 64, "server.workers", self.workers, "0 to 64 processes")
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,9 @@ class Fanout:
     falls behind the ring jumps to the live edge and is told what it lost.
     """
 
-    def __init__(self, capacity_frames: int, first_seq: int, heartbeat_s: float) -> None:
-        self.ring = FrameRing(capacity_frames, first_seq)
+    def __init__(self, capacity_frames: int, first_seq: int, heartbeat_s: float,
+                 start_seq: int | None = None) -> None:
+        self.ring = FrameRing(capacity_frames, first_seq, start_seq)
         self.heartbeat_s = heartbeat_s
         self.listeners = 0
         self.skips = 0  # frames listeners skipped: they fell behind, or resumed too late

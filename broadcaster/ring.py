@@ -21,16 +21,22 @@ class FrameRing:
     than the ring holds is moved to the live edge and told how many frames it lost.
     """
 
-    __slots__ = ("_capacity", "_first_seq", "_next_seq", "_slots")
+    __slots__ = ("_capacity", "_first_seq", "_next_seq", "_slots", "_start_seq")
 
-    def __init__(self, capacity: int, first_seq: int = 0) -> None:
+    def __init__(self, capacity: int, first_seq: int = 0, start_seq: int | None = None) -> None:
+        """`first_seq` is the epoch's first id; a ring that joins a running epoch (a worker
+        process's copy) starts holding frames at `start_seq`."""
         if capacity < 1:
             raise ValueError(f"ring capacity must be at least 1 frame, got {capacity}")
         if first_seq < 0:
             raise ValueError(f"first sequence number must be >= 0, got {first_seq}")
+        start = first_seq if start_seq is None else start_seq
+        if start < first_seq:
+            raise ValueError(f"start sequence number {start} is before the epoch {first_seq}")
         self._capacity = capacity
         self._first_seq = first_seq
-        self._next_seq = first_seq
+        self._start_seq = start
+        self._next_seq = start
         self._slots: list[bytes] = [b""] * capacity
 
     @property
@@ -51,7 +57,7 @@ class FrameRing:
     @property
     def oldest_seq(self) -> int:
         """The oldest sequence number still held (== next_seq when empty)."""
-        return max(self._next_seq - self._capacity, self._first_seq)
+        return max(self._next_seq - self._capacity, self._start_seq)
 
     def __len__(self) -> int:
         return self._next_seq - self.oldest_seq

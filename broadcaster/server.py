@@ -17,10 +17,12 @@ from quart import Quart
 
 from broadcaster.app import create_app
 from broadcaster.config import Config
+from broadcaster.hub import Hub
 from broadcaster.notify import Notifier
 from broadcaster.reloader import Reloader
 from broadcaster.sources.factory import make_source
 from broadcaster.station import Station
+from broadcaster.urls import announce
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +114,8 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
               reload_config: Callable[[], Config] | None = None) -> None:
     """Serve until SIGINT or SIGTERM; SIGHUP applies `reload_config()` where it can.
 
-    Raises SourceError/OSError when it cannot start.
+    With `[server] workers = 0` this process also serves the listeners; otherwise worker
+    processes do (see hub.py). Raises SourceError/OSError when it cannot start.
     """
     if not (web_root / "index.html").is_file():
         raise FileNotFoundError(f"the listener page is missing: {web_root / 'index.html'}")
@@ -120,15 +123,37 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
     server = config.server
     with contextlib.closing(listening_socket(server.host, server.port,
                                              server.stalled_listener_timeout_s)) as sock:
+        port = sock.getsockname()[1]
         source = await asyncio.to_thread(make_source, config)
         station = Station(config, source, renew=make_source)
         stop = asyncio.Event()
         signals = _Signals(stop, Reloader(station, reload_config, notifier)
                            if reload_config else None)
+
+        def stopping() -> None:
+            logger.info("shutting down")
+            notifier.send(STOPPING="1", STATUS="shutting down")
+            station.end_streams()
+
+        hub: Hub | None = None
         try:
             await station.open()
-            await _serve(create_app(station, web_root), sock, station, notifier, stop)
+            if server.workers:
+                hub = Hub(station, sock, web_root, server.workers)
+                serving = asyncio.create_task(hub.run())
+            else:
+                serving = asyncio.create_task(
+                    serve_http(create_app(station, web_root), sock, stop, stopping))
+            await _announce(serving, station, notifier, stop, port)
         finally:
+            stop.set()
+            if hub is not None:
+                stopping()
+                await hub.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                if hub is not None:
+                    serving.cancel()
+                await serving
             signals.remove()
             await station.close()
             notifier.close()
@@ -160,42 +185,55 @@ class _Signals:
             self._loop.remove_signal_handler(sig)
 
 
-async def _serve(app: Quart, sock: socket.socket, station: Station, notifier: Notifier,
-                 stop: asyncio.Event) -> None:
-    """Run Hypercorn until `stop`; READY once it answers, then the watchdog."""
-    server_config = station.config.server
-    host, port = server_config.host, sock.getsockname()[1]
-
-    async def shutdown_trigger() -> None:
-        await stop.wait()
-        logger.info("shutting down")
-        notifier.send(STOPPING="1", STATUS="shutting down")
-        station.end_streams()
-
-    server = asyncio.create_task(
-        hypercorn_serve(app, _hypercorn_config(sock), shutdown_trigger=shutdown_trigger))
+async def _announce(serving: asyncio.Task[None], station: Station, notifier: Notifier,
+                    stop: asyncio.Event, port: int) -> None:
+    """READY once the HTTP server answers, then the watchdog, until `stop` (or the server
+    ends by itself, raising why)."""
+    host = station.config.server.host
     watchdog: asyncio.Task[None] | None = None
     try:
-        serving = asyncio.create_task(wait_until_serving(host, port))
-        done, _ = await asyncio.wait({server, serving}, timeout=SERVING_TIMEOUT_S,
+        answered = asyncio.create_task(wait_until_serving(host, port))
+        done, _ = await asyncio.wait({serving, answered}, timeout=SERVING_TIMEOUT_S,
                                      return_when=asyncio.FIRST_COMPLETED)
-        serving.cancel()
-        if server in done:
-            server.result()  # raises why it could not serve
+        answered.cancel()
+        if serving in done:
+            serving.result()  # raises why it could not serve
             return
-        if serving not in done:
+        if answered not in done:
             logger.warning("the HTTP server did not answer within %g s", SERVING_TIMEOUT_S)
         shown = probe_host(host)
         logger.info("broadcasting %s; open http://%s:%d/ to listen", station.source_name,
                     f"[{shown}]" if ":" in shown else shown, port)
         notifier.send(READY="1", STATUS=station.summary())
+        announce(host, port)
         watchdog = asyncio.create_task(_watchdog(station, notifier))
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({server, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if serving.done():
+            serving.result()
     finally:
         if watchdog is not None:
             watchdog.cancel()
+
+
+async def serve_http(app: Quart, sock: socket.socket, stop: asyncio.Event,
+                     on_stop: Callable[[], None]) -> None:
+    """Run Hypercorn on `sock` until `stop` is set (`on_stop` runs first), then close its
+    connections within SHUTDOWN_GRACE_S."""
+    port = sock.getsockname()[1]
+
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        on_stop()
+
+    server = asyncio.create_task(
+        hypercorn_serve(app, _hypercorn_config(sock), shutdown_trigger=shutdown_trigger))
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({server, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
         stop.set()
         await _finish(server, port)
 

@@ -7,12 +7,13 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from broadcaster.capture import CaptureThread
 from broadcaster.config import Config
 from broadcaster.encoder import EncoderSettings, OpusEncoder
 from broadcaster.fanout import Fanout
+from broadcaster.limits import Admission
 from broadcaster.sources import PcmSource, SourceError
 from broadcaster.wire import Packetizer, config_event, state_event
 
@@ -28,6 +29,20 @@ FUTILE_RESTARTS = 2  # restarts without a frame in between: the watchdog may tak
 Renew = Callable[[Config], PcmSource]
 
 
+class Tap(Protocol):
+    """Something else that gets every frame and state change: the feed to a worker process."""
+
+    @property
+    def listeners(self) -> int:
+        """Listeners served there."""
+
+    def frame(self, seq: int, wire: bytes) -> None:
+        """A framed frame, as the ring got it."""
+
+    def state_changed(self) -> None:
+        """The state (or the source's name) changed."""
+
+
 class CaptureBusyError(RuntimeError):
     """The previous capture thread has not finished yet (a wedged device)."""
 
@@ -36,6 +51,26 @@ def epoch_first_seq() -> int:
     """The first frame id of this process: the start time in ms. Ids grow by at most 400 a
     second (2.5 ms frames), so every id a previous process sent is below this one."""
     return int(time.time() * 1000)
+
+
+def hello_payload(config: Config, *, source: str, state: str, epoch: int, next_id: int,
+                  ) -> dict[str, Any]:
+    """The `config` event every connection starts with (see docs/protocol.md)."""
+    audio = config.audio
+    return {
+        "codec": "opus",
+        "sample_rate_hz": OPUS_DECODE_RATE_HZ,
+        "channels": audio.channels,
+        "frame_ms": audio.frame_ms,
+        "frame_samples": int(OPUS_DECODE_RATE_HZ * audio.frame_ms / 1000),
+        "bitrate_bps": audio.bitrate_bps,
+        "application": audio.application,
+        "source": source,
+        "state": state,
+        "epoch": epoch,
+        "server_ms": round(time.time() * 1000.0, 3),
+        "next_id": next_id,
+    }
 
 
 class Station:
@@ -58,6 +93,8 @@ class Station:
         self._packetizer = Packetizer(audio.frame_ms, next_seq=first_seq)
         capacity = max(1, round(config.ring.capacity_s * 1000 / audio.frame_ms))
         self.fanout = Fanout(capacity, first_seq, config.server.heartbeat_s)
+        self.admission = Admission(config.server.max_listeners, config.server.max_listeners_per_ip)
+        self.taps: list[Tap] = []
         self._loop = asyncio.get_running_loop()
         self._capture: CaptureThread | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -92,6 +129,8 @@ class Station:
     def _state_changed(self) -> None:
         self.state_version += 1
         self.fanout.wake()
+        for tap in self.taps:
+            tap.state_changed()
 
     # -- capture control ------------------------------------------------------------
     async def start(self) -> None:
@@ -133,6 +172,8 @@ class Station:
             self._state_changed()
         seq, wire = self._packetizer.frame(packet, capture_ms, time.time() * 1000.0)
         self.fanout.publish(seq, wire)
+        for tap in self.taps:
+            tap.frame(seq, wire)
 
     def _on_report(self, capture: CaptureThread, reason: str | None) -> None:
         if capture is self._capture and reason != self._offline:
@@ -239,8 +280,16 @@ class Station:
 
     @property
     def listeners(self) -> int:
-        """Connected listeners."""
-        return self.fanout.listeners
+        """Connected listeners, in this process and in worker processes."""
+        return self.fanout.listeners + sum(tap.listeners for tap in self.taps)
+
+    async def admit(self, address: str) -> str | None:
+        """Admit one more listener from `address`; returns why not, or None."""
+        return self.admission.admit(address)
+
+    def release(self, address: str) -> None:
+        """A listener admitted by `admit` has gone."""
+        self.admission.release(address)
 
     def summary(self) -> str:
         """One line for `systemctl status`."""
@@ -279,6 +328,7 @@ class Station:
             "overflows": self.source.overflows,
             "dropped_frames": self.source.dropped_frames,
             "skips": self.fanout.skips,
+            "refused_listeners": self.admission.refused,
             "capture_restarts": self.capture_restarts,
             "uptime_s": round(time.monotonic() - self.started_monotonic, 3),
             "next_id": ring.next_seq,
@@ -291,21 +341,8 @@ class Station:
 
     def config_payload(self, next_id: int) -> dict[str, Any]:
         """The `config` event every connection starts with."""
-        audio = self.config.audio
-        return {
-            "codec": "opus",
-            "sample_rate_hz": OPUS_DECODE_RATE_HZ,
-            "channels": audio.channels,
-            "frame_ms": audio.frame_ms,
-            "frame_samples": int(OPUS_DECODE_RATE_HZ * audio.frame_ms / 1000),
-            "bitrate_bps": audio.bitrate_bps,
-            "application": audio.application,
-            "source": self.source_name,
-            "state": self.state,
-            "epoch": self.fanout.ring.first_seq,
-            "server_ms": round(time.time() * 1000.0, 3),
-            "next_id": next_id,
-        }
+        return hello_payload(self.config, source=self.source_name, state=self.state,
+                             epoch=self.fanout.ring.first_seq, next_id=next_id)
 
     # -- listening --------------------------------------------------------------------
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,

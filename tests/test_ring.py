@@ -92,3 +92,17 @@ def test_a_reader_keeping_up_sees_every_frame_once(bursts: list[int], capacity: 
         got += batch.data
         pos = batch.next_seq
     assert got == b"".join(b"<%d>" % s for s in range(seq))
+
+
+def test_a_ring_joining_an_epoch_late_holds_only_what_it_was_given() -> None:
+    ring = FrameRing(8, first_seq=100, start_seq=105)
+    assert (ring.first_seq, ring.next_seq, len(ring)) == (100, 105, 0)
+    ring.append(105, b"<105>")
+    assert ring.read(105).data == b"<105>"
+    batch = ring.read(102)  # in this epoch, but before this copy started
+    assert (batch.data, batch.next_seq, batch.lost) == (b"", 106, 4)
+
+
+def test_a_ring_cannot_start_before_its_epoch() -> None:
+    with pytest.raises(ValueError, match="before the epoch"):
+        FrameRing(8, first_seq=100, start_seq=99)

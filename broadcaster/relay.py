@@ -1,0 +1,196 @@
+"""A worker process's view of the broadcast: frames and state from the hub's feed.
+
+It stands where the Station stands in a single process, so the same app serves listeners
+from it: listeners read this process's copy of the ring; capture control and admission go
+to the hub, which owns the capture and the one count of listeners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from broadcaster.config import Config
+from broadcaster.fanout import Fanout
+from broadcaster.feed import FeedDecoder, FeedError, Kind, Message, encode_json
+from broadcaster.station import CaptureBusyError, hello_payload
+from broadcaster.wire import config_event, state_event
+
+logger = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT_S = 5.0
+STATS_EVERY_S = 1.0
+
+
+class HubGoneError(RuntimeError):
+    """The hub did not answer: the capture process is gone or stuck."""
+
+
+class Relay:
+    """Serves listeners from the hub's feed; `run()` reads the feed until it ends."""
+
+    def __init__(self, config: Config, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.config = config
+        self._reader, self._writer = reader, writer
+        self.fanout: Fanout | None = None  # from the hub's HELLO on
+        self.state = "starting"
+        self.source_name = ""
+        self._reason: str | None = None
+        self._snapshot: dict[str, Any] = {}
+        self.state_version = 0
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.hello = asyncio.Event()
+        self.ended = asyncio.Event()
+
+    # -- the feed -----------------------------------------------------------------------
+    async def run(self) -> None:
+        """Read the feed until the hub closes it (or sends garbage), then end all streams."""
+        decoder = FeedDecoder()
+        stats = asyncio.create_task(self._send_stats())
+        try:
+            while data := await self._reader.read(65536):
+                for message in decoder.feed(data):
+                    self._handle(message)
+        except FeedError as exc:
+            logger.error("the hub's feed is broken: %s", exc)
+        except (ConnectionError, OSError) as exc:
+            logger.error("lost the hub's feed: %s", exc)
+        finally:
+            stats.cancel()
+            self.end_streams()
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(HubGoneError("the capture process has gone"))
+
+    def _handle(self, message: Message) -> None:
+        data = message.data or {}
+        if message.kind is Kind.FRAME:
+            if self.fanout is not None:
+                self.fanout.publish(message.seq, message.wire)
+        elif message.kind is Kind.HELLO:
+            capacity = max(1, round(self.config.ring.capacity_s * 1000
+                                    / self.config.audio.frame_ms))
+            self.fanout = Fanout(capacity, int(data["epoch"]), self.config.server.heartbeat_s,
+                                 start_seq=int(data["next_id"]))
+            self._set_state(data)
+            self.hello.set()
+        elif message.kind is Kind.STATE:
+            self._set_state(data)
+        elif message.kind is Kind.REPLY:
+            future = self._pending.pop(int(data.get("id", 0)), None)
+            if future is not None and not future.done():
+                future.set_result(data)
+        elif message.kind is Kind.CLOSE:
+            self.end_streams()
+
+    def _set_state(self, data: dict[str, Any]) -> None:
+        snapshot = data.get("status", self._snapshot)
+        changed = (data["state"], data["source"], data.get("reason")) != (
+            self.state, self.source_name, self._reason)
+        self.state, self.source_name = str(data["state"]), str(data["source"])
+        self._reason = data.get("reason")
+        self._snapshot = snapshot
+        if changed:
+            self.state_version += 1
+            if self.fanout is not None:
+                if self.state == "shutdown":
+                    self.fanout.close()
+                self.fanout.wake()
+
+    def state_event(self) -> bytes:
+        """The `state` event listeners get when the state changes."""
+        return state_event(self.state, self.source_name, self._reason)
+
+    def end_streams(self) -> None:
+        """End every listener's stream with a final `shutdown` state (idempotent)."""
+        if not self.ended.is_set():
+            self.ended.set()
+            self._set_state({"state": "shutdown", "source": self.source_name,
+                             "status": self._snapshot})
+
+    async def _send_stats(self) -> None:
+        while True:
+            fanout = self.fanout
+            if fanout is not None:
+                self._send(Kind.STATS, {"listeners": fanout.listeners, "skips": fanout.skips})
+            await asyncio.sleep(STATS_EVERY_S)
+
+    def _send(self, kind: Kind, data: dict[str, Any]) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(encode_json(kind, data))
+
+    async def _request(self, op: str, **fields: Any) -> dict[str, Any]:
+        if self.ended.is_set():
+            raise HubGoneError("the broadcaster is shutting down")
+        request_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        self._send(Kind.REQUEST, {"id": request_id, "op": op, **fields})
+        try:
+            return await asyncio.wait_for(future, REQUEST_TIMEOUT_S)
+        except TimeoutError:
+            raise HubGoneError(f"the capture process did not answer {op!r} within "
+                               f"{REQUEST_TIMEOUT_S:g} s") from None
+        finally:
+            self._pending.pop(request_id, None)
+
+    # -- what the app asks ----------------------------------------------------------------
+    async def start(self) -> None:
+        """Ask the hub to start capture."""
+        await self._control("start")
+
+    async def stop(self) -> None:
+        """Ask the hub to stop capture."""
+        await self._control("stop")
+
+    async def _control(self, op: str) -> None:
+        try:
+            reply = await self._request(op)
+        except HubGoneError as exc:
+            raise CaptureBusyError(str(exc)) from exc
+        if reply.get("error"):
+            raise CaptureBusyError(str(reply["error"]))
+        self._set_state(reply)
+
+    async def admit(self, address: str) -> str | None:
+        """Whether one more listener from `address` may listen (the hub counts them all)."""
+        try:
+            reply = await self._request("admit", address=address)
+        except HubGoneError as exc:
+            return str(exc)
+        refusal = reply.get("refusal")
+        return None if refusal is None else str(refusal)
+
+    def release(self, address: str) -> None:
+        """A listener admitted by `admit` has gone."""
+        with contextlib.suppress(ConnectionError, OSError):
+            self._send(Kind.RELEASE, {"address": address})
+
+    def status(self) -> dict[str, Any]:
+        """The hub's latest counters (listeners of every worker included)."""
+        return dict(self._snapshot, state=self.state, source=self.source_name)
+
+    def health(self) -> tuple[bool, str]:
+        """The hub's health as last reported."""
+        health = self._snapshot.get("health")
+        if self.ended.is_set() or not isinstance(health, list) or len(health) != 2:
+            return False, "the capture process is not reachable"
+        return bool(health[0]), str(health[1])
+
+    def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
+               ) -> AsyncIterator[bytes]:
+        """One listener's stream from this process's copy of the ring."""
+        fanout = self.fanout
+        if fanout is None:
+            raise HubGoneError("no feed from the capture process yet")
+        start = fanout.start_seq(last_id)
+        payload = hello_payload(self.config, source=self.source_name, state=self.state,
+                                epoch=fanout.ring.first_seq, next_id=fanout.next_id(start))
+        return fanout.listen(start, config_event(payload, self.config.server.retry_ms),
+                             self, on_end)
