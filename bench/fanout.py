@@ -20,55 +20,90 @@ import re
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import start_broadcaster
 from tests.procstat import cpu_seconds, rss_kb
-from tests.raw_client import open_stream
 
 CLIENT_PROCESSES = 2
 SERVER_MS = re.compile(rb'"server_ms":([0-9.]+)[,}]')
 
 
+class Listener(asyncio.Protocol):
+    """One listener: counts frames (`id:` lines) and takes the lag of every clock event.
+
+    A bare Protocol, so that the clients cost as little CPU as they can: they share the
+    machine with the server.
+    """
+
+    def __init__(self, lags: list[float], counts: list[int], done: asyncio.Future[None]
+                 ) -> None:
+        self.lags, self.counts, self.done = lags, counts, done
+        self.last_id: int | None = None
+        self.head = b""
+        self.tail = b""
+        self.streaming = False
+        self.closing = False  # we hang up: not a drop
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(b"GET /audio/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        if not self.streaming:
+            self.head += data
+            if b"\r\n\r\n" not in self.head:
+                return
+            if not self.head.startswith(b"HTTP/1.1 200"):
+                self.counts[2] += 1
+                self.done.cancel()
+                return
+            self.streaming = True
+            data = self.head
+        now_ms = time.time() * 1000
+        if b"server_ms" in data or self.tail:
+            joined = self.tail + data  # a stamp split across reads
+            self.lags.extend(now_ms - float(m.group(1)) for m in SERVER_MS.finditer(joined))
+            self.tail = data[-64:] if b"server_ms" not in data[-64:] else b""
+        counts = self.counts
+        at = data.find(b"id: ")
+        while at >= 0:
+            end = data.find(b"\n", at)
+            if end < 0:
+                break
+            seq = int(data[at + 4:end])
+            if self.last_id is not None and seq != self.last_id + 1:
+                counts[1] += seq - self.last_id - 1
+            self.last_id = seq
+            counts[0] += 1
+            at = data.find(b"id: ", end)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closing and not self.done.done():
+            self.counts[3] += 1
+            self.done.set_result(None)
+
+
 async def listen(port: int, until: float, lags: list[float], counts: list[int]) -> None:
-    """Count frames (`id:` lines) and take the lag of every clock event; no full parsing."""
+    """Listen until `until` (monotonic)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
     try:
-        reader, writer = await open_stream(port)
-    except (ConnectionRefusedError, OSError):
+        transport, protocol = await loop.create_connection(
+            lambda: Listener(lags, counts, done), "127.0.0.1", port)
+    except OSError:
         counts[2] += 1
         return
-    last_id = None
-    tail = b""
     try:
-        while time.monotonic() < until:
-            try:
-                chunk = await asyncio.wait_for(reader.read(65536), 2)
-            except TimeoutError:
-                continue
-            if not chunk:
-                counts[3] += 1
-                return
-            data = tail + chunk
-            # keep a tail for a stamp split across reads (none counted twice: a tail that
-            # holds a stamp is dropped, at the price of rarely missing one)
-            tail = chunk[-64:] if b"server_ms" not in chunk[-64:] else b""
-            now_ms = time.time() * 1000
-            lags.extend(now_ms - float(m.group(1)) for m in SERVER_MS.finditer(data))
-            at = chunk.find(b"id: ")
-            while at >= 0:
-                end = chunk.find(b"\n", at)
-                if end < 0:
-                    break
-                seq = int(chunk[at + 4:end])
-                if last_id is not None and seq != last_id + 1:
-                    counts[1] += seq - last_id - 1
-                last_id = seq
-                counts[0] += 1
-                at = chunk.find(b"id: ", end)
+        await asyncio.wait_for(asyncio.shield(done), max(0.0, until - time.monotonic()))
+    except (TimeoutError, asyncio.CancelledError):
+        pass
     finally:
-        writer.close()
+        protocol.closing = True
+        transport.close()
 
 
 def client_process(port: int, listeners: int, seconds: float, queue: multiprocessing.Queue
@@ -87,14 +122,22 @@ def client_process(port: int, listeners: int, seconds: float, queue: multiproces
     queue.put(asyncio.run(main()))
 
 
-def run_one(n: int, seconds: float) -> dict[str, float]:
+def family_cpu_seconds(pids: list[int]) -> float:
+    """CPU time of the server and its worker processes."""
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
+def run_one(n: int, seconds: float, workers: int) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="fanout-"))
     proc = start_broadcaster(work, "--source", "tone", "--log-level", "warning", config=(
-        f"[server]\nmax_listeners = {n + 10}\nmax_listeners_per_ip = {n + 10}\n"))
+        f"[server]\nmax_listeners = {n + 10}\nmax_listeners_per_ip = {n + 10}\n"
+        f"workers = {workers}\n"))
     port = int(proc.url.rsplit(":", 1)[1])
-    pid = proc.process.pid
+    time.sleep(1.5)  # the workers report in
+    pids = [proc.process.pid] + [int(w["pid"]) for w in json.loads(
+        urllib.request.urlopen(proc.url + "/status", timeout=5).read()).get("workers", [])]
     try:
-        idle_rss = rss_kb(pid) / 1024
+        idle_rss = sum(rss_kb(pid) for pid in pids) / 1024
         queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
         ramp_s = n * 0.002 / CLIENT_PROCESSES + 2
         clients = [multiprocessing.Process(target=client_process, args=(
@@ -103,10 +146,10 @@ def run_one(n: int, seconds: float) -> dict[str, float]:
         for client in clients:
             client.start()
         time.sleep(ramp_s)
-        cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+        cpu0, wall0 = family_cpu_seconds(pids), time.monotonic()
         time.sleep(seconds * 0.8)
-        cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
-        rss = rss_kb(pid) / 1024
+        cpu = (family_cpu_seconds(pids) - cpu0) / (time.monotonic() - wall0)
+        rss = sum(rss_kb(pid) for pid in pids) / 1024
         results = [queue.get(timeout=seconds + 60) for _ in clients]
         for client in clients:
             client.join(30)
@@ -124,11 +167,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--listeners", type=int, nargs="*", default=[100, 500, 1000, 2000])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="[server] workers (0: one process captures and serves)")
     args = parser.parse_args()
+    print(f"workers = {args.workers}")
     print(f"{'N':>6} {'server CPU':>11} {'RSS':>8} {'KB/listener':>12} {'lag p50':>8} "
           f"{'p99':>8} {'max':>8} {'frames':>9} {'lost':>6} {'refused':>8} {'dropped':>8}")
     for n in args.listeners:
-        r = run_one(n, args.seconds)
+        r = run_one(n, args.seconds, args.workers)
         print(f"{r['n']:>6.0f} {r['cpu']:>10.1f}% {r['rss']:>6.1f}MB {r['per_listener_kb']:>12.1f} "
               f"{r['p50']:>6.1f}ms {r['p99']:>6.1f}ms {r['max']:>6.0f}ms {r['frames']:>9.0f} "
               f"{r['lost']:>6.0f} {r['refused']:>8.0f} {r['dropped']:>8.0f}", flush=True)

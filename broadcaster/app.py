@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from broadcaster.access import basic_password, bearer_token, is_loopback, matches
 from broadcaster.config import Config
+from broadcaster.metrics import render_metrics
 from broadcaster.station import CaptureBusyError
 
 logger = logging.getLogger(__name__)
@@ -204,6 +205,13 @@ def create_app(station: Broadcast, web_root: Path) -> Quart:
         if (refusal := listener_refusal()) is not None:
             return refusal
         return station.status()
+
+    @app.get("/metrics")
+    async def metrics() -> Any:
+        if (refusal := listener_refusal()) is not None:
+            return refusal
+        text = render_metrics(station.status(), station.health()[0])
+        return text, 200, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
 
     @app.get("/healthz")
     async def healthz() -> Any:

@@ -1,0 +1,43 @@
+"""`/metrics`: the /status counters in the Prometheus text format (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+STATES = ("running", "stopped", "offline", "shutdown")
+# (name, type, help, the /status key)
+SERIES = (
+    ("broadcaster_listeners", "gauge", "Connected listeners.", "listeners"),
+    ("broadcaster_frames_total", "counter", "Opus frames broadcast.", "frames"),
+    ("broadcaster_overflows_total", "counter", "Input overflows reported by the device.",
+     "overflows"),
+    ("broadcaster_dropped_frames_total", "counter",
+     "Captured audio dropped to stay live (a stale backlog).", "dropped_frames"),
+    ("broadcaster_skipped_frames_total", "counter",
+     "Frames listeners skipped because they fell behind the ring.", "skips"),
+    ("broadcaster_refused_listeners_total", "counter",
+     "Listeners refused by the listener caps.", "refused_listeners"),
+    ("broadcaster_capture_restarts_total", "counter",
+     "Capture threads replaced because they were stuck in the device.", "capture_restarts"),
+    ("broadcaster_worker_restarts_total", "counter", "Worker processes replaced.",
+     "worker_restarts"),
+    ("broadcaster_uptime_seconds", "gauge", "Seconds since the broadcaster started.",
+     "uptime_s"),
+)
+
+
+def render_metrics(status: dict[str, Any], healthy: bool) -> str:
+    """The exposition text for a /status snapshot."""
+    lines: list[str] = []
+    for name, kind, text, key in SERIES:
+        value = status.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+    lines += ["# HELP broadcaster_state The broadcast's state (1 for the current one).",
+              "# TYPE broadcaster_state gauge"]
+    lines += [f'broadcaster_state{{state="{state}"}} {int(status.get("state") == state)}'
+              for state in STATES]
+    lines += ["# HELP broadcaster_healthy 1 when capture runs as it should (see /healthz).",
+              "# TYPE broadcaster_healthy gauge", f"broadcaster_healthy {int(healthy)}"]
+    return "\n".join(lines) + "\n"
