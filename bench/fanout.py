@@ -3,9 +3,11 @@
     .venv/bin/python bench/fanout.py                 # N = 100, 500, 1000, 2000
     .venv/bin/python bench/fanout.py --listeners 300 --seconds 30
 
-For each N: a real broadcaster (tone source, 20 ms frames) and N SSE listeners on raw
-asyncio sockets in separate client processes (so the clients' CPU is not the server's).
-Prints the server's CPU (from /proc) and RSS, the delivery lag (the server's send stamp in
+For each N: a real broadcaster (tone source, 20 ms frames, `--workers` worker processes)
+and N SSE listeners on raw asyncio sockets in separate client processes (so the clients'
+CPU is not the server's). Prints the server's CPU (from /proc, the capturing process and
+its workers together; µs/event divides it by the frames the listeners should get) and
+RSS, the delivery lag (the server's send stamp in
 each `clock` event to its receipt) and the frames the listeners lost. Loopback only.
 """
 
@@ -29,6 +31,7 @@ from tests.conftest import start_broadcaster
 from tests.procstat import cpu_seconds, rss_kb
 
 CLIENT_PROCESSES = 2
+FRAME_MS = 20.0  # the default config's
 SERVER_MS = re.compile(rb'"server_ms":([0-9.]+)[,}]')
 
 
@@ -158,7 +161,8 @@ def run_one(n: int, seconds: float, workers: int) -> dict[str, float]:
     lags = sorted(lag for lags, _ in results for lag in lags)
     counts = [sum(c[i] for _, c in results) for i in range(4)]
     pick = (lambda q: lags[min(len(lags) - 1, int(q * len(lags)))]) if lags else (lambda q: 0.0)
-    return {"n": n, "cpu": 100 * cpu, "rss": rss, "per_listener_kb": (rss - idle_rss) * 1024 / n,
+    return {"n": n, "cpu": 100 * cpu, "us_per_event": cpu * 1e6 / (n * 1000 / FRAME_MS),
+            "rss": rss, "per_listener_kb": (rss - idle_rss) * 1024 / n,
             "p50": pick(0.5), "p99": pick(0.99), "max": lags[-1] if lags else 0.0,
             "frames": counts[0], "lost": counts[1], "refused": counts[2], "dropped": counts[3]}
 
@@ -171,11 +175,13 @@ def main() -> None:
                         help="[server] workers (0: one process captures and serves)")
     args = parser.parse_args()
     print(f"workers = {args.workers}")
-    print(f"{'N':>6} {'server CPU':>11} {'RSS':>8} {'KB/listener':>12} {'lag p50':>8} "
+    print(f"{'N':>6} {'server CPU':>11} {'µs/event':>9} {'RSS':>8} {'KB/listener':>12} "
+          f"{'lag p50':>8} "
           f"{'p99':>8} {'max':>8} {'frames':>9} {'lost':>6} {'refused':>8} {'dropped':>8}")
     for n in args.listeners:
         r = run_one(n, args.seconds, args.workers)
-        print(f"{r['n']:>6.0f} {r['cpu']:>10.1f}% {r['rss']:>6.1f}MB {r['per_listener_kb']:>12.1f} "
+        print(f"{r['n']:>6.0f} {r['cpu']:>10.1f}% {r['us_per_event']:>9.1f} {r['rss']:>6.1f}MB "
+              f"{r['per_listener_kb']:>12.1f} "
               f"{r['p50']:>6.1f}ms {r['p99']:>6.1f}ms {r['max']:>6.0f}ms {r['frames']:>9.0f} "
               f"{r['lost']:>6.0f} {r['refused']:>8.0f} {r['dropped']:>8.0f}", flush=True)
     print(json.dumps({"machine_cores": os.cpu_count()}))

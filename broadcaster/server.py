@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import signal
 import socket
 from collections.abc import Callable
@@ -39,6 +40,19 @@ WEB_ROOT = find_web_root()
 SERVING_TIMEOUT_S = 10.0
 SEND_BUFFER_BYTES = 16 * 1024  # the kernel doubles it
 SHUTDOWN_GRACE_S = 1.2
+FILES_BESIDES_LISTENERS = 256  # the device, the page's files, logs, workers' feeds
+
+
+def raise_open_files_limit(wanted: int) -> int:
+    """Raise this process's soft limit on open files towards `wanted` (the hard limit caps
+    it); return the limit now in force. Service managers start processes at 1024, fewer
+    than a busy broadcaster's listeners."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    return soft
 
 
 def probe_host(host: str) -> str:
@@ -121,6 +135,10 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
         raise FileNotFoundError(f"the listener page is missing: {web_root / 'index.html'}")
     notifier = Notifier()
     server = config.server
+    wanted = server.max_listeners + FILES_BESIDES_LISTENERS
+    if (limit := raise_open_files_limit(wanted)) < wanted:
+        logger.warning("this process may open only %d files: listeners beyond about %d will "
+                       "be refused (raise LimitNOFILE)", limit, limit - FILES_BESIDES_LISTENERS)
     with contextlib.closing(listening_socket(server.host, server.port,
                                              server.stalled_listener_timeout_s)) as sock:
         port = sock.getsockname()[1]

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import signal
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from broadcaster.server import raise_open_files_limit
 from tests.conftest import Broadcaster, start_broadcaster, wait_until
 from tests.signal_tools import decode_packets, dominant_frequency
 from tests.sse_client import BackgroundListener, receive
@@ -154,3 +156,16 @@ def test_workers_exit_when_the_capture_process_is_killed(tmp_path: Path) -> None
     proc.process.kill()
     proc.process.wait()
     wait_until(lambda: not any(alive(pid) for pid in pids), 5, "orphaned workers gone")
+
+
+def test_the_open_files_limit_is_raised_for_the_listeners() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        assert raise_open_files_limit(300) == 300
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == 300
+        assert raise_open_files_limit(100) == 300  # never lowered
+        if hard != resource.RLIM_INFINITY:
+            assert raise_open_files_limit(hard + 1) == hard
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
