@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from broadcaster.config import Config, ConfigError, load_config, with_overrides
-from broadcaster.devices import PortAudio
+from broadcaster.devices import PortAudio, describe_auto
 from broadcaster.encoder import EncoderError
 from broadcaster.sources import SourceError
 
@@ -20,7 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests)."""
     parser = argparse.ArgumentParser(
         prog="broadcaster",
-        description="Capture a microphone and stream it live to browsers (Opus over SSE).")
+        description="Capture a microphone and stream it live to browsers (Opus over SSE).",
+        epilog="`broadcaster doctor` checks the microphone, the libraries and the port, and "
+               "says how to fix what would not work.")
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
     parser.add_argument("--source", metavar="SPEC",
                         help="auto | mic | mic:NAME|INDEX | tone | tone:HZ | file:PATH")
@@ -30,6 +32,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-devices", action="store_true",
                         help="list input devices and exit")
     return parser
+
+
+def build_doctor_parser() -> argparse.ArgumentParser:
+    """The parser of `broadcaster doctor` (exposed for tests)."""
+    parser = argparse.ArgumentParser(
+        prog="broadcaster doctor",
+        description="Check that broadcasting would work: audio libraries, input devices, "
+                    "the configured device and its level, libopus, the port and the config. "
+                    "Exits 0 only when broadcasting would work.")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
+    parser.add_argument("--source", metavar="SPEC",
+                        help="auto | mic | mic:NAME|INDEX | tone | tone:HZ | file:PATH")
+    parser.add_argument("--host", metavar="H", help="address to check the port on")
+    parser.add_argument("--port", type=int, metavar="P", help="port to check")
+    parser.add_argument("--seconds", type=_seconds, default=3.0, metavar="S",
+                        help="how long to measure the microphone's level (default 3)")
+    parser.set_defaults(log_level=None)
+    return parser
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0.1 <= value <= 60.0:
+        raise argparse.ArgumentTypeError(f"{text} is not from 0.1 to 60 seconds")
+    return value
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -49,18 +76,31 @@ def list_devices() -> int:
     with PortAudio() as pa:
         devices = pa.input_devices()
     if not devices:
-        print("no input devices found: `auto` will broadcast the built-in test tone")
-        return 0
+        print("no input devices found")
     for device in devices:
         print(device.describe())
-    default = [d for d in devices if d.is_default]
-    print("`auto` uses " + (default[0].describe() if default else "the test tone (no default "
-                            "input device)"))
+    print(describe_auto(devices))
     return 0
+
+
+def doctor(argv: list[str]) -> int:
+    """`broadcaster doctor`: run the checks and print the report."""
+    from broadcaster.doctor import diagnose
+
+    args = build_doctor_parser().parse_args(argv)
+    # Only warnings: the report is the output; info logs (the mic opening) would clutter it.
+    logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
+    origin = f"the config file {args.config}" if args.config else "the defaults (no --config)"
+    flags_only = argparse.Namespace(**(vars(args) | {"config": None}))
+    return diagnose(lambda: config_from_args(args), lambda: config_from_args(flags_only),
+                    origin, args.seconds, sys.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["doctor"]:
+        return doctor(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)

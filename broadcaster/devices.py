@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from broadcaster.encoder import OPUS_RATES_HZ
+from broadcaster.source_spec import DEFAULT_TONE_HZ
 from broadcaster.sources import SourceError
 
 
@@ -52,6 +53,28 @@ def find_device(devices: list[InputDevice], wanted: str) -> InputDevice:
     if exact or matches:
         return (exact or matches)[0]
     raise SourceError(f"no input device name contains {wanted!r}; the inputs are: {names}")
+
+
+def auto_choice(devices: list[InputDevice]) -> tuple[InputDevice | None, str]:
+    """What `--source auto` resolves to (the device, or None for the test tone) and why;
+    the same rule as the source factory: the default input device if there is one."""
+    for device in devices:
+        if device.is_default:
+            return device, ("it is PortAudio's default input (normally ALSA's `default`, "
+                            "which goes through PulseAudio or PipeWire when one runs); choose "
+                            "another with --source mic:NAME or mic:INDEX")
+    if devices:
+        return None, (f"none of the {len(devices)} input device(s) is the default input; "
+                      f"choose one with --source mic:NAME or mic:INDEX")
+    return None, ("PortAudio finds no input device: is a microphone plugged in? `arecord -l` "
+                  "lists what ALSA sees")
+
+
+def describe_auto(devices: list[InputDevice]) -> str:
+    """One line saying which device `auto` would pick and why."""
+    device, reason = auto_choice(devices)
+    chosen = device.describe() if device else f"the test tone ({DEFAULT_TONE_HZ:g} Hz)"
+    return f"`auto` uses {chosen}, because {reason}"
 
 
 COMMON_RATES_HZ = (8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 192000)

@@ -12,9 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from broadcaster.devices import InputDevice, auto_choice, describe_auto
 from tests.conftest import ROOT, no_device_env, start_broadcaster
 from tests.signal_tools import decode_packets, dominant_frequency, sine_s16le, write_wav
 from tests.sse_client import receive, stream_events
+from tests.vmic import VirtualMic
 
 
 def run_cli(tmp_path: Path, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
@@ -132,4 +134,51 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
 def test_list_devices_with_none(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "--list-devices")
     assert result.returncode == 0
-    assert "no input devices found" in result.stdout
+    assert result.stdout.splitlines() == [
+        "no input devices found",
+        "`auto` uses the test tone (440 Hz), because PortAudio finds no input device: is a "
+        "microphone plugged in? `arecord -l` lists what ALSA sees",
+    ]
+
+
+MIC = InputDevice(3, "USB PnP Sound Device: Audio (hw:1,0)", 1, 48000.0)
+DEFAULT = InputDevice(7, "default", 32, 44100.0, is_default=True)
+
+
+@pytest.mark.parametrize(("devices", "chosen", "because"), [
+    ([MIC, DEFAULT], DEFAULT, "it is PortAudio's default input"),
+    ([MIC], None, "none of the 1 input device(s) is the default input; choose one with "
+                  "--source mic:NAME or mic:INDEX"),
+    ([], None, "PortAudio finds no input device"),
+])
+def test_auto_choice_follows_the_source_factory_and_says_why(
+    devices: list[InputDevice], chosen: InputDevice | None, because: str
+) -> None:
+    device, reason = auto_choice(devices)
+    assert device == chosen and reason.startswith(because)
+    line = describe_auto(devices)
+    assert line.startswith("`auto` uses " + (chosen.describe() if chosen
+                                             else "the test tone (440 Hz)") + ", because ")
+
+
+@pytest.mark.vmic
+def test_list_devices_with_the_virtual_mic_says_what_auto_picks_and_why(tmp_path: Path) -> None:
+    with VirtualMic(tmp_path / "vmic") as mic:
+        result = subprocess.run([sys.executable, "-m", "broadcaster", "--list-devices"],
+                                cwd=ROOT, env=no_device_env() | mic.env, capture_output=True,
+                                text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    [device, auto] = result.stdout.splitlines()
+    assert device.startswith("[0] default (default): ")
+    assert auto == f"`auto` uses {device}, because it is PortAudio's default input (normally " \
+                   "ALSA's `default`, which goes through PulseAudio or PipeWire when one runs); " \
+                   "choose another with --source mic:NAME or mic:INDEX"
+
+
+def test_help_mentions_doctor_and_doctor_has_its_own_options(tmp_path: Path) -> None:
+    assert "`broadcaster doctor`" in run_cli(tmp_path, "--help").stdout
+    result = run_cli(tmp_path, "doctor", "--help")
+    assert result.returncode == 0
+    assert "[--seconds S]" in result.stdout
+    refused = run_cli(tmp_path, "doctor", "--seconds", "0")
+    assert refused.returncode == 2 and "0 is not from 0.1 to 60 seconds" in refused.stderr

@@ -1,0 +1,383 @@
+"""`broadcaster doctor`: check that broadcasting would work and say how to fix what would not.
+
+Each check returns a `Finding`; the level and port verdicts, the meter and the report are
+pure functions of what the checks measured. `diagnose` runs them in order and prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import math
+import os
+import queue
+import socket
+import threading
+from array import array
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TextIO
+
+from broadcaster.config import Config, ConfigError, ServerConfig
+from broadcaster.devices import COMMON_RATES_HZ, InputDevice, PortAudio, auto_choice, describe_auto
+from broadcaster.encoder import EncoderError, EncoderSettings, OpusEncoder
+from broadcaster.sources import SourceError
+from broadcaster.sources.mic import MicSource
+from broadcaster.sources.wavfile import load_wav
+
+SILENT_DBFS = -60.0  # a live microphone's own noise is louder than this
+CLIPPING_DBFS = -1.0
+METER_FLOOR_DBFS = -60.0
+LEVEL_BLOCK_S = 0.05
+STALL_S = 2.0  # no block from the device for this long: it is stuck
+
+
+class Verdict(Enum):
+    """How a check came out."""
+
+    OK = "ok"
+    INFO = "info"  # worth knowing; does not stop broadcasting
+    PROBLEM = "FAIL"  # broadcasting would not work (or would broadcast silence)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """The outcome of one check, in plain words, with a fix for a problem."""
+
+    topic: str
+    verdict: Verdict
+    summary: str
+    details: tuple[str, ...] = ()
+    fix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.verdict is Verdict.PROBLEM and not self.fix:
+            raise ValueError(f"finding {self.topic!r} is a problem without a fix")
+
+
+def peak_dbfs(pcm: bytes) -> float:
+    """The highest absolute s16le sample in dB below full scale (-inf for digital silence)."""
+    samples = array("h", pcm[: len(pcm) - len(pcm) % 2])
+    peak = max(max(samples, default=0), -min(samples, default=0))
+    return 20.0 * math.log10(peak / 32768.0) if peak else -math.inf
+
+
+def level_finding(loudest_dbfs: float, seconds: float, source_name: str) -> Finding:
+    """The verdict on the loudest peak heard from the microphone in `seconds`."""
+    heard = ("every sample was 0 (digital silence)" if loudest_dbfs == -math.inf
+             else f"the loudest peak was {loudest_dbfs:.1f} dBFS")
+    if loudest_dbfs < SILENT_DBFS:
+        return Finding(
+            "level", Verdict.PROBLEM, "silent: is the mic muted? try `alsamixer`",
+            (f"in {seconds:g} s from {source_name}, {heard}",),
+            "in `alsamixer`, F6 chooses the sound card and F4 shows the capture controls: "
+            "unmute the mic (M), enable capture (space) and raise its level, then make a "
+            "sound near it and run `broadcaster doctor` again")
+    if loudest_dbfs >= CLIPPING_DBFS:
+        return Finding("level", Verdict.INFO, f"peak {loudest_dbfs:.1f} dBFS: loud sounds clip",
+                       ("lower the capture level in `alsamixer` (F4) for a cleaner sound",))
+    return Finding("level", Verdict.OK, f"peak {loudest_dbfs:.1f} dBFS in {seconds:g} s "
+                                        f"from {source_name}")
+
+
+def meter_line(block_dbfs: float, loudest_dbfs: float, width: int = 40) -> str:
+    """A one-line level meter from METER_FLOOR_DBFS to 0 dBFS."""
+    fill = (block_dbfs - METER_FLOOR_DBFS) / -METER_FLOOR_DBFS if block_dbfs > -math.inf else 0.0
+    bars = round(width * min(1.0, max(0.0, fill)))
+    return (f"       level {block_dbfs:6.1f} dBFS [{'#' * bars}{'.' * (width - bars)}] "
+            f"peak {loudest_dbfs:6.1f}")
+
+
+def port_finding(server: ServerConfig, exc: OSError | None) -> Finding:
+    """The verdict on binding the server's address."""
+    if exc is None:
+        return Finding("port", Verdict.OK, f"{server.host}:{server.port} is free")
+    change = "with --port, or `port` under [server] in the config"
+    host_fix = ('set `host` under [server] (or --host) to "0.0.0.0" for every address, or to '
+                "one of this machine's addresses")
+    details: tuple[str, ...] = ()
+    if isinstance(exc, socket.gaierror):
+        summary, fix = f"cannot resolve the host {server.host!r}: {exc}", host_fix
+    elif exc.errno == errno.EADDRINUSE:
+        summary = f"port {server.port} is taken by another program"
+        details = (f"`ss -ltnp 'sport = :{server.port}'` names it; a broadcaster that is "
+                   "already running counts (`systemctl status broadcaster`)",)
+        fix = f"stop that program, or choose another port {change}"
+    elif exc.errno == errno.EACCES:
+        summary = f"port {server.port} needs root (below 1024)"
+        fix = f"use a port from 1024 up (8000 is the default) {change}"
+    elif exc.errno == errno.EADDRNOTAVAIL:
+        summary, fix = f"{server.host} is not an address of this machine", host_fix
+    else:
+        summary = f"cannot listen on {server.host}:{server.port}: {exc}"
+        fix = f"choose another address or port {change}"
+    return Finding("port", Verdict.PROBLEM, summary, details, fix)
+
+
+def format_finding(finding: Finding) -> list[str]:
+    """The report lines of one finding."""
+    lines = [f"[{finding.verdict.value:^4}] {finding.topic}: {finding.summary}"]
+    lines += [f"       {detail}" for detail in finding.details]
+    if finding.fix:
+        lines.append(f"       fix: {finding.fix}")
+    return lines
+
+
+def format_summary(findings: list[Finding]) -> str:
+    """The closing line: does broadcasting work, and what next."""
+    problems = [f.topic for f in findings if f.verdict is Verdict.PROBLEM]
+    if not problems:
+        return "all checks passed: broadcasting would work (start it with `broadcaster`)"
+    return (f"{len(problems)} problem(s) ({', '.join(problems)}): broadcasting would not work "
+            "as configured; fix them (the `fix:` lines above) and run `broadcaster doctor` again")
+
+
+def pulse_sockets(env: Mapping[str, str], uid: int) -> list[str]:
+    """The local sockets where libpulse would look for a PulseAudio (or PipeWire) server."""
+    if "PULSE_SERVER" in env:
+        entries = [entry.rpartition("}")[2] for entry in env["PULSE_SERVER"].split()]
+        return [entry.removeprefix("unix:") for entry in entries
+                if entry.startswith(("unix:", "/"))]
+    runtime_dir = env.get("XDG_RUNTIME_DIR") or f"/run/user/{uid}"
+    return [f"{runtime_dir}/pulse/native", "/var/run/pulse/native"]
+
+
+def check_config(load: Callable[[], Config], origin: str,
+                 fallback: Callable[[], Config] = Config) -> tuple[Finding, Config]:
+    """Load the config (`origin`, with the flags on top); on an error the other checks use
+    `fallback()` (the defaults with the flags), or the defaults if that fails too."""
+    try:
+        config = load()
+    except ConfigError as exc:
+        try:
+            config = fallback()
+        except ConfigError:
+            config = Config()
+        return Finding("config", Verdict.PROBLEM, str(exc),
+                       ("the other checks use the default settings (with the flags)",),
+                       "correct it: configs/broadcaster.toml lists every key with its "
+                       "default"), config
+    server = config.server
+    return Finding("config", Verdict.OK, f"{origin} parses",
+                   (f"source {config.source.spec}, listening on {server.host}:{server.port}, "
+                    f"{config.audio.frame_ms:g} ms Opus frames",)), config
+
+
+def check_portaudio() -> tuple[Finding, PortAudio | None]:
+    """PyAudio and PortAudio load (a PortAudio session for the device checks)."""
+    try:
+        pa = PortAudio()
+    except SourceError as exc:
+        return Finding("PortAudio", Verdict.PROBLEM, str(exc),
+                       fix="install it: `sudo apt-get install libportaudio2` (and "
+                           "`portaudio19-dev gcc python3-dev` to build PyAudio), or run "
+                           "scripts/setup.sh"), None
+    return Finding("PortAudio", Verdict.OK,
+                   f"loads ({pa.pyaudio.get_portaudio_version_text()})"), pa
+
+
+def check_alsa(cards: Path = Path("/proc/asound/cards")) -> Finding:
+    """libasound loads; which sound cards the kernel has (informational)."""
+    try:
+        library = ctypes.CDLL(ctypes.util.find_library("asound") or "libasound.so.2")
+        library.snd_asoundlib_version.restype = ctypes.c_char_p
+        version = library.snd_asoundlib_version().decode()
+    except (OSError, AttributeError) as exc:
+        return Finding("ALSA", Verdict.PROBLEM, f"libasound does not load: {exc}",
+                       fix="install it: `sudo apt-get install libasound2`")
+    found: list[str] = []
+    with contextlib.suppress(OSError):  # no /proc/asound: no sound card at all
+        found = [line.strip() for line in cards.read_text().splitlines()
+                 if line[:3].strip().isdigit()]  # " 0 [PCH   ]: ..."
+    if not found:
+        return Finding("ALSA", Verdict.INFO, f"libasound {version} loads; ALSA sees no sound card",
+                       ("a USB microphone shows up here when plugged in (`arecord -l`); "
+                        "PulseAudio or PipeWire may still offer inputs",))
+    return Finding("ALSA", Verdict.OK, f"libasound {version} loads; sound cards:", tuple(found))
+
+
+def check_pulse(env: Mapping[str, str], uid: int) -> Finding:
+    """Whether a PulseAudio (or PipeWire) server is reachable (informational)."""
+    if not ctypes.util.find_library("pulse"):
+        return Finding("PulseAudio", Verdict.INFO, "not installed: devices are opened through "
+                                                   "ALSA directly (what the service does)")
+    for path in pulse_sockets(env, uid):
+        with socket.socket(socket.AF_UNIX) as sock, contextlib.suppress(OSError):
+            sock.settimeout(1.0)
+            sock.connect(path)
+            return Finding("PulseAudio", Verdict.OK, f"a server answers at {path}: ALSA's "
+                                                     "`default` device records through it")
+    return Finding("PulseAudio", Verdict.INFO, "no server reachable: devices are opened "
+                                               "through ALSA directly (what the service does)")
+
+
+def check_devices(pa: PortAudio, config: Config) -> tuple[Finding, list[InputDevice]]:
+    """The input devices PortAudio sees, with the rates each records at."""
+    spec = config.source.source
+    devices = pa.input_devices()
+    channels = config.audio.channels
+    lines = []
+    for device in devices:
+        rates = [rate for rate in COMMON_RATES_HZ if pa.supports(device, rate, channels)]
+        lines.append(f"{device.describe()}; at {channels} channel(s) records at "
+                     + (", ".join(map(str, rates)) + " Hz" if rates else "no common rate"))
+    if spec.kind == "auto":
+        lines.append(describe_auto(devices))
+    if devices:
+        return Finding("input devices", Verdict.OK, f"{len(devices)} found", tuple(lines)), devices
+    if spec.kind in ("tone", "file"):
+        return Finding("input devices", Verdict.INFO, f"none found (not needed for {spec})"), []
+    return Finding("input devices", Verdict.PROBLEM, "none found", tuple(lines),
+                   "plug in a microphone (USB ones work best) and check that `arecord -l` "
+                   "lists it; a service user must be in the `audio` group"), []
+
+
+def open_source(config: Config, devices: list[InputDevice]) -> tuple[Finding, MicSource | None]:
+    """Open the configured source as the broadcaster would (mics: at the rate it would use)."""
+    spec = config.source.source
+    if spec.kind == "tone":
+        return Finding("source", Verdict.OK, f"{spec} needs no device"), None
+    if spec.kind == "file":
+        try:
+            _, rate = load_wav(Path(spec.path), config.audio.channels)
+        except SourceError as exc:
+            return Finding("source", Verdict.PROBLEM, str(exc),
+                           fix="give a readable 16-bit PCM WAV file with --source file:PATH"), None
+        return Finding("source", Verdict.OK, f"{spec} is readable ({rate} Hz)"), None
+    if spec.kind == "auto":
+        device, reason = auto_choice(devices)
+        if device is None:
+            return Finding("source", Verdict.PROBLEM,
+                           "`auto` would broadcast the test tone instead of a microphone",
+                           (f"because {reason}",) if devices else (),
+                           "connect a microphone, or name one with --source mic:NAME"), None
+    mic = MicSource(spec.device, config.audio.channels, config.source.max_backlog_ms)
+    try:
+        mic.probe()
+        mic.open(round(mic.sample_rate_hz * LEVEL_BLOCK_S))
+    except SourceError as exc:
+        return Finding("source", Verdict.PROBLEM, str(exc),
+                       ("if the device exists but is busy, another program is recording from "
+                        "it (perhaps the broadcaster service: `systemctl status broadcaster`)",),
+                       "choose a device from `broadcaster --list-devices` with "
+                       "--source mic:NAME, or free the busy one"), None
+    return Finding("source", Verdict.OK, f"{mic.name} opens at {mic.sample_rate_hz} Hz, "
+                                         f"{mic.channels} channel(s)"), mic
+
+
+def check_level(mic: MicSource, seconds: float,
+                on_block: Callable[[float, float], None]) -> Finding:
+    """Listen to the open microphone for `seconds`; `on_block(block, loudest)` per block.
+
+    Reads on a thread of its own, which closes the mic when done: a stuck device cannot
+    hang the doctor, only leave that thread blocked.
+    """
+    blocks = max(1, round(seconds / LEVEL_BLOCK_S))
+    peaks: queue.Queue[float | SourceError] = queue.Queue()
+
+    def read() -> None:
+        try:
+            for _ in range(blocks):
+                peaks.put(peak_dbfs(mic.read().pcm))
+        except SourceError as exc:
+            peaks.put(exc)
+        finally:
+            mic.close()
+
+    threading.Thread(target=read, name="doctor-level", daemon=True).start()
+    loudest = -math.inf
+    for _ in range(blocks):
+        try:
+            block = peaks.get(timeout=STALL_S)
+        except queue.Empty:
+            return Finding("level", Verdict.PROBLEM,
+                           f"no audio arrived from {mic.name} for {STALL_S:g} s: it is stuck",
+                           fix="unplug and replug it, or restart PulseAudio/PipeWire if it "
+                               "goes through one")
+        if isinstance(block, SourceError):
+            return Finding("level", Verdict.PROBLEM, str(block),
+                           fix="check the cable or USB port, then run `broadcaster doctor` "
+                               "again")
+        loudest = max(loudest, block)
+        on_block(block, loudest)
+    return level_finding(loudest, seconds, mic.name)
+
+
+def check_opus(config: Config, sample_rate_hz: int) -> Finding:
+    """libopus loads and encodes a frame with the configured settings."""
+    audio = config.audio
+    try:
+        encoder = OpusEncoder(EncoderSettings(sample_rate_hz, audio.channels, audio.frame_ms,
+                                              audio.bitrate_bps, audio.application,
+                                              audio.complexity))
+        encoder.encode(bytes(encoder.settings.frame_bytes))
+    except EncoderError as exc:
+        return Finding("libopus", Verdict.PROBLEM, str(exc),
+                       fix="install it: `sudo apt-get install libopus0`")
+    import opuslib.api.info  # loads: the encoder above did
+
+    version = opuslib.api.info.get_version_string().decode()
+    return Finding("libopus", Verdict.OK, f"{version} encodes {audio.frame_ms:g} ms frames "
+                                          f"at {sample_rate_hz} Hz")
+
+
+def check_port(server: ServerConfig) -> Finding:
+    """Bind the server's address and port the way the server does, then let go."""
+    from broadcaster.server import listening_socket  # the same options as the real server
+
+    try:
+        listening_socket(server.host, server.port, server.stalled_listener_timeout_s).close()
+    except OSError as exc:
+        return port_finding(server, exc)
+    return port_finding(server, None)
+
+
+def diagnose(load: Callable[[], Config], fallback: Callable[[], Config], origin: str,
+             seconds: float, out: TextIO) -> int:
+    """Run every check, printing as it goes; 0 when broadcasting would work, else 1.
+
+    `load` gives the config to check; `fallback` the one to go on with if it fails.
+    """
+    findings: list[Finding] = []
+    live = out.isatty()
+
+    def report(finding: Finding) -> None:
+        findings.append(finding)
+        out.write("\n".join(format_finding(finding)) + "\n")
+        out.flush()
+
+    def meter(block_dbfs: float, loudest_dbfs: float) -> None:
+        if live:
+            out.write("\r" + meter_line(block_dbfs, loudest_dbfs) + "\033[K")
+            out.flush()
+
+    finding, config = check_config(load, origin, fallback)
+    report(finding)
+    finding, pa = check_portaudio()
+    report(finding)
+    report(check_alsa())
+    report(check_pulse(os.environ, os.getuid()))
+    devices: list[InputDevice] = []
+    if pa is not None:
+        with contextlib.closing(pa):
+            finding, devices = check_devices(pa, config)
+        report(finding)
+    finding, mic = open_source(config, devices)
+    report(finding)
+    sample_rate_hz = 48000
+    if mic is not None:
+        sample_rate_hz = mic.sample_rate_hz
+        out.write(f"       listening for {seconds:g} s: make a sound near the microphone\n")
+        out.flush()
+        finding = check_level(mic, seconds, meter)
+        if live:
+            out.write("\r\033[K")
+        report(finding)
+    report(check_opus(config, sample_rate_hz))
+    report(check_port(config.server))
+    out.write(format_summary(findings) + "\n")
+    return 1 if any(f.verdict is Verdict.PROBLEM for f in findings) else 0

@@ -1,0 +1,276 @@
+"""`broadcaster doctor`: the verdicts and the report (pure), the port and config checks, and
+the whole command against the virtual microphone and against a machine with no device."""
+
+from __future__ import annotations
+
+import errno
+import math
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from broadcaster.config import Config, ServerConfig, load_config
+from broadcaster.doctor import (
+    Finding,
+    Verdict,
+    check_alsa,
+    check_config,
+    check_port,
+    format_finding,
+    format_summary,
+    level_finding,
+    meter_line,
+    peak_dbfs,
+    port_finding,
+    pulse_sockets,
+)
+from tests.conftest import ROOT, free_port, no_device_env
+from tests.signal_tools import sine_s16le
+from tests.test_urls import read_terminal
+from tests.vmic import VirtualMic
+
+
+def test_peak_dbfs() -> None:
+    assert peak_dbfs(b"") == -math.inf
+    assert peak_dbfs(bytes(960)) == -math.inf
+    assert peak_dbfs((-32768).to_bytes(2, "little", signed=True) * 3) == 0.0
+    assert peak_dbfs(sine_s16le(440, 0.1)) == pytest.approx(-6.02, abs=0.01)
+    assert peak_dbfs(b"\x01\x00\x00") == pytest.approx(-90.3, abs=0.1)  # odd byte ignored
+
+
+def test_a_silent_mic_is_a_problem_that_points_at_alsamixer() -> None:
+    for loudest in (-math.inf, -75.0):
+        finding = level_finding(loudest, 3, "mic:USB")
+        assert finding.verdict is Verdict.PROBLEM
+        assert finding.summary == "silent: is the mic muted? try `alsamixer`"
+        assert "F4" in finding.fix
+    assert "digital silence" in level_finding(-math.inf, 3, "mic:USB").details[0]
+    assert level_finding(-20.0, 3, "mic:USB") == Finding(
+        "level", Verdict.OK, "peak -20.0 dBFS in 3 s from mic:USB")
+    assert level_finding(-0.1, 3, "mic:USB").verdict is Verdict.INFO  # clipping
+
+
+def test_meter_line() -> None:
+    assert meter_line(-30.0, -12.0, width=10) == \
+        "       level  -30.0 dBFS [#####.....] peak  -12.0"
+    assert "[..........]" in meter_line(-math.inf, -math.inf, width=10)
+    assert "[##########]" in meter_line(0.0, 0.0, width=10)
+
+
+@pytest.mark.parametrize(("exc", "summary", "fix"), [
+    (None, "0.0.0.0:8000 is free", ""),
+    (OSError(errno.EADDRINUSE, "in use"), "port 8000 is taken by another program",
+     "stop that program, or choose another port with --port"),
+    (OSError(errno.EACCES, "denied"), "port 8000 needs root (below 1024)", "from 1024 up"),
+    (OSError(errno.EADDRNOTAVAIL, "no"), "0.0.0.0 is not an address of this machine",
+     '"0.0.0.0"'),
+    (socket.gaierror(-2, "Name or service not known"), "cannot resolve the host '0.0.0.0'",
+     "--host"),
+])
+def test_port_verdicts(exc: OSError | None, summary: str, fix: str) -> None:
+    finding = port_finding(ServerConfig(), exc)
+    assert finding.summary.startswith(summary) and fix in finding.fix
+    assert (finding.verdict is Verdict.OK) == (exc is None)
+
+
+def test_the_port_check_binds_like_the_server() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = check_port(ServerConfig(host="127.0.0.1", port=port))
+    assert busy.verdict is Verdict.PROBLEM and busy.summary == f"port {port} is taken by " \
+                                                                 "another program"
+    free = check_port(ServerConfig(host="127.0.0.1", port=free_port()))
+    assert free.verdict is Verdict.OK
+
+
+def test_a_bad_config_is_a_problem_and_the_rest_uses_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[audio]\nframe_size = 20\n")
+    finding, config = check_config(lambda: load_config(path), str(path))
+    assert finding.verdict is Verdict.PROBLEM
+    assert finding.summary == "unknown key audio.frame_size (did you mean 'frame_ms'?)"
+    assert config == Config()
+
+
+def test_a_problem_needs_a_fix() -> None:
+    with pytest.raises(ValueError, match="without a fix"):
+        Finding("port", Verdict.PROBLEM, "taken")
+
+
+def test_report_formatting() -> None:
+    problem = Finding("level", Verdict.PROBLEM, "silent", ("details",), "unmute it")
+    assert format_finding(problem) == ["[FAIL] level: silent", "       details",
+                                       "       fix: unmute it"]
+    assert format_finding(Finding("port", Verdict.OK, "free")) == ["[ ok ] port: free"]
+    assert format_summary([Finding("port", Verdict.OK, "free")]).startswith("all checks passed")
+    assert format_summary([problem, Finding("x", Verdict.INFO, "y")]).startswith(
+        "1 problem(s) (level): broadcasting would not work")
+
+
+def test_pulse_sockets() -> None:
+    assert pulse_sockets({"PULSE_SERVER": "unix:/tmp/p/native"}, 1000) == ["/tmp/p/native"]
+    assert pulse_sockets({"PULSE_SERVER": "{abc}unix:/a tcp:host:4713 /b"}, 0) == ["/a", "/b"]
+    assert pulse_sockets({"XDG_RUNTIME_DIR": "/run/user/7"}, 7) == [
+        "/run/user/7/pulse/native", "/var/run/pulse/native"]
+    assert pulse_sockets({}, 1000)[0] == "/run/user/1000/pulse/native"
+
+
+# ---------------------------------------------------------------- the command
+
+def doctor(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`broadcaster doctor` on a free port on loopback (the port check is not the point)."""
+    return subprocess.run(
+        [sys.executable, "-m", "broadcaster", "doctor", "--host", "127.0.0.1",
+         "--port", str(free_port()), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_with_no_device_doctor_fails_and_says_why() -> None:
+    result = doctor(no_device_env(), "--seconds", "0.5")
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert "[ ok ] PortAudio: loads" in out
+    assert "[info] PulseAudio: no server reachable" in out
+    assert "[FAIL] input devices: none found\n" in out
+    assert ("`auto` uses the test tone (440 Hz), because PortAudio finds no input device: is "
+            "a microphone plugged in? `arecord -l` lists what ALSA sees") in out
+    assert "[FAIL] source: `auto` would broadcast the test tone instead of a microphone" in out
+    assert "[ ok ] libopus: libopus " in out and "[ ok ] port: 127.0.0.1:" in out
+    assert out.rstrip().endswith("2 problem(s) (input devices, source): broadcasting would not "
+                                 "work as configured; fix them (the `fix:` lines above) and run "
+                                 "`broadcaster doctor` again")
+    assert "Traceback" not in result.stderr
+
+
+def test_with_no_device_the_test_tone_would_work() -> None:
+    result = doctor(no_device_env(), "--source", "tone")
+    assert result.returncode == 0, result.stdout
+    assert "[info] input devices: none found (not needed for tone:440)" in result.stdout
+    assert "all checks passed" in result.stdout
+
+
+def test_a_bad_config_and_a_taken_port_fail_with_the_other_checks_still_run(
+    tmp_path: Path
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[source]\nspec = \"tone\"\n[server]\nprot = 8000\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "broadcaster", "doctor", "--config", str(path),
+             "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=no_device_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "[FAIL] config: unknown key server.prot (did you mean 'port'?)" in result.stdout
+    assert "[ ok ] libopus" in result.stdout
+    assert f"[FAIL] port: port {port} is taken" in result.stdout  # the flags still apply
+
+
+@pytest.fixture(scope="module")
+def vmic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualMic]:
+    with VirtualMic(tmp_path_factory.mktemp("vmic")) as mic:
+        yield mic
+
+
+@pytest.mark.vmic
+def test_with_the_virtual_mic_playing_a_tone_doctor_passes_and_measures_it(
+    vmic: VirtualMic
+) -> None:
+    vmic.play(sine_s16le(440, 12.0))  # amplitude 0.5: a -6 dBFS peak
+    try:
+        result = doctor(no_device_env() | vmic.env, "--seconds", "2")
+    finally:
+        vmic.clear()
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "[ ok ] PulseAudio: a server answers at " in out
+    assert "[ ok ] input devices: 1 found\n       [0] default (default): " in out
+    assert "`auto` uses [0] default (default)" in out
+    assert "[ ok ] source: mic:default opens at 48000 Hz, 1 channel(s)" in out
+    match = re.search(r"\[ ok \] level: peak (-?\d+\.\d) dBFS in 2 s from mic:default", out)
+    assert match, out
+    assert float(match[1]) == pytest.approx(-6.0, abs=0.5)
+    assert out.rstrip().endswith("all checks passed: broadcasting would work (start it with "
+                                 "`broadcaster`)")
+
+
+@pytest.mark.vmic
+def test_with_the_virtual_mic_silent_doctor_says_it_is_silent(vmic: VirtualMic) -> None:
+    vmic.clear()
+    result = doctor(no_device_env() | vmic.env, "--seconds", "0.5")
+    assert result.returncode == 1, result.stdout
+    assert "[FAIL] level: silent: is the mic muted? try `alsamixer`" in result.stdout
+    assert "every sample was 0 (digital silence)" in result.stdout
+
+
+@pytest.mark.vmic
+def test_on_a_terminal_the_level_is_a_live_meter(vmic: VirtualMic) -> None:
+    vmic.play(sine_s16le(440, 12.0))
+    try:
+        process, output = read_terminal(
+            [sys.executable, "-m", "broadcaster", "doctor", "--host", "127.0.0.1",
+             "--port", str(free_port()), "--seconds", "1"],
+            no_device_env() | vmic.env, "all checks passed", timeout_s=30)
+        assert process.wait(10) == 0, output
+    finally:
+        vmic.clear()
+    meters = re.findall(r"\r +level +(-?\d+\.\d) dBFS \[(#*)\.*\]", output)
+    assert len(meters) >= 10, output  # one per 50 ms block
+    assert all(float(level) == pytest.approx(-6.0, abs=0.5) for level, _ in meters[3:])
+    assert "\r\033[K[ ok ] level: peak" in output  # the meter line is cleared for the result
+
+
+@pytest.mark.vmic
+def test_a_wedged_mic_is_reported_as_stuck_and_doctor_still_ends(vmic: VirtualMic) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "broadcaster", "doctor", "--host", "127.0.0.1",
+         "--port", str(free_port()), "--seconds", "5"],
+        cwd=ROOT, env=no_device_env() | vmic.env, stdout=subprocess.PIPE, text=True,
+    ) as process:
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                if line.startswith("       listening for 5 s"):
+                    break
+            vmic.pause_writer()  # reads now block, as with a wedged device
+            rest = process.stdout.read()
+            assert process.wait(10) == 1
+        finally:
+            vmic.resume_writer()
+            if process.poll() is None:
+                process.kill()
+    assert "[FAIL] level: no audio arrived from mic:default for 2 s: it is stuck" in rest
+    assert "1 problem(s) (level)" in rest
+
+@pytest.mark.parametrize(("cards", "verdict", "details"), [
+    (" 0 [PCH            ]: HDA-Intel - HDA Intel PCH\n"
+     "                      HDA Intel PCH at 0xf7f10000 irq 32\n"
+     " 1 [Device         ]: USB-Audio - USB PnP Sound Device\n"
+     "                      C-Media Electronics Inc. USB PnP Sound Device at usb-0000:00:14\n",
+     Verdict.OK, ("0 [PCH            ]: HDA-Intel - HDA Intel PCH",
+                  "1 [Device         ]: USB-Audio - USB PnP Sound Device")),
+    ("--- no soundcards ---\n", Verdict.INFO, None),
+    (None, Verdict.INFO, None),
+])
+def test_alsa_lists_the_sound_cards(
+    tmp_path: Path, cards: str | None, verdict: Verdict, details: tuple[str, ...] | None
+) -> None:
+    path = tmp_path / "cards"
+    if cards is not None:
+        path.write_text(cards)
+    finding = check_alsa(path)
+    assert finding.verdict is verdict
+    assert finding.summary.startswith("libasound ")
+    if details is not None:
+        assert finding.details == details
+    else:
+        assert finding.summary.endswith("ALSA sees no sound card")
