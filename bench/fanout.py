@@ -42,9 +42,10 @@ class Listener(asyncio.Protocol):
     machine with the server.
     """
 
-    def __init__(self, lags: list[float], counts: list[int], done: asyncio.Future[None]
-                 ) -> None:
+    def __init__(self, lags: list[float], counts: list[int], done: asyncio.Future[None],
+                 steady_from: float) -> None:
         self.lags, self.counts, self.done = lags, counts, done
+        self.steady_from = steady_from  # lags count once every listener has connected
         self.last_id: int | None = None
         self.head = b""
         self.tail = b""
@@ -67,7 +68,7 @@ class Listener(asyncio.Protocol):
             self.streaming = True
             data = self.head
         now_ms = time.time() * 1000
-        if b"server_ms" in data or self.tail:
+        if (b"server_ms" in data or self.tail) and time.monotonic() >= self.steady_from:
             joined = self.tail + data  # a stamp split across reads
             self.lags.extend(now_ms - float(m.group(1)) for m in SERVER_MS.finditer(joined))
             self.tail = data[-64:] if b"server_ms" not in data[-64:] else b""
@@ -90,13 +91,14 @@ class Listener(asyncio.Protocol):
             self.done.set_result(None)
 
 
-async def listen(port: int, until: float, lags: list[float], counts: list[int]) -> None:
+async def listen(port: int, steady_from: float, until: float, lags: list[float],
+                 counts: list[int]) -> None:
     """Listen until `until` (monotonic)."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     try:
         transport, protocol = await loop.create_connection(
-            lambda: Listener(lags, counts, done), "127.0.0.1", port)
+            lambda: Listener(lags, counts, done, steady_from), "127.0.0.1", port)
     except OSError:
         counts[2] += 1
         return
@@ -109,18 +111,21 @@ async def listen(port: int, until: float, lags: list[float], counts: list[int]) 
         transport.close()
 
 
-def client_process(port: int, listeners: int, seconds: float, queue: multiprocessing.Queue
-                   ) -> None:  # type: ignore[type-arg]
-    async def main() -> tuple[list[float], list[int]]:
+def client_process(port: int, listeners: int, ramp_s: float, seconds: float,
+                   queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    async def main() -> tuple[list[float], list[int], float]:
         lags: list[float] = []
         counts = [0, 0, 0, 0]  # frames, lost, refused, dropped by the server
-        until = time.monotonic() + seconds
+        steady_from = time.monotonic() + ramp_s
+        until = steady_from + seconds
         tasks = []
         for _ in range(listeners):
-            tasks.append(asyncio.create_task(listen(port, until, lags, counts)))
+            tasks.append(asyncio.create_task(listen(port, steady_from, until, lags, counts)))
             await asyncio.sleep(0.002)  # a ramp, not a SYN flood
+        await asyncio.sleep(steady_from - time.monotonic())
+        cpu0 = time.process_time()
         await asyncio.gather(*tasks)
-        return lags, counts
+        return lags, counts, (time.process_time() - cpu0) / seconds
 
     queue.put(asyncio.run(main()))
 
@@ -144,11 +149,11 @@ def run_one(n: int, seconds: float, workers: int) -> dict[str, float]:
         queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
         ramp_s = n * 0.002 / CLIENT_PROCESSES + 2
         clients = [multiprocessing.Process(target=client_process, args=(
-            port, n // CLIENT_PROCESSES + (i < n % CLIENT_PROCESSES), seconds + ramp_s, queue))
+            port, n // CLIENT_PROCESSES + (i < n % CLIENT_PROCESSES), ramp_s, seconds, queue))
             for i in range(CLIENT_PROCESSES)]
         for client in clients:
             client.start()
-        time.sleep(ramp_s)
+        time.sleep(ramp_s + 0.5)
         cpu0, wall0 = family_cpu_seconds(pids), time.monotonic()
         time.sleep(seconds * 0.8)
         cpu = (family_cpu_seconds(pids) - cpu0) / (time.monotonic() - wall0)
@@ -158,13 +163,25 @@ def run_one(n: int, seconds: float, workers: int) -> dict[str, float]:
             client.join(30)
     finally:
         proc.stop()
-    lags = sorted(lag for lags, _ in results for lag in lags)
-    counts = [sum(c[i] for _, c in results) for i in range(4)]
+    lags = sorted(lag for lags, _, _ in results for lag in lags)
+    counts = [sum(c[i] for _, c, _ in results) for i in range(4)]
+    client_cpu = sum(cpu for _, _, cpu in results)
     pick = (lambda q: lags[min(len(lags) - 1, int(q * len(lags)))]) if lags else (lambda q: 0.0)
-    return {"n": n, "cpu": 100 * cpu, "us_per_event": cpu * 1e6 / (n * 1000 / FRAME_MS),
+    return {"n": n, "cpu": 100 * cpu, "client_cpu": 100 * client_cpu,
+            "us_per_event": cpu * 1e6 / (n * 1000 / FRAME_MS),
             "rss": rss, "per_listener_kb": (rss - idle_rss) * 1024 / n,
             "p50": pick(0.5), "p99": pick(0.99), "max": lags[-1] if lags else 0.0,
             "frames": counts[0], "lost": counts[1], "refused": counts[2], "dropped": counts[3]}
+
+
+COLUMNS = (  # heading, key, format
+    ("N", "n", "{:>6.0f}"), ("server CPU", "cpu", "{:>10.1f}%"),
+    ("clients", "client_cpu", "{:>7.1f}%"), ("µs/event", "us_per_event", "{:>9.1f}"),
+    ("RSS", "rss", "{:>6.1f}MB"), ("KB/listener", "per_listener_kb", "{:>12.1f}"),
+    ("lag p50", "p50", "{:>6.1f}ms"), ("p99", "p99", "{:>6.1f}ms"), ("max", "max", "{:>6.0f}ms"),
+    ("frames", "frames", "{:>9.0f}"), ("lost", "lost", "{:>6.0f}"),
+    ("refused", "refused", "{:>8.0f}"), ("dropped", "dropped", "{:>8.0f}"),
+)
 
 
 def main() -> None:
@@ -174,16 +191,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2,
                         help="[server] workers (0: one process captures and serves)")
     args = parser.parse_args()
-    print(f"workers = {args.workers}")
-    print(f"{'N':>6} {'server CPU':>11} {'µs/event':>9} {'RSS':>8} {'KB/listener':>12} "
-          f"{'lag p50':>8} "
-          f"{'p99':>8} {'max':>8} {'frames':>9} {'lost':>6} {'refused':>8} {'dropped':>8}")
+    print(f"workers = {args.workers}; lag and CPU over {args.seconds:g} s once all listen")
+    print(" ".join(f"{heading:>{len(fmt.format(0))}}" for heading, _, fmt in COLUMNS))
     for n in args.listeners:
         r = run_one(n, args.seconds, args.workers)
-        print(f"{r['n']:>6.0f} {r['cpu']:>10.1f}% {r['us_per_event']:>9.1f} {r['rss']:>6.1f}MB "
-              f"{r['per_listener_kb']:>12.1f} "
-              f"{r['p50']:>6.1f}ms {r['p99']:>6.1f}ms {r['max']:>6.0f}ms {r['frames']:>9.0f} "
-              f"{r['lost']:>6.0f} {r['refused']:>8.0f} {r['dropped']:>8.0f}", flush=True)
+        print(" ".join(fmt.format(r[key]) for _, key, fmt in COLUMNS), flush=True)
     print(json.dumps({"machine_cores": os.cpu_count()}))
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from broadcaster.ring import FrameRing
+from broadcaster.stride import StrideController
 from broadcaster.wire import HEARTBEAT, gap_event
 
 
@@ -25,29 +26,49 @@ class StateView(Protocol):
 class Fanout:
     """Holds the framed frames and wakes listeners; never waits on any of them.
 
-    Every listener waits on one shared event and, when woken, sends everything it has not
-    sent yet in one write, so a frame costs one append however many listen. A listener that
-    falls behind the ring jumps to the live edge and is told what it lost.
+    Listeners wait on shared events and, when woken, send everything they have not sent
+    yet in one write, so a frame costs one append however many listen. A listener that
+    falls behind the ring jumps to the live edge and is told what it lost. When the event
+    loop gets busy, listeners are woken every `stride` frames, in staggered groups (see
+    stride.py), so that each write carries more.
     """
 
     def __init__(self, capacity_frames: int, first_seq: int, heartbeat_s: float,
-                 start_seq: int | None = None) -> None:
+                 start_seq: int | None = None, max_stride: int = 1) -> None:
         self.ring = FrameRing(capacity_frames, first_seq, start_seq)
         self.heartbeat_s = heartbeat_s
         self.listeners = 0
         self.skips = 0  # frames listeners skipped: they fell behind, or resumed too late
         self.closing = False
-        self._news = asyncio.Event()
+        self.stride = 1
+        self._stride_control = StrideController(max_stride)
+        self._groups = [asyncio.Event() for _ in range(max_stride)]
+        self._joined = 0
 
     def publish(self, seq: int, wire: bytes) -> None:
-        """Append one framed frame and wake the listeners."""
+        """Append one framed frame and wake the listeners whose turn it is."""
         self.ring.append(seq, wire)
-        self.wake()
+        news = self._groups[seq % self.stride]
+        news.set()
+        news.clear()
 
     def wake(self) -> None:
-        """Wake every listener (a frame, a state change, a heartbeat tick, shutdown)."""
-        self._news.set()
-        self._news.clear()
+        """Wake every listener (a state change, a heartbeat tick, shutdown)."""
+        for news in self._groups:
+            news.set()
+            news.clear()
+
+    async def pace(self, period_s: float = 1.0) -> None:
+        """Keep the stride suited to how busy this thread's event loop is (runs forever)."""
+        cpu, wall = time.thread_time(), time.monotonic()
+        while True:
+            await asyncio.sleep(period_s)
+            cpu_now, wall_now = time.thread_time(), time.monotonic()
+            stride = self._stride_control.update((cpu_now - cpu) / max(wall_now - wall, 1e-3))
+            cpu, wall = cpu_now, wall_now
+            if stride != self.stride:
+                self.stride = stride
+                self.wake()  # listeners move to their group for the new stride
 
     def close(self) -> None:
         """Make every listener's stream end after its final events."""
@@ -72,6 +93,8 @@ class Fanout:
         seq = start_seq
         seen_state = state.state_version
         last_sent = time.monotonic()
+        slot = self._joined
+        self._joined += 1
         self.listeners += 1
         try:
             out = hello
@@ -102,7 +125,7 @@ class Fanout:
                     last_sent = now
                     yield HEARTBEAT
                 else:
-                    await self._news.wait()
+                    await self._groups[slot % self.stride].wait()
         finally:
             self.listeners -= 1
             if on_end is not None:

@@ -17,7 +17,8 @@ from typing import Any
 from broadcaster.config import Config
 from broadcaster.fanout import Fanout
 from broadcaster.feed import FeedDecoder, FeedError, Kind, Message, encode_json
-from broadcaster.station import CaptureBusyError, hello_payload
+from broadcaster.station import MAX_BUNDLE_WAIT_MS, CaptureBusyError, hello_payload
+from broadcaster.stride import max_stride
 from broadcaster.wire import config_event, state_event
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Relay:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.hello = asyncio.Event()
+        self._pacing: asyncio.Task[None] | None = None
         self.ended = asyncio.Event()
 
     # -- the feed -----------------------------------------------------------------------
@@ -63,6 +65,8 @@ class Relay:
             logger.error("lost the hub's feed: %s", exc)
         finally:
             stats.cancel()
+            if self._pacing is not None:
+                self._pacing.cancel()
             self.end_streams()
             for future in self._pending.values():
                 if not future.done():
@@ -77,7 +81,10 @@ class Relay:
             capacity = max(1, round(self.config.ring.capacity_s * 1000
                                     / self.config.audio.frame_ms))
             self.fanout = Fanout(capacity, int(data["epoch"]), self.config.server.heartbeat_s,
-                                 start_seq=int(data["next_id"]))
+                                 start_seq=int(data["next_id"]),
+                                 max_stride=max_stride(self.config.audio.frame_ms,
+                                                       MAX_BUNDLE_WAIT_MS))
+            self._pacing = asyncio.create_task(self.fanout.pace())
             self._set_state(data)
             self.hello.set()
         elif message.kind is Kind.STATE:

@@ -15,6 +15,7 @@ from broadcaster.encoder import EncoderSettings, OpusEncoder
 from broadcaster.fanout import Fanout
 from broadcaster.limits import Admission
 from broadcaster.sources import PcmSource, SourceError
+from broadcaster.stride import max_stride
 from broadcaster.wire import Packetizer, config_event, state_event
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ STALL_S = 2.0  # capture that should run but has made no frame for this long is 
 WEDGED_S = 5.0  # a capture loop that has not come round for this long is stuck in the device
 SUPERVISE_S = 1.0
 FUTILE_RESTARTS = 2  # restarts without a frame in between: the watchdog may take over
+MAX_BUNDLE_WAIT_MS = 20.0  # a busy process may hold a listener's frame back this long
 
 Renew = Callable[[Config], PcmSource]
 
@@ -92,7 +94,8 @@ class Station:
         first_seq = epoch_first_seq()
         self._packetizer = Packetizer(audio.frame_ms, next_seq=first_seq)
         capacity = max(1, round(config.ring.capacity_s * 1000 / audio.frame_ms))
-        self.fanout = Fanout(capacity, first_seq, config.server.heartbeat_s)
+        self.fanout = Fanout(capacity, first_seq, config.server.heartbeat_s,
+                             max_stride=max_stride(audio.frame_ms, MAX_BUNDLE_WAIT_MS))
         self.admission = Admission(config.server.max_listeners, config.server.max_listeners_per_ip)
         self.taps: list[Tap] = []
         self._loop = asyncio.get_running_loop()
@@ -246,6 +249,7 @@ class Station:
     async def open(self) -> None:
         """Start the heartbeat and the supervisor, and capture if the config says so."""
         self._tasks = [asyncio.create_task(self._heartbeat(), name="heartbeat"),
+                       asyncio.create_task(self.fanout.pace(), name="pace"),
                        asyncio.create_task(self._supervise(), name="supervise")]
         if self.config.server.autostart:
             await self.start()
