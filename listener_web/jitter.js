@@ -1,97 +1,132 @@
 // @ts-check
 /**
- * A preallocated ring of interleaved Float32 PCM that smooths network jitter.
+ * Adaptive jitter buffer with drift control: push() decoded PCM in, pull() output blocks out.
  *
- * Pure: no DOM, no WebAudio, so it runs in the AudioWorklet and under `node --test`.
- * All depths are in samples per channel. pull() allocates nothing.
+ * Pure (no DOM, no WebAudio): the AudioWorklet drives it today, and any other output that
+ * asks for blocks of samples (a ScriptProcessor, say) can drive it the same way; `node
+ * --test` drives it with simulated arrival traces. pull() and advance() allocate nothing.
  *
- * Playback modes:
- *  - IDLE: outputs silence until the depth reaches the target, then PLAYING.
- *  - PLAYING: reads the ring; the gain ramps up to 1 over `fadeSamples` (fade-in).
- *    If a block cannot be filled the buffer has underrun: DRAINING.
- *  - DRAINING: the gain ramps down to 0 over `fadeSamples`, reading what is left and then
- *    holding the last sample, so the cut is a short fade instead of a click; then IDLE.
- * While PLAYING, a depth above `maxSamples` (a burst after a stall or a reconnect) drops the
- * oldest audio down to the target with a crossfade, so latency cannot creep up.
+ * Design
+ *  - Ring: one preallocated Float32Array of interleaved samples. Positions are absolute
+ *    sample counts held in doubles; the read position is fractional. Each output sample is
+ *    a 4-point cubic (Catmull-Rom) interpolation at the read position, which then moves by
+ *    `ratio` input samples: resampling by up to ±0.1 % without an audible pitch change.
+ *  - Target depth (drift.js TargetTracker): every push is an arrival; the spread of arrival
+ *    times over the last 300 s (one frame when nothing is late) sets
+ *    target = clamp(1.1 × spread + block + 5 ms, floor 20 ms, ceiling 500 ms). It rises at
+ *    once when something arrives later than before, and falls by at most 0.5 ms a second.
+ *    Depths are peak depths: right after the freshest arrival, before a block is read.
+ *  - Drift (drift.js DriftController): a PI controller sets `ratio` within 1 ± 0.1 %, from
+ *    the peak depth per 0.25 s (1 s moving average) against a setpoint that follows the
+ *    target at 0.5 ms/s (fed forward). Kp = 1/10 s (1 ms off -> 100 ppm), Ki = Kp²/4
+ *    (critically damped); the integral term is the sender's clock drift estimate.
+ *  - Bound: target + max(80 ms headroom, target / 2). A deeper buffer while playing drops its
+ *    oldest audio down to the target with a crossfade of `fadeSamples`; while idle it just
+ *    skips ahead. A full ring (nobody pulling) loses its oldest audio outright.
+ *  - Underrun: when a block cannot be filled, the gain fades to 0 over `fadeSamples`
+ *    (reading what is left, then holding the last sample), then silence until the depth is
+ *    back at the target, then a fade-in. An expected end (capture stopped) is no underrun.
+ *  - Timestamps: each push may carry the capture time of its first sample; readHeadMs()
+ *    says when the sample at the read head (the next one out) was captured.
  */
+import { CaptureStamps, DriftController, TargetTracker } from './drift.js';
+
+/** @typedef {import('./drift.js').TargetOptions} TargetOptions */
+/** @typedef {import('./drift.js').DriftOptions} DriftOptions */
 
 const IDLE = 0;
 const PLAYING = 1;
 const DRAINING = 2;
+// Cubic interpolation at p reads floor(p) - 1 .. floor(p) + 2: p must stay below write - 2.
+const LOOKAHEAD = 3;
+// Smallest push the timestamp ring is sized for: 2.5 ms, the shortest Opus frame.
+const MIN_FRAME_S = 0.0025;
 
 /**
  * @typedef {object} JitterOptions
  * @property {number} channels  interleaved channels in push(), 1..8
- * @property {number} targetSamples  depth at which playback starts
- * @property {number} maxSamples  depth above which the oldest audio is dropped
- * @property {number} [fadeSamples]  length of fades and crossfades (default 128, ~2.7 ms)
- * @property {number} [capacitySamples]  ring size (default 2 * maxSamples + 48000): bursts
- *   up to it are trimmed with a crossfade, a bigger one (nobody pulling) cuts hard
+ * @property {number} targetSamples  initial target depth, per channel
+ * @property {number} [sampleRateHz]  default 48000; the defaults below are times at this rate
+ * @property {number} [floorSamples]  lowest target (default 20 ms)
+ * @property {number} [ceilingSamples]  highest target (default 500 ms)
+ * @property {number} [headroomSamples]  least distance from target to bound (default 80 ms)
+ * @property {number} [fadeSamples]  length of fades and crossfades (default 128)
+ * @property {number} [capacitySamples]  ring size (default: twice the highest bound + 1 s)
+ * @property {Partial<TargetOptions>} [tracking]  tuning of the target
+ * @property {DriftOptions} [drift]  tuning of the drift controller
  */
 
 /** Jitter buffer: push() decoded PCM in, pull() fixed-size output blocks out. */
 export class JitterBuffer {
   /** @param {JitterOptions} options */
-  constructor({ channels, targetSamples, maxSamples, fadeSamples = 128, capacitySamples }) {
-    if (!Number.isInteger(channels) || channels < 1 || channels > 8) {
-      throw new RangeError(`channels: expected an integer in 1..8, got ${channels}`);
-    }
-    if (!Number.isInteger(fadeSamples) || fadeSamples < 1) {
-      throw new RangeError(`fadeSamples: expected an integer >= 1, got ${fadeSamples}`);
-    }
-    // A reconnect can resume with seconds of backlog arriving between two render quanta.
-    const capacity = capacitySamples ?? 2 * maxSamples + 48000;
-    if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new RangeError(`capacitySamples: expected an integer >= 1, got ${capacity}`);
+  constructor({
+    channels,
+    targetSamples,
+    sampleRateHz = 48000,
+    floorSamples = Math.round(0.02 * sampleRateHz),
+    ceilingSamples = Math.round(0.5 * sampleRateHz),
+    headroomSamples = Math.round(0.08 * sampleRateHz),
+    fadeSamples = 128,
+    capacitySamples,
+    tracking = {},
+    drift = {},
+  }) {
+    integer('channels', channels, 1, 8);
+    integer('fadeSamples', fadeSamples, 1);
+    if (!(headroomSamples >= fadeSamples + LOOKAHEAD)) {
+      throw new RangeError(`headroomSamples: expected >= fadeSamples + ${LOOKAHEAD}, got ${headroomSamples}`);
     }
     this.channels = channels;
+    this.sampleRateHz = sampleRateHz;
     this.fadeSamples = fadeSamples;
+    this.headroomSamples = headroomSamples;
+    /** The adaptive target (its jitterSamples: the measured spread of arrivals). */
+    this.tracker = new TargetTracker({
+      sampleRateHz, ...tracking, floorSamples, ceilingSamples, initialSamples: targetSamples,
+    });
+    /** The reading rate (its ratio, and its driftPpm: the sender's clock against ours). */
+    this.control = new DriftController({ sampleRateHz, ...drift });
+    const highest = Math.ceil(this._boundFor(ceilingSamples) + fadeSamples); // + a crossfade
+    const capacity = capacitySamples ?? 2 * highest + sampleRateHz;
+    integer('capacitySamples', capacity, highest + 1);
     this.capacitySamples = capacity;
-    /** Underruns since creation: blocks that could not be filled while playing. */
+
+    /** Blocks that could not be filled while playing (expected ends excluded). */
     this.underruns = 0;
-    /** Samples per channel thrown away to bound the depth. */
+    /** Times audio was dropped to bound the depth, and how many samples per channel. */
+    this.drops = 0;
     this.droppedSamples = 0;
+    /** Output samples produced since creation: the output clock. */
+    this.outputSamples = 0;
 
     this._ring = new Float32Array(capacity * channels);
     this._hold = new Float32Array(channels); // last sample read, per channel
-    this._fadeStep = 1 / fadeSamples;
-    // Absolute sample positions; a double counts exactly for ~6000 years at 48 kHz.
-    this._readPos = 0;
-    this._writePos = 0;
+    // Start at `capacity` so that the interpolation's x[i - 1] never has a negative index.
+    this._readPos = capacity;
+    this._writePos = capacity;
     this._mode = IDLE;
-    this._gain = 0;
+    this._gainSteps = 0; // gain = _gainSteps / fadeSamples
     this._xfadeLeft = 0; // samples of crossfade still to play
     this._xfadeOffset = 0; // distance from the old read position to the new one
-    this._endExpected = false; // the stream ends on purpose: its underrun is not counted
-    this.targetSamples = 0;
-    this.maxSamples = 0;
-    this.setTarget(targetSamples, maxSamples);
+    this._endExpected = false;
+    this._measuring = false; // arrivals count once playback has started
+    this._arrived = false;
+    this._stamps = new CaptureStamps(Math.ceil(capacity / (MIN_FRAME_S * sampleRateHz)) + 8);
+    // The plan of the current block, shared by _render() and _commit().
+    this._planMode = IDLE;
+    this._planBase = 0;
+    this._planRatio = 1;
+    this._planReads = 0;
   }
 
-  /**
-   * Change the target and the maximum depth.
-   * @param {number} targetSamples
-   * @param {number} maxSamples
-   */
-  setTarget(targetSamples, maxSamples) {
-    if (!Number.isInteger(targetSamples) || targetSamples < 1) {
-      throw new RangeError(`targetSamples: expected an integer >= 1, got ${targetSamples}`);
-    }
-    // The crossfade reads fadeSamples of old audio before the jump, so max - target must
-    // leave room for them; the ring must hold max plus a burst.
-    if (!Number.isInteger(maxSamples) || maxSamples < targetSamples + this.fadeSamples) {
-      throw new RangeError(
-        `maxSamples: expected an integer >= targetSamples + fadeSamples ` +
-          `(${targetSamples + this.fadeSamples}), got ${maxSamples}`,
-      );
-    }
-    if (maxSamples >= this.capacitySamples) {
-      throw new RangeError(
-        `maxSamples: expected < capacitySamples (${this.capacitySamples}), got ${maxSamples}`,
-      );
-    }
-    this.targetSamples = targetSamples;
-    this.maxSamples = maxSamples;
+  /** Current target depth (samples per channel). */
+  get targetSamples() {
+    return this.tracker.targetSamples;
+  }
+
+  /** Depth above which audio is dropped. */
+  get maxSamples() {
+    return this._boundFor(this.tracker.targetSamples);
   }
 
   /** Samples per channel waiting to be played (not counting audio being dropped). */
@@ -104,19 +139,35 @@ export class JitterBuffer {
     return this._mode !== IDLE;
   }
 
-  /** Forget all buffered audio and go back to waiting for the target depth. */
+  /**
+   * Change the floor, the ceiling and the current target (the ring keeps its size).
+   * @param {{floorSamples: number, ceilingSamples: number, targetSamples: number}} limits
+   */
+  setLimits({ floorSamples, ceilingSamples, targetSamples }) {
+    if (!(this._boundFor(ceilingSamples) + this.fadeSamples < this.capacitySamples)) {
+      throw new RangeError(`ceilingSamples: ${ceilingSamples} is too high for the ring`);
+    }
+    this.tracker.setLimits(floorSamples, ceilingSamples, targetSamples);
+  }
+
+  /** Forget all buffered audio and arrivals; wait for the target depth again. */
   reset() {
     this._readPos = this._writePos;
     this._mode = IDLE;
-    this._gain = 0;
+    this._gainSteps = 0;
     this._xfadeLeft = 0;
     this._endExpected = false;
+    this._measuring = false;
     this._hold.fill(0);
+    this._stamps.clear();
+    this.tracker.forget();
+    this.control.restart();
   }
 
   /**
    * Say that no more audio is coming for now (the broadcaster stopped capture): the buffer
-   * plays out and fades as usual, but that one underrun is not counted. `false` withdraws it.
+   * plays out and fades as usual, but that one underrun is not counted, and the pause is not
+   * taken for jitter. `false` withdraws it.
    * @param {boolean} [expected]
    */
   expectEnd(expected = true) {
@@ -126,30 +177,39 @@ export class JitterBuffer {
   /**
    * Append interleaved samples. If the ring is full (nobody pulls), the oldest audio goes.
    * @param {Float32Array} samples  interleaved, length a multiple of `channels`
+   * @param {number} [captureMs]  when the first of them was captured, if known
    */
-  push(samples) {
+  push(samples, captureMs = NaN) {
     const ch = this.channels;
     if (samples.length % ch !== 0) {
       throw new RangeError(`push: ${samples.length} samples is not a multiple of ${ch} channels`);
     }
+    const count = samples.length / ch;
+    if (count === 0) return;
+    const start = this._writePos;
+    if (this._measuring) {
+      this.tracker.arrive(this.outputSamples - start, this.outputSamples - (start + count));
+    }
+    this._arrived = true;
+    this._stamps.add(start, captureMs);
+
     const cap = this.capacitySamples;
-    let count = samples.length / ch;
-    if (count > cap) {
-      this.droppedSamples += count - cap;
-      samples = samples.subarray((count - cap) * ch);
-      count = cap;
-    }
-    const overflow = this._writePos - this._readPos + count - cap;
-    if (overflow > 0) {
+    const keep = Math.min(count, cap);
+    const from = count - keep; // a push larger than the ring keeps its end
+    const at = (start + from) % cap;
+    const first = Math.min(keep, cap - at);
+    this._ring.set(samples.subarray(from * ch, (from + first) * ch), at * ch);
+    if (first < keep) this._ring.set(samples.subarray((from + first) * ch), 0);
+    this._writePos = start + count;
+
+    if (this._writePos - this._readPos > cap - 2) {
       this._finishCrossfade();
-      this._readPos += overflow;
-      this.droppedSamples += overflow;
+      const excess = this._writePos - this._readPos - (cap - 2);
+      if (excess > 0) {
+        this._readPos += excess;
+        this._dropped(excess);
+      }
     }
-    const start = this._writePos % cap;
-    const first = Math.min(count, cap - start);
-    this._ring.set(samples.subarray(0, first * ch), start * ch);
-    if (first < count) this._ring.set(samples.subarray(first * ch), 0);
-    this._writePos += count;
   }
 
   /**
@@ -158,89 +218,168 @@ export class JitterBuffer {
    * @param {Float32Array[]} out
    */
   pull(out) {
-    const outChannels = out.length;
-    if (outChannels === 0) return;
+    if (out.length === 0) return;
     const n = out[0].length;
-    this._beginBlock(n);
-
-    const ring = this._ring;
-    const hold = this._hold;
-    const ch = this.channels;
-    const cap = this.capacitySamples;
-    const step = this._fadeStep;
-    const xfadeLen = this.fadeSamples;
-    const xOff = this._xfadeOffset;
-    let read = this._readPos;
-    let gain = this._gain;
-    let mode = this._mode;
-    let xLeft = this._xfadeLeft;
-    let avail = this._writePos - read - (xLeft > 0 ? xOff : 0);
-
-    for (let i = 0; i < n; i++) {
-      if (mode === PLAYING) {
-        gain = gain + step >= 1 ? 1 : gain + step;
-      } else if (mode === DRAINING) {
-        gain -= step;
-        if (gain <= 0) {
-          gain = 0;
-          mode = IDLE;
-        }
-      }
-      if (mode !== IDLE && avail > 0) {
-        const base = (read % cap) * ch;
-        if (xLeft > 0) {
-          const wOld = xLeft / xfadeLen;
-          const other = ((read + xOff) % cap) * ch;
-          for (let c = 0; c < ch; c++) {
-            hold[c] = ring[base + c] * wOld + ring[other + c] * (1 - wOld);
-          }
-          read++;
-          xLeft--;
-          if (xLeft === 0) read += xOff;
-        } else {
-          for (let c = 0; c < ch; c++) hold[c] = ring[base + c];
-          read++;
-        }
-        avail--;
-      }
-      // Past the end of the data (DRAINING) the last sample is held while the gain falls.
-      for (let c = 0; c < outChannels; c++) out[c][i] = hold[c < ch ? c : ch - 1] * gain;
-    }
-    this._readPos = read;
-    this._gain = gain;
-    this._mode = mode;
-    this._xfadeLeft = xLeft;
+    this._plan(n);
+    this._render(out, n);
+    this._commit(n);
   }
 
   /**
-   * Decide, before a block of n samples, whether to start, underrun or drop.
+   * Play `n` output samples without writing them anywhere: exactly what pull() does to the
+   * buffer's state (for simulations, and for outputs that cannot take the audio).
    * @param {number} n
    */
-  _beginBlock(n) {
-    const depth = this._writePos - this._readPos;
-    if (this._mode === IDLE) {
-      if (depth >= this.targetSamples) {
-        if (depth > this.maxSamples) {
-          // Silent while idle: just skip to the newest audio.
-          const drop = depth - this.targetSamples;
-          this._readPos += drop;
-          this.droppedSamples += drop;
-        }
-        this._mode = PLAYING;
-      }
-    } else if (this._mode === PLAYING) {
-      if (this.depthSamples < n) {
+  advance(n) {
+    this._plan(n);
+    this._commit(n);
+  }
+
+  /**
+   * Capture time (ms, in the clock of the stamps given to push()) of the sample at the read
+   * head, which is the next one to be output; NaN when unknown.
+   */
+  readHeadMs() {
+    return this._stamps.at(this._readPos, this.sampleRateHz);
+  }
+
+  /** @param {number} target */
+  _boundFor(target) {
+    return target + Math.max(this.headroomSamples, target / 2);
+  }
+
+  /** @param {number} samples */
+  _dropped(samples) {
+    this.drops++;
+    this.droppedSamples += samples;
+    this.control.skipWindow();
+  }
+
+  /**
+   * Decide what the next block of n samples does: start, underrun, drop, and at what rate.
+   * @param {number} n
+   */
+  _plan(n) {
+    const ctl = this.control;
+    const target = this.tracker.targetSamples;
+    const need = (n - 1) * (1 + ctl.maxOffset) + LOOKAHEAD;
+    let depth = this._writePos - this._readPos;
+    if (this._mode === IDLE && depth >= Math.max(target, need)) {
+      // Start exactly at the target depth (the controller's error is then 0): skip the
+      // oldest audio, silently since nothing plays yet. Only a skip past the bound is a drop.
+      if (depth > this._boundFor(target)) this._dropped(depth - target);
+      this._readPos += depth - Math.max(target, need);
+      depth = Math.max(target, need);
+      this._mode = PLAYING;
+      this._gainSteps = 0;
+      // After a reset or an expected end, arrivals are timed afresh: a pause is no jitter.
+      if (!this._measuring) this.tracker.forget();
+      this._measuring = true;
+      ctl.restart();
+    }
+    if (this._mode === PLAYING) {
+      const pending = this._xfadeLeft > 0 ? this._xfadeOffset : 0;
+      if (depth - pending < need) {
         // No message can arrive during this block, so it will run dry: fade out now.
         this._finishCrossfade();
         this._mode = DRAINING;
-        if (this._endExpected) this._endExpected = false;
-        else this.underruns++;
-      } else if (this._xfadeLeft === 0 && depth > this.maxSamples) {
-        this._xfadeOffset = depth - this.targetSamples;
+        if (this._endExpected) {
+          this._endExpected = false;
+          this._measuring = false; // the pause until capture resumes is no jitter
+        } else {
+          this.underruns++;
+        }
+      } else if (pending === 0 && depth > this._boundFor(target)) {
+        this._xfadeOffset = depth - target;
         this._xfadeLeft = this.fadeSamples;
-        this.droppedSamples += this._xfadeOffset;
+        this._dropped(this._xfadeOffset);
+      } else if (pending > 0) {
+        ctl.skipWindow();
+      } else {
+        ctl.observe(depth, n, this._arrived, target);
       }
     }
+    this._arrived = false;
+
+    const ratio = ctl.ratio;
+    this._planMode = this._mode;
+    this._planBase = this._readPos;
+    this._planRatio = ratio;
+    if (this._mode === PLAYING) {
+      this._planReads = n;
+    } else if (this._mode === DRAINING) {
+      const readable = Math.ceil((this._writePos - (LOOKAHEAD - 1) - this._readPos) / ratio);
+      this._planReads = Math.max(0, Math.min(n, this._gainSteps, readable));
+    } else {
+      this._planReads = 0;
+    }
+  }
+
+  /**
+   * Write the planned block; changes nothing but the held sample.
+   * @param {Float32Array[]} out
+   * @param {number} n
+   */
+  _render(out, n) {
+    const outChannels = out.length;
+    const mode = this._planMode;
+    if (mode === IDLE) {
+      for (let c = 0; c < outChannels; c++) out[c].fill(0);
+      return;
+    }
+    const { _ring: ring, _hold: hold, channels: ch, capacitySamples: cap, fadeSamples: fade } = this;
+    const { _planBase: base, _planRatio: ratio, _planReads: reads } = this;
+    const { _xfadeLeft: xLeft, _xfadeOffset: xOff } = this;
+    const up = mode === PLAYING;
+    let steps = this._gainSteps;
+    for (let i = 0; i < n; i++) {
+      steps = up ? (steps < fade ? steps + 1 : fade) : steps > 0 ? steps - 1 : 0;
+      if (i < reads) {
+        const pos = base + i * ratio;
+        if (xLeft > 0 && i < xLeft) {
+          const wOld = (xLeft - i) / fade;
+          for (let c = 0; c < ch; c++) {
+            hold[c] = wOld * cubic(ring, cap, ch, c, pos) + (1 - wOld) * cubic(ring, cap, ch, c, pos + xOff);
+          }
+        } else {
+          const at = xLeft > 0 ? pos + xOff : pos;
+          for (let c = 0; c < ch; c++) hold[c] = cubic(ring, cap, ch, c, at);
+        }
+      }
+      // Past the end of the data (DRAINING) the last sample is held while the gain falls.
+      const gain = steps / fade;
+      for (let c = 0; c < outChannels; c++) out[c][i] = hold[c < ch ? c : ch - 1] * gain;
+    }
+  }
+
+  /**
+   * Move the state past the planned block.
+   * @param {number} n
+   */
+  _commit(n) {
+    const mode = this._planMode;
+    if (mode === PLAYING) {
+      this._readPos = this._planBase + n * this._planRatio;
+      if (this._xfadeLeft > 0) {
+        if (this._xfadeLeft <= n) {
+          this._readPos += this._xfadeOffset;
+          this._xfadeLeft = 0;
+        } else {
+          this._xfadeLeft -= n;
+        }
+      }
+      this._gainSteps = Math.min(this.fadeSamples, this._gainSteps + n);
+    } else if (mode === DRAINING) {
+      this._readPos = this._planBase + this._planReads * this._planRatio;
+      if (this._gainSteps <= n) {
+        this._gainSteps = 0;
+        this._mode = IDLE;
+      } else {
+        this._gainSteps -= n;
+      }
+    }
+    this.outputSamples += n;
+    this.tracker.tick(n);
   }
 
   /** Abandon a crossfade in progress by jumping straight to the newer audio. */
@@ -250,4 +389,40 @@ export class JitterBuffer {
       this._xfadeLeft = 0;
     }
   }
+}
+
+/**
+ * @param {string} name
+ * @param {number} value
+ * @param {number} min
+ * @param {number} [max]
+ */
+function integer(name, value, min, max = Infinity) {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Infinity ? `>= ${min}` : `in ${min}..${max}`;
+    throw new RangeError(`${name}: expected an integer ${range}, got ${value}`);
+  }
+}
+
+/**
+ * Channel c of an interleaved ring at fractional position pos: Catmull-Rom cubic through
+ * the samples at floor(pos) - 1 .. floor(pos) + 2 (exact at whole positions).
+ * @param {Float32Array} ring
+ * @param {number} cap  ring size in samples per channel
+ * @param {number} ch  channels
+ * @param {number} c
+ * @param {number} pos  >= 1
+ */
+export function cubic(ring, cap, ch, c, pos) {
+  const whole = Math.floor(pos);
+  const t = pos - whole;
+  const i1 = whole % cap;
+  const i0 = i1 === 0 ? cap - 1 : i1 - 1;
+  const i2 = i1 + 1 === cap ? 0 : i1 + 1;
+  const i3 = i2 + 1 === cap ? 0 : i2 + 1;
+  const x0 = ring[i0 * ch + c];
+  const x1 = ring[i1 * ch + c];
+  const x2 = ring[i2 * ch + c];
+  const x3 = ring[i3 * ch + c];
+  return x1 + 0.5 * t * (x2 - x0 + t * (2 * x0 - 5 * x1 + 4 * x2 - x3 + t * (3 * (x1 - x2) + x3 - x0)));
 }

@@ -9,29 +9,41 @@
 /**
  * @typedef {object} PlayerStats  posted by the worklet a few times a second
  * @property {number} depthSamples  per channel, waiting in the jitter buffer
+ * @property {number} targetSamples  the adaptive target depth
+ * @property {number} maxSamples  depth above which audio is dropped
+ * @property {number} jitterSamples  measured spread of arrival times
+ * @property {number} ratio  resampling ratio (input samples per output sample)
+ * @property {number} driftPpm  how much faster the broadcaster's clock runs than ours
  * @property {number} underruns
+ * @property {number} drops  times audio was dropped to bound the depth
  * @property {number} droppedSamples
  * @property {boolean} playing
+ * @property {number | null} captureMs  capture time of the sample leaving at contextTime
+ * @property {number} contextTime  AudioContext time (s) at which that sample leaves the worklet
+ * @property {number} frame  the same as a context frame
  */
 
 /**
- * @typedef {object} JitterTarget
- * @property {number} targetSamples
- * @property {number} maxSamples
+ * @typedef {object} JitterTarget  limits of the worklet's adaptive target depth
+ * @property {number} targetSamples  where the target starts
+ * @property {number} floorSamples
+ * @property {number} ceilingSamples
  */
 
 export const SAMPLE_RATE_HZ = 48000;
 
 /**
- * Default jitter target for a stream: two packets, at least 20 ms; the maximum 80 ms above.
+ * Jitter limits for a stream: the target starts at two packets plus 10 ms, then adapts to
+ * the measured jitter between 20 ms (or one packet) and 500 ms.
  * @param {number} frameMs
  * @returns {JitterTarget}
  */
 export function jitterTarget(frameMs) {
-  const targetMs = Math.max(20, 2 * frameMs);
+  const samples = (/** @type {number} */ ms) => Math.round((ms * SAMPLE_RATE_HZ) / 1000);
   return {
-    targetSamples: Math.round((targetMs * SAMPLE_RATE_HZ) / 1000),
-    maxSamples: Math.round(((targetMs + 80) * SAMPLE_RATE_HZ) / 1000),
+    targetSamples: samples(2 * frameMs + 10),
+    floorSamples: samples(Math.max(20, frameMs)),
+    ceilingSamples: samples(500),
   };
 }
 
@@ -45,6 +57,13 @@ export class Player {
     /** @type {AudioWorkletNode | null} */
     this.node = null;
     this.channels = 0;
+    /** @type {PlayerStats | null} */
+    this.latest = null;
+  }
+
+  /** The newest figures from the worklet (null before the first). */
+  get figures() {
+    return this.latest;
   }
 
   /** Load the worklet module and make sure the context runs. */
@@ -71,7 +90,9 @@ export class Player {
       processorOptions: { channels, ...target },
     });
     node.port.onmessage = (event) => {
-      if (event.data.type === 'stats') this.onStats(event.data);
+      if (event.data.type !== 'stats') return;
+      this.latest = event.data;
+      this.onStats(event.data);
     };
     node.connect(this.ctx.destination);
     this.node = node;
@@ -81,9 +102,10 @@ export class Player {
   /**
    * Queue interleaved PCM; its buffer is transferred to the audio thread.
    * @param {Float32Array} samples
+   * @param {number} [captureMs]  when its first sample was captured (server clock), if known
    */
-  push(samples) {
-    this.node?.port.postMessage({ type: 'pcm', samples }, [samples.buffer]);
+  push(samples, captureMs) {
+    this.node?.port.postMessage({ type: 'pcm', samples, captureMs }, [samples.buffer]);
   }
 
   /**
@@ -107,6 +129,26 @@ export class Player {
   /** Output latency after the worklet, in ms: what the device adds. */
   get outputLatencyMs() {
     return 1000 * ((this.ctx.baseLatency || 0) + (this.ctx.outputLatency || 0));
+  }
+
+  /**
+   * Capture-to-ear latency in ms from the latest figures: when the sample they name is heard
+   * minus when it was captured; null until push() was given capture times.
+   * @param {number} serverOffsetMs  the server's clock minus Date.now()
+   * @returns {number | null}
+   */
+  latencyMs(serverOffsetMs) {
+    const f = this.latest;
+    if (!f || f.captureMs === null) return null;
+    // The device plays context time `contextTime` at page time `performanceTime`.
+    const ts = this.ctx.getOutputTimestamp?.();
+    let heardMs;
+    if (ts?.contextTime !== undefined && ts.performanceTime !== undefined && ts.performanceTime > 0) {
+      heardMs = performance.timeOrigin + ts.performanceTime + 1000 * (f.contextTime - ts.contextTime);
+    } else {
+      heardMs = Date.now() + 1000 * (f.contextTime - this.ctx.currentTime) + this.outputLatencyMs;
+    }
+    return heardMs + serverOffsetMs - f.captureMs;
   }
 
   /** Stop playing and release the audio device. */

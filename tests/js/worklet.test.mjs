@@ -21,7 +21,7 @@ before(async () => {
 
 function makeProcessor(channels = 1) {
   const Player = registered.get('broadcaster-player');
-  const proc = new Player({ processorOptions: { channels, targetSamples: 960, maxSamples: 4800 } });
+  const proc = new Player({ processorOptions: { channels, targetSamples: 960 } });
   const send = (data) => proc.port.onmessage({ data });
   return { proc, send };
 }
@@ -59,8 +59,39 @@ describe('broadcaster-player worklet', () => {
     assert.ok(stats.length >= 3 && stats.length <= 5, `${stats.length} stats messages`);
     const last = stats.at(-1);
     assert.equal(last.underruns, 0);
-    assert.equal(typeof last.depthSamples, 'number');
+    assert.equal(last.drops, 0);
+    for (const key of ['depthSamples', 'targetSamples', 'maxSamples', 'jitterSamples', 'ratio', 'driftPpm']) {
+      assert.ok(Number.isFinite(last[key]), `${key}: ${last[key]}`);
+    }
+    assert.ok(last.targetSamples >= 960 && last.maxSamples > last.targetSamples);
+    assert.ok(Math.abs(last.ratio - 1) <= 0.001);
     assert.equal(last.playing, true);
+    assert.equal(last.captureMs, null, 'no capture times were given');
+  });
+
+  test('reports the capture time of the sample at the read head, with its context time', () => {
+    const { proc, send } = makeProcessor();
+    render(proc, 1, 3); // the context has been running for a while
+    send({ type: 'pcm', samples: new Float32Array(960).fill(0.1), captureMs: 5000 });
+    send({ type: 'pcm', samples: new Float32Array(960).fill(0.1), captureMs: 5020 });
+    render(proc, 1, 2);
+    send({ type: 'stats' });
+    const stats = proc.posted.at(-1);
+    assert.equal(stats.frame, globalThis.currentFrame, 'the next quantum starts there');
+    assert.equal(stats.contextTime, globalThis.currentFrame / 48000);
+    // Playback started at the target, 960 samples before the newest: at the second packet,
+    // with the first quantum after the PCM; 256 samples have been played since.
+    assert.equal(stats.captureMs, 5020 + (256 * 1000) / 48000);
+  });
+
+  test('takes new limits for the target', () => {
+    const { proc, send } = makeProcessor();
+    send({ type: 'target', targetSamples: 4800, floorSamples: 2400, ceilingSamples: 9600 });
+    send({ type: 'stats' });
+    assert.equal(proc.posted.at(-1).targetSamples, 4800);
+    send({ type: 'target', targetSamples: 100 });
+    send({ type: 'stats' });
+    assert.equal(proc.posted.at(-1).targetSamples, 2400, 'the floor stays');
   });
 
   test('answers a stats request and counts an underrun, not an expected end', () => {
@@ -70,13 +101,13 @@ describe('broadcaster-player worklet', () => {
     render(proc, 2, 20);
     send({ type: 'pcm', samples: new Float32Array(2 * 960).fill(0.2) });
     send({ type: 'end', expected: false });
-    const { out } = render(proc, 2, 20);
+    const { out } = render(proc, 2, 40);
     assert.equal(out[0][1][127], 0, 'silent once drained');
     send({ type: 'stats' });
     const stats = proc.posted.at(-1);
     assert.equal(stats.type, 'stats');
     assert.equal(stats.underruns, 1);
-    assert.equal(stats.depthSamples, 0);
+    assert.ok(stats.depthSamples < 3, `left ${stats.depthSamples}`); // the interpolator's lookahead
   });
 
   test('rejects unknown messages', () => {
