@@ -3,16 +3,25 @@
 # system packages, a virtualenv in .venv and the package itself.
 #   scripts/setup.sh          runtime only
 #   scripts/setup.sh --dev    also what the test suite needs (PulseAudio, Chromium, Node.js, dev extras)
+#   scripts/setup.sh --bench  also what bench/peers.py compares with (Icecast2, DarkIce, snapserver)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dev=0
-[ "${1:-}" = "--dev" ] && dev=1
+bench=0
+for arg in "$@"; do
+    case "$arg" in
+        --dev) dev=1 ;;
+        --bench) bench=1 ;;
+        *) printf 'usage: %s [--dev] [--bench]\n' "$0" >&2; exit 2 ;;
+    esac
+done
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 runtime_pkgs=(python3 python3-venv python3-dev gcc libopus0 portaudio19-dev libasound2-plugins alsa-utils)
 dev_pkgs=(pulseaudio pulseaudio-utils chromium nodejs systemd)
+bench_pkgs=(icecast2 darkice snapserver)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -22,6 +31,7 @@ as_root() {
 missing=()
 wanted=("${runtime_pkgs[@]}")
 [ "$dev" -eq 1 ] && wanted+=("${dev_pkgs[@]}")
+[ "$bench" -eq 1 ] && wanted+=("${bench_pkgs[@]}")
 for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
