@@ -34,7 +34,8 @@ class Fanout:
     """
 
     def __init__(self, capacity_frames: int, first_seq: int, heartbeat_s: float,
-                 start_seq: int | None = None, max_stride: int = 1) -> None:
+                 start_seq: int | None = None, max_stride: int = 1,
+                 frame_ms: float = 20.0) -> None:
         self.ring = FrameRing(capacity_frames, first_seq, start_seq)
         self.heartbeat_s = heartbeat_s
         self.listeners = 0
@@ -44,10 +45,15 @@ class Fanout:
         self._stride_control = StrideController(max_stride)
         self._groups = [asyncio.Event() for _ in range(max_stride)]
         self._joined = 0
+        self._frame_s = frame_ms / 1000
+        self._published_at = time.monotonic()
+        self._wake_delay_s = 0.0  # summed over the wake-ups since the last pace()
+        self._wakeups = 0
 
     def publish(self, seq: int, wire: bytes) -> None:
         """Append one framed frame and wake the listeners whose turn it is."""
         self.ring.append(seq, wire)
+        self._published_at = time.monotonic()
         news = self._groups[seq % self.stride]
         news.set()
         news.clear()
@@ -59,12 +65,21 @@ class Fanout:
             news.clear()
 
     async def pace(self, period_s: float = 1.0) -> None:
-        """Keep the stride suited to how busy this thread's event loop is (runs forever)."""
+        """Keep the stride suited to how busy this thread's event loop is (runs forever).
+
+        Busy is the larger of the loop's CPU share and how long a round of wake-ups takes
+        against the frame duration (twice the mean delay from a frame to a listener's
+        wake-up): the second also sees a process that other processes crowd out.
+        """
         cpu, wall = time.thread_time(), time.monotonic()
         while True:
             await asyncio.sleep(period_s)
             cpu_now, wall_now = time.thread_time(), time.monotonic()
-            stride = self._stride_control.update((cpu_now - cpu) / max(wall_now - wall, 1e-3))
+            busy = (cpu_now - cpu) / max(wall_now - wall, 1e-3)
+            if self._wakeups:
+                busy = max(busy, 2 * self._wake_delay_s / self._wakeups / self._frame_s)
+            self._wake_delay_s, self._wakeups = 0.0, 0
+            stride = self._stride_control.update(busy)
             cpu, wall = cpu_now, wall_now
             if stride != self.stride:
                 self.stride = stride
@@ -118,6 +133,9 @@ class Fanout:
                 seq = batch.next_seq
                 out += batch.data
                 now = time.monotonic()
+                if batch.data:
+                    self._wake_delay_s += now - self._published_at
+                    self._wakeups += 1
                 if out:
                     last_sent = now
                     yield out

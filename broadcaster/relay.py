@@ -83,7 +83,8 @@ class Relay:
             self.fanout = Fanout(capacity, int(data["epoch"]), self.config.server.heartbeat_s,
                                  start_seq=int(data["next_id"]),
                                  max_stride=max_stride(self.config.audio.frame_ms,
-                                                       MAX_BUNDLE_WAIT_MS))
+                                                       MAX_BUNDLE_WAIT_MS),
+                                 frame_ms=self.config.audio.frame_ms)
             self._pacing = asyncio.create_task(self.fanout.pace())
             self._set_state(data)
             self.hello.set()
@@ -125,7 +126,8 @@ class Relay:
         while True:
             fanout = self.fanout
             if fanout is not None:
-                self._send(Kind.STATS, {"listeners": fanout.listeners, "skips": fanout.skips})
+                self._send(Kind.STATS, {"listeners": fanout.listeners, "skips": fanout.skips,
+                                        "stride": fanout.stride})
             await asyncio.sleep(STATS_EVERY_S)
 
     def _send(self, kind: Kind, data: dict[str, Any]) -> None:
