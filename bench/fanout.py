@@ -24,6 +24,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -53,8 +54,8 @@ class Listener(asyncio.Protocol):
         self.closing = False  # we hang up: not a drop
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.write(b"GET /audio/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        request = b"GET /audio/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        cast(asyncio.WriteTransport, transport).write(request)  # uvloop's are not subclasses
 
     def data_received(self, data: bytes) -> None:
         if not self.streaming:
@@ -127,7 +128,12 @@ def client_process(port: int, listeners: int, ramp_s: float, seconds: float,
         await asyncio.gather(*tasks)
         return lags, counts, (time.process_time() - cpu0) / seconds
 
-    queue.put(asyncio.run(main()))
+    try:
+        import uvloop  # the clients only: they share the machine with the server
+    except ImportError:
+        queue.put(asyncio.run(main()))
+    else:
+        queue.put(uvloop.run(main()))
 
 
 def family_cpu_seconds(pids: list[int]) -> float:

@@ -113,8 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.list_devices:
             return list_devices()
         from broadcaster.server import run  # keeps --help/config checks light
+        from broadcaster.tls import TlsError
 
-        asyncio.run(run(config, reload_config=lambda: config_from_args(args)))
+        try:
+            asyncio.run(run(config, reload_config=lambda: config_from_args(args)))
+        except TlsError as exc:
+            logger.error("%s", exc)
+            return 1
     except (SourceError, EncoderError, FileNotFoundError) as exc:
         logger.error("%s", exc)
         return 1

@@ -93,6 +93,7 @@ class ServerConfig:
     max_listeners_per_ip: int = 20
     stalled_listener_timeout_s: float = 30.0
     workers: int = 0
+    max_bundle_ms: float = 40.0
 
     def __post_init__(self) -> None:
         _check(bool(self.host) and not any(c.isspace() for c in self.host), "server.host",
@@ -110,6 +111,8 @@ class ServerConfig:
                "server.stalled_listener_timeout_s", self.stalled_listener_timeout_s,
                "1 to 3600 seconds")
         _check(0 <= self.workers <= 64, "server.workers", self.workers, "0 to 64 processes")
+        _check(0.0 <= self.max_bundle_ms <= 200.0, "server.max_bundle_ms", self.max_bundle_ms,
+               "0 to 200 ms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,35 @@ class AccessConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """HTTPS (with HTTP/2) on a second port, beside plain http."""
+
+    port: int = 0
+    cert_file: str = ""
+    key_file: str = ""
+    state_dir: str = ""
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.port <= 65535, "tls.port", self.port,
+               "0 (no https) or a port from 1 to 65535")
+        for key in ("cert_file", "key_file", "state_dir"):
+            value = getattr(self, key)
+            _check(value == value.strip() and value.isprintable(), f"tls.{key}", value,
+                   "a path without leading or trailing spaces, or empty")
+        if bool(self.cert_file) != bool(self.key_file):
+            given, missing = (("cert_file", "key_file") if self.cert_file
+                              else ("key_file", "cert_file"))
+            raise ConfigError(f"tls.{missing} is missing: tls.{given} is set, and a "
+                              "certificate needs both (or neither: a self-signed pair is "
+                              "then made)")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether https is served."""
+        return self.port != 0
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     """What the service logs."""
 
@@ -152,7 +184,12 @@ class Config:
     ring: RingConfig = field(default_factory=RingConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.tls.port != self.server.port, "tls.port", self.tls.port,
+               f"a port other than server.port ({self.server.port})")
 
 
 _SECTIONS: dict[str, type[Any]] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]

@@ -1,9 +1,10 @@
 """The capture process's side of worker processes: spawn them, feed them, answer them.
 
 With `[server] workers = N`, N worker processes accept the listeners on the one listening
-socket (inherited), each serving them from its own copy of the ring; this process keeps the
-capture, the encoder, the state and the one count of admitted listeners. Each frame is
-framed once here and written once per worker, whatever the number of listeners.
+socket (and the https one, when it is on: inherited), each serving them from its own copy
+of the ring; this process keeps the capture, the encoder, the state and the one count of
+admitted listeners. Each frame is framed once here and written once per worker, whatever
+the number of listeners.
 A worker that dies, or stops reading its feed, is replaced.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 
 from broadcaster.feed import FeedDecoder, FeedError, Kind, Message, encode_frame, encode_json
 from broadcaster.station import CaptureBusyError, Station
+from broadcaster.tls import TlsSocket
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class WorkerLink:
         self.reader, self.writer = reader, writer
         self.listeners = 0
         self.skips = 0
+        self.stride = 1  # frames per write it uses (see stride.py)
         self.admitted: Counter[str] = Counter()
 
     def send(self, message: bytes) -> None:
@@ -65,9 +68,10 @@ class Hub:
     """Feeds worker processes from the station (a Tap of it) and serves their requests."""
 
     def __init__(self, station: Station, sock: socket.socket, web_root: Path,
-                 workers: int) -> None:
+                 workers: int, tls: TlsSocket | None = None) -> None:
         self.station = station
         self._sock = sock
+        self._tls = tls
         self._web_root = web_root
         self._count = workers
         self._links: dict[int, WorkerLink] = {}
@@ -97,6 +101,8 @@ class Hub:
     async def run(self) -> None:
         """Start the workers and keep them running until `close()`."""
         self._sock.listen(1024)  # connections queue while the workers start
+        if self._tls is not None:
+            self._tls.sock.listen(1024)
         self.station.taps.append(self)
         try:
             await asyncio.gather(*(self._keep(index) for index in range(self._count)),
@@ -146,15 +152,23 @@ class Hub:
 
     async def _spawn(self, index: int) -> WorkerLink:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        config = self.station.config
         with theirs:
-            fds = (self._sock.fileno(), theirs.fileno())
+            fds = [self._sock.fileno(), theirs.fileno()]
+            args = ["--index", str(index), "--listen-fd", str(fds[0]), "--feed-fd", str(fds[1]),
+                    "--web-root", str(self._web_root)]
+            if self._tls is not None:
+                fds.append(self._tls.sock.fileno())
+                args += ["--tls-fd", str(fds[-1])]
+                # the files actually served, self-signed ones included
+                files = self._tls.files
+                config = dataclasses.replace(config, tls=dataclasses.replace(
+                    config.tls, cert_file=str(files.cert_file), key_file=str(files.key_file)))
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "broadcaster.worker", "--index", str(index),
-                "--listen-fd", str(fds[0]), "--feed-fd", str(fds[1]),
-                "--web-root", str(self._web_root),
+                sys.executable, "-m", "broadcaster.worker", *args,
                 stdin=asyncio.subprocess.PIPE, pass_fds=fds)
         assert process.stdin is not None
-        process.stdin.write(json.dumps(dataclasses.asdict(self.station.config)).encode())
+        process.stdin.write(json.dumps(dataclasses.asdict(config)).encode())
         process.stdin.close()
         reader, writer = await asyncio.open_unix_connection(sock=ours)
         link = WorkerLink(index, process, reader, writer)
@@ -190,6 +204,7 @@ class Hub:
         if message.kind is Kind.STATS:
             link.listeners = int(data.get("listeners", 0))
             link.skips = int(data.get("skips", 0))
+            link.stride = int(data.get("stride", 1))
         elif message.kind is Kind.RELEASE:
             address = str(data.get("address"))
             if link.admitted[address] > 0:
@@ -239,7 +254,8 @@ class Hub:
         links = sorted(self._links.values(), key=lambda link: link.index)
         status["skips"] += sum(link.skips for link in links)
         status["workers"] = [{"index": link.index, "pid": link.process.pid,
-                              "listeners": link.listeners} for link in links]
+                              "listeners": link.listeners, "stride": link.stride}
+                             for link in links]
         status["worker_restarts"] = self.respawns
         status["health"] = list(self.station.health())
         return self._state() | {"status": status}

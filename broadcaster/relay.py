@@ -17,7 +17,7 @@ from typing import Any
 from broadcaster.config import Config
 from broadcaster.fanout import Fanout
 from broadcaster.feed import FeedDecoder, FeedError, Kind, Message, encode_json
-from broadcaster.station import MAX_BUNDLE_WAIT_MS, CaptureBusyError, hello_payload
+from broadcaster.station import CaptureBusyError, hello_payload
 from broadcaster.stride import max_stride
 from broadcaster.wire import config_event, state_event
 
@@ -83,7 +83,7 @@ class Relay:
             self.fanout = Fanout(capacity, int(data["epoch"]), self.config.server.heartbeat_s,
                                  start_seq=int(data["next_id"]),
                                  max_stride=max_stride(self.config.audio.frame_ms,
-                                                       MAX_BUNDLE_WAIT_MS),
+                                                       self.config.server.max_bundle_ms),
                                  frame_ms=self.config.audio.frame_ms)
             self._pacing = asyncio.create_task(self.fanout.pace())
             self._set_state(data)

@@ -9,11 +9,12 @@ import os
 import resource
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
+from hypercorn.protocol import h2 as hypercorn_h2
 from quart import Quart
 
 from broadcaster.app import create_app
@@ -23,6 +24,7 @@ from broadcaster.notify import Notifier
 from broadcaster.reloader import Reloader
 from broadcaster.sources.factory import make_source
 from broadcaster.station import Station
+from broadcaster.tls import TlsError, TlsSocket, prepare
 from broadcaster.urls import announce
 
 logger = logging.getLogger(__name__)
@@ -83,12 +85,68 @@ def listening_socket(host: str, port: int, stalled_timeout_s: float) -> socket.s
     return sock
 
 
-def _hypercorn_config(sock: socket.socket) -> HypercornConfig:
+def tls_listening_socket(config: Config) -> TlsSocket:
+    """The https socket, bound like the plain one, with the certificate it presents (made
+    first when self-signed). Raises TlsError."""
+    server, tls = config.server, config.tls
+    try:
+        sock = listening_socket(server.host, tls.port, server.stalled_listener_timeout_s)
+    except OSError as exc:
+        raise TlsError(f"cannot serve https on {server.host}:{tls.port} (tls.port): "
+                       f"{exc.strerror or exc}") from exc
+    try:
+        return TlsSocket(sock, prepare(tls))
+    except BaseException:
+        sock.close()
+        raise
+
+
+def hold_up_stalled_http2_writers() -> None:
+    """Make Hypercorn's HTTP/2 stream buffer hold up the response's writer until the buffer
+    has drained below its low-water mark (idempotent).
+
+    Hypercorn 0.18 lets the writer go on after any pop that takes less than the mark, the
+    empty pops made while the peer's flow-control window is shut included: the stream of an
+    HTTP/2 listener that stops reading would pile up in memory without bound, instead of
+    holding up its own generator, which then jumps to the live edge as over HTTP/1.1.
+    """
+    buffer_class = hypercorn_h2.StreamBuffer
+    if getattr(buffer_class.pop, "holds_up_writer", False):
+        return
+    low_water = hypercorn_h2.BUFFER_LOW_WATER
+
+    async def pop(self: hypercorn_h2.StreamBuffer, max_length: int) -> bytes:
+        length = min(len(self.buffer), max_length)
+        data = bytes(self.buffer[:length])
+        del self.buffer[:length]
+        if len(self.buffer) < low_water:
+            await self._paused.set()
+        if not self.buffer:
+            await self._is_empty.set()
+        return data
+
+    pop.holds_up_writer = True  # type: ignore[attr-defined]
+    buffer_class.pop = pop  # type: ignore[method-assign]
+
+
+def _hypercorn_config(sock: socket.socket, tls: TlsSocket | None) -> HypercornConfig:
     hc = HypercornConfig()
-    hc.bind = [f"fd://{sock.detach()}"]  # Hypercorn owns the descriptor from here
+    # Hypercorn owns the descriptors from here. With a certificate it serves `bind` with
+    # TLS (ALPN: HTTP/2, else HTTP/1.1) and `insecure_bind` as plain HTTP.
+    if tls is None:
+        hc.bind = [f"fd://{sock.detach()}"]
+    else:
+        hc.bind = [f"fd://{tls.sock.detach()}"]
+        hc.insecure_bind = [f"fd://{sock.detach()}"]
+        hc.certfile, hc.keyfile = str(tls.files.cert_file), str(tls.files.key_file)
+        hc.alpn_protocols = ["h2", "http/1.1"]
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")  # through our logging, not stderr twice
-    hc.graceful_timeout = 1.0
+    # Past SHUTDOWN_GRACE_S, connections still open are dropped (see _finish) and end as
+    # if the client had gone. Hypercorn must not cancel them first: cancelling an HTTP/2
+    # stream fails in Hypercorn 0.18 (it spawns into the cancelled task group) and ends the
+    # whole server with that error.
+    hc.graceful_timeout = SHUTDOWN_GRACE_S + 0.4
     hc.include_server_header = False
     return hc
 
@@ -129,7 +187,7 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
     """Serve until SIGINT or SIGTERM; SIGHUP applies `reload_config()` where it can.
 
     With `[server] workers = 0` this process also serves the listeners; otherwise worker
-    processes do (see hub.py). Raises SourceError/OSError when it cannot start.
+    processes do (see hub.py). Raises SourceError/OSError/TlsError when it cannot start.
     """
     if not (web_root / "index.html").is_file():
         raise FileNotFoundError(f"the listener page is missing: {web_root / 'index.html'}")
@@ -139,9 +197,14 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
     if (limit := raise_open_files_limit(wanted)) < wanted:
         logger.warning("this process may open only %d files: listeners beyond about %d will "
                        "be refused (raise LimitNOFILE)", limit, limit - FILES_BESIDES_LISTENERS)
-    with contextlib.closing(listening_socket(server.host, server.port,
-                                             server.stalled_listener_timeout_s)) as sock:
+    with contextlib.ExitStack() as sockets:
+        sock = sockets.enter_context(contextlib.closing(
+            listening_socket(server.host, server.port, server.stalled_listener_timeout_s)))
         port = sock.getsockname()[1]
+        tls: TlsSocket | None = None
+        if config.tls.enabled:
+            tls = await asyncio.to_thread(tls_listening_socket, config)
+            sockets.enter_context(contextlib.closing(tls.sock))
         source = await asyncio.to_thread(make_source, config)
         station = Station(config, source, renew=make_source)
         stop = asyncio.Event()
@@ -157,11 +220,11 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
         try:
             await station.open()
             if server.workers:
-                hub = Hub(station, sock, web_root, server.workers)
+                hub = Hub(station, sock, web_root, server.workers, tls)
                 serving = asyncio.create_task(hub.run())
             else:
                 serving = asyncio.create_task(
-                    serve_http(create_app(station, web_root), sock, stop, stopping))
+                    serve_http(create_app(station, web_root), sock, stop, stopping, tls))
             await _announce(serving, station, notifier, stop, port)
         finally:
             stop.set()
@@ -223,7 +286,7 @@ async def _announce(serving: asyncio.Task[None], station: Station, notifier: Not
         logger.info("broadcasting %s; open http://%s:%d/ to listen", station.source_name,
                     f"[{shown}]" if ":" in shown else shown, port)
         notifier.send(READY="1", STATUS=station.summary())
-        announce(host, port)
+        announce(host, port, station.config.tls.port or None)
         watchdog = asyncio.create_task(_watchdog(station, notifier))
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -236,27 +299,28 @@ async def _announce(serving: asyncio.Task[None], station: Station, notifier: Not
 
 
 async def serve_http(app: Quart, sock: socket.socket, stop: asyncio.Event,
-                     on_stop: Callable[[], None]) -> None:
-    """Run Hypercorn on `sock` until `stop` is set (`on_stop` runs first), then close its
-    connections within SHUTDOWN_GRACE_S."""
-    port = sock.getsockname()[1]
+                     on_stop: Callable[[], None], tls: TlsSocket | None = None) -> None:
+    """Run Hypercorn on `sock` (and https on `tls`) until `stop` is set (`on_stop` runs
+    first), then close its connections within SHUTDOWN_GRACE_S."""
+    ports = {sock.getsockname()[1]} | ({tls.sock.getsockname()[1]} if tls else set())
 
     async def shutdown_trigger() -> None:
         await stop.wait()
         on_stop()
 
+    hold_up_stalled_http2_writers()  # HTTP/2 over TLS, or h2c on the plain port
     server = asyncio.create_task(
-        hypercorn_serve(app, _hypercorn_config(sock), shutdown_trigger=shutdown_trigger))
+        hypercorn_serve(app, _hypercorn_config(sock, tls), shutdown_trigger=shutdown_trigger))
     stopped = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({server, stopped}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopped.cancel()
         stop.set()
-        await _finish(server, port)
+        await _finish(server, ports)
 
 
-async def _finish(server: asyncio.Task[None], port: int) -> None:
+async def _finish(server: asyncio.Task[None], ports: Collection[int]) -> None:
     """Let Hypercorn close its connections, but not for longer than SHUTDOWN_GRACE_S.
 
     Hypercorn waits for each connection's unsent data to drain before closing it, and a
@@ -264,14 +328,14 @@ async def _finish(server: asyncio.Task[None], port: int) -> None:
     """
     done, _ = await asyncio.wait({server}, timeout=SHUTDOWN_GRACE_S)
     if not done:
-        dropped = drop_connections(port)
+        dropped = drop_connections(ports)
         logger.warning("%d client(s) that stopped reading held up the shutdown: dropped",
                        dropped)
     await server
 
 
-def drop_connections(port: int) -> int:
-    """Shut down every TCP connection this process has on local `port` (Linux).
+def drop_connections(ports: Collection[int]) -> int:
+    """Shut down every TCP connection this process has on one of the local `ports` (Linux).
 
     Hypercorn keeps its client sockets to itself; the kernel lists them. A shut-down socket
     fails its pending writes at once, so the transport holding them closes.
@@ -286,7 +350,7 @@ def drop_connections(port: int) -> int:
             try:
                 address = probe.getsockname()
                 if (probe.type != socket.SOCK_STREAM or not isinstance(address, tuple)
-                        or address[1] != port):
+                        or address[1] not in ports):
                     continue
                 probe.getpeername()  # the listening socket has no peer: OSError
                 probe.shutdown(socket.SHUT_RDWR)

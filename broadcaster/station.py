@@ -26,7 +26,6 @@ STALL_S = 2.0  # capture that should run but has made no frame for this long is 
 WEDGED_S = 5.0  # a capture loop that has not come round for this long is stuck in the device
 SUPERVISE_S = 1.0
 FUTILE_RESTARTS = 2  # restarts without a frame in between: the watchdog may take over
-MAX_BUNDLE_WAIT_MS = 20.0  # a busy process may hold a listener's frame back this long
 
 Renew = Callable[[Config], PcmSource]
 
@@ -72,6 +71,7 @@ def hello_payload(config: Config, *, source: str, state: str, epoch: int, next_i
         "epoch": epoch,
         "server_ms": round(time.time() * 1000.0, 3),
         "next_id": next_id,
+        "https_port": config.tls.port or None,
     }
 
 
@@ -95,7 +95,8 @@ class Station:
         self._packetizer = Packetizer(audio.frame_ms, next_seq=first_seq)
         capacity = max(1, round(config.ring.capacity_s * 1000 / audio.frame_ms))
         self.fanout = Fanout(capacity, first_seq, config.server.heartbeat_s,
-                             max_stride=max_stride(audio.frame_ms, MAX_BUNDLE_WAIT_MS))
+                             max_stride=max_stride(audio.frame_ms, config.server.max_bundle_ms),
+                             frame_ms=audio.frame_ms)
         self.admission = Admission(config.server.max_listeners, config.server.max_listeners_per_ip)
         self.taps: list[Tap] = []
         self._loop = asyncio.get_running_loop()
@@ -332,6 +333,7 @@ class Station:
             "overflows": self.source.overflows,
             "dropped_frames": self.source.dropped_frames,
             "skips": self.fanout.skips,
+            "stride": self.fanout.stride,
             "refused_listeners": self.admission.refused,
             "capture_restarts": self.capture_restarts,
             "uptime_s": round(time.monotonic() - self.started_monotonic, 3),

@@ -1,7 +1,8 @@
 """A worker process: serves listeners from the capture process's feed (see hub.py).
 
-Started by the hub as `python -m broadcaster.worker`, with the listening socket and its end
-of the feed inherited as file descriptors and the config as JSON on stdin. It exits when the
+Started by the hub as `python -m broadcaster.worker`, with the listening sockets (plain http,
+and https when it is on) and its end of the feed inherited as file descriptors, and the
+config as JSON on stdin (its `tls` names the certificate's files). It exits when the
 hub closes the feed, on SIGTERM, or when the hub dies (the kernel sends it SIGTERM then).
 """
 
@@ -21,6 +22,7 @@ from broadcaster.app import create_app
 from broadcaster.config import Config, config_from_dict
 from broadcaster.relay import Relay
 from broadcaster.server import serve_http
+from broadcaster.tls import TlsFiles, TlsSocket
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +39,13 @@ def die_with_parent() -> None:
         pass  # then the closed feed ends it
 
 
-async def serve(config: Config, listen_fd: int, feed_fd: int, web_root: Path) -> None:
+async def serve(config: Config, listen_fd: int, feed_fd: int, web_root: Path,
+                tls_fd: int | None = None) -> None:
     """Serve listeners until the feed ends or SIGTERM."""
     sock = socket.socket(fileno=listen_fd)
+    tls = None if tls_fd is None else TlsSocket(
+        socket.socket(fileno=tls_fd),
+        TlsFiles(Path(config.tls.cert_file), Path(config.tls.key_file)))
     reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=feed_fd))
     relay = Relay(config, reader, writer)
     feeding = asyncio.create_task(relay.run())
@@ -50,7 +56,7 @@ async def serve(config: Config, listen_fd: int, feed_fd: int, web_root: Path) ->
     ended.add_done_callback(lambda _: stop.set())
     try:
         await asyncio.wait_for(relay.hello.wait(), HELLO_TIMEOUT_S)
-        await serve_http(create_app(relay, web_root), sock, stop, relay.end_streams)
+        await serve_http(create_app(relay, web_root), sock, stop, relay.end_streams, tls)
     finally:
         ended.cancel()
         writer.close()
@@ -64,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen-fd", type=int, required=True)
     parser.add_argument("--feed-fd", type=int, required=True)
     parser.add_argument("--web-root", type=Path, required=True)
+    parser.add_argument("--tls-fd", type=int)
     args = parser.parse_args(argv)
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the hub shuts the workers down
@@ -72,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                         format=f"%(asctime)s %(levelname)s worker {args.index} %(name)s: "
                                "%(message)s")
     try:
-        asyncio.run(serve(config, args.listen_fd, args.feed_fd, args.web_root))
+        asyncio.run(serve(config, args.listen_fd, args.feed_fd, args.web_root, args.tls_fd))
     except TimeoutError:
         logger.error("no feed from the capture process")
         return 1

@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * UI wiring of the listener page: the Start/Stop button, the status, source and figures.
+ * UI wiring of the listener page: the Start/Stop button, the status, source and figures,
+ * the "Tap to listen" hint when the browser blocks sound, and the note on plain http.
  *
  * A Session ties one AudioStream (transport), one OpusDecoder (decoding) and one Player
  * (playback) together; this file holds no protocol, codec or audio logic of its own.
@@ -8,7 +9,7 @@
 import { OpusDecoder, decoderProblem } from './decoder.js';
 import { Player, SAMPLE_RATE_HZ, jitterTarget } from './player.js';
 import { setUpControls } from './control.js';
-import { AudioStream } from './stream.js';
+import { AudioStream, peekHttpsPort } from './stream.js';
 
 /**
  * @typedef {import('./wire.js').StreamConfig} StreamConfig
@@ -20,6 +21,10 @@ import { AudioStream } from './stream.js';
 const LISTEN_KEY = new URLSearchParams(location.search).get('key');
 const STREAM_URL = LISTEN_KEY ? `/audio/stream?key=${encodeURIComponent(LISTEN_KEY)}` : '/audio/stream';
 const IDLE_FIGURES = 'buffer – · underruns – · latency –';
+// A context still suspended this long after Start was not allowed to play by the browser
+// (starting one takes a few ms when it is allowed).
+const BLOCKED_AFTER_MS = 500;
+const BLOCKED_TEXT = 'sound is blocked by this browser until you tap the page';
 
 /** @param {string} id */
 function element(id) {
@@ -33,11 +38,25 @@ const ui = {
   status: element('status'),
   source: element('source'),
   figures: element('figures'),
+  unlock: /** @type {HTMLDialogElement} */ (element('unlock')),
+  unlockButton: element('unlock-button'),
+  secureNote: element('secure-note'),
+  secureText: element('secure-text'),
+  secureLink: /** @type {HTMLAnchorElement} */ (element('secure-link')),
 };
+
+/** What each capture state other than `running` means for the listener. */
+const STATE_TEXT = {
+  stopped: 'the broadcaster stopped the stream: it plays again here when they restart it',
+  offline: 'the source is offline',
+  shutdown: 'the broadcaster is shutting down: reconnecting…',
+};
+
+/** @typedef {'idle' | 'busy' | 'live' | 'warn' | 'error'} StatusTone */
 
 /**
  * @param {string} text
- * @param {'idle' | 'busy' | 'live' | 'warn' | 'error'} tone
+ * @param {StatusTone} tone
  */
 function setStatus(text, tone) {
   ui.status.textContent = text;
@@ -68,6 +87,10 @@ class Session {
     this.decoder = null;
     /** @type {AudioStream | null} */
     this.stream = null;
+    /** @type {{ text: string, tone: string | undefined } | null} status the hint replaced */
+    this.statusBeforeBlock = null;
+    /** The last capture state the server announced. */
+    this.state = /** @type {import('./wire.js').CaptureState | null} */ (null);
     // Created synchronously, inside the click, so that the browser lets it play.
     this.player = new Player((stats) => this.showFigures(stats));
   }
@@ -76,8 +99,17 @@ class Session {
     setStatus('connecting…', 'busy');
     const problem = await decoderProblem(1);
     if (problem) throw new Error(problem);
-    await this.player.load();
+    const { ctx } = this.player;
+    ctx.addEventListener('statechange', () => this.checkAudio());
+    // A browser that blocks sound leaves the context suspended (and load() waiting for it).
+    const check = setTimeout(() => this.checkAudio(), BLOCKED_AFTER_MS);
+    try {
+      await this.player.load();
+    } finally {
+      clearTimeout(check);
+    }
     if (this.closed) return;
+    this.checkAudio();
     this.stream = new AudioStream(STREAM_URL, {
       onConfig: (config) => this.onConfig(config),
       onPacket: (id, packet) => this.onPacket(id, packet),
@@ -97,6 +129,35 @@ class Session {
       },
       onDisconnect: (closed) => this.onDisconnect(closed),
       onBadEvent: (err) => console.warn('broadcaster: ignored a malformed event:', err),
+    });
+  }
+
+  /** Show the "Tap to listen" hint while the browser keeps the audio context suspended. */
+  checkAudio() {
+    if (this.closed) return;
+    // 'interrupted': Safari's state while a call or another app holds the audio.
+    const state = /** @type {string} */ (this.player.ctx.state);
+    if (state === 'suspended' || state === 'interrupted') {
+      if (ui.status.textContent !== BLOCKED_TEXT) {
+        this.statusBeforeBlock = { text: ui.status.textContent ?? '', tone: ui.status.dataset.tone };
+      }
+      setStatus(BLOCKED_TEXT, 'warn');
+      showUnlock();
+    } else {
+      hideUnlock();
+      // Put back what the stream said meanwhile, unless something newer replaced the hint.
+      const before = this.statusBeforeBlock;
+      this.statusBeforeBlock = null;
+      if (before && ui.status.textContent === BLOCKED_TEXT) {
+        setStatus(before.text, /** @type {StatusTone} */ (before.tone));
+      }
+    }
+  }
+
+  /** Resume the audio context: call only inside a tap or click, the one time it may start. */
+  unlock() {
+    this.player.ctx.resume().catch((err) => {
+      if (session === this) stop(`sound is still blocked: ${err.message ?? err}`, 'error');
     });
   }
 
@@ -138,7 +199,8 @@ class Session {
   onPacket(id, packet) {
     if (!this.decoder || this.closed) return;
     this.decoder.decode(packet, id);
-    if (!this.live) {
+    // A frame captured just before a stop can arrive after the `stopped` state: not live.
+    if (!this.live && this.state === 'running') {
       this.live = true;
       setStatus('live', 'live');
     }
@@ -157,12 +219,12 @@ class Session {
    */
   onCaptureState(state, reason = null) {
     this.live = false;
+    this.state = state;
     if (state !== 'running') {
-      const text = {
-        stopped: 'capture stopped by broadcaster',
-        offline: `source offline${reason ? ` (${reason})` : ''}: waiting for it to come back`,
-        shutdown: 'the broadcaster is restarting…',
-      }[state];
+      let text = STATE_TEXT[state];
+      if (state === 'offline') {
+        text += `${reason ? ` (${reason})` : ''}: waiting for it to come back`;
+      }
       setStatus(text, 'warn');
       this.player.expectEnd(true);
       // The worklet posts stats only while audio arrives: fetch them once it has drained.
@@ -178,9 +240,13 @@ class Session {
     if (this.closed) return;
     this.live = false;
     if (closed) {
-      stop('connection to the broadcaster failed', 'error');
+      // EventSource gives up only on an answer other than a stream: a full server, say.
+      stop('the broadcaster refused the stream (too many listeners, or a key is needed): ' +
+        'press Start listening to try again', 'error');
+    } else if (this.state === 'shutdown') {
+      setStatus('the broadcaster has shut down: reconnecting…', 'busy');
     } else {
-      setStatus('reconnecting…', 'busy');
+      setStatus('cannot reach the broadcaster: reconnecting…', 'busy');
     }
   }
 
@@ -191,7 +257,8 @@ class Session {
     const latency = stats.playing ? this.latencyMs(bufferMs) : null;
     parts.push(latency === null ? 'latency –' : `latency ≈ ${latency.toFixed(0)} ms`);
     if (this.lostFrames > 0) parts.push(`lost ${this.lostFrames} frames`);
-    ui.figures.textContent = parts.join(' · ');
+    // No-break spaces inside each figure: a phone's narrow line wraps only between figures.
+    ui.figures.textContent = parts.map((part) => part.replaceAll(' ', '\u00a0')).join(' · ');
   }
 
   /**
@@ -230,25 +297,94 @@ function stop(text, tone) {
   session = null;
   setButton(false);
   setStatus(text, tone);
+  hideUnlock();
   ui.figures.textContent = IDLE_FIGURES;
   ending?.close().catch((err) => console.warn('broadcaster: closing audio failed:', err));
+}
+
+function showUnlock() {
+  if (!ui.unlock.open) ui.unlock.showModal();
+}
+
+function hideUnlock() {
+  if (ui.unlock.open) ui.unlock.close();
+}
+
+/**
+ * Start a session; call inside a click, where the browser lets its audio start.
+ * @returns {void}
+ */
+function listen() {
+  /** @param {unknown} err */
+  const failed = (err) => {
+    if (err instanceof DOMException && err.name === 'NotAllowedError') {
+      // Some browsers refuse to start audio outright instead of leaving it suspended.
+      stop(BLOCKED_TEXT, 'warn');
+      showUnlock();
+    } else {
+      stop(err instanceof Error ? err.message : String(err), 'error');
+    }
+  };
+  let current;
+  try {
+    current = new Session();
+  } catch (err) {
+    failed(err);
+    return;
+  }
+  session = current;
+  setButton(true);
+  current.start().catch((err) => {
+    if (session === current) failed(err);
+  });
+}
+
+/**
+ * On plain http (not a secure context) the player's WebCodecs and AudioWorklet are missing:
+ * say so at once, and link to the https page when the server has one.
+ */
+async function explainInsecurePage() {
+  if (window.isSecureContext) return;
+  ui.secureText.textContent =
+    "This page can't play here: on plain http from another device, browsers turn off " +
+    'WebCodecs and AudioWorklet, which the player needs (a player that works here comes later).';
+  ui.secureNote.hidden = false;
+  const port = await peekHttpsPort(STREAM_URL);
+  if (port === null) return;
+  const origin = `https://${location.hostname}:${port}`;
+  ui.secureText.textContent =
+    "This page can't play on plain http: browsers turn off WebCodecs and AudioWorklet " +
+    'there. The https page has them, and plays with the lowest latency:';
+  ui.secureLink.href = `${origin}${location.pathname}${location.search}${location.hash}`;
+  ui.secureLink.textContent = `${origin}/`;
+  ui.secureLink.hidden = false;
 }
 
 ui.button.addEventListener('click', () => {
   if (session) {
     stop('stopped', 'idle');
-    return;
+  } else {
+    listen();
   }
-  const current = new Session();
-  session = current;
-  setButton(true);
-  current.start().catch((err) => {
-    if (session === current) stop(err instanceof Error ? err.message : String(err), 'error');
-  });
+});
+
+ui.unlockButton.addEventListener('click', () => {
+  hideUnlock();
+  if (session) {
+    session.unlock();
+  } else {
+    listen();
+  }
+});
+
+// Escape closes the hint: the listener chose not to listen.
+ui.unlock.addEventListener('cancel', () => {
+  if (session) stop('stopped', 'idle');
 });
 
 setButton(false);
 setStatus('stopped', 'idle');
+explainInsecurePage().catch((err) => console.warn('broadcaster: https link failed:', err));
 setUpControls(element('controls'), (text, ok) => {
   if (!session) setStatus(text, ok ? 'idle' : 'error');
 });

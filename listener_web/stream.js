@@ -71,3 +71,41 @@ export class AudioStream {
     this.source.close();
   }
 }
+
+/**
+ * The https port a `config` event advertises (`"https_port": N`), or null when TLS is off.
+ * @param {string} text  the event's data
+ * @returns {number | null}
+ */
+export function httpsPortOf(text) {
+  let port;
+  try {
+    port = JSON.parse(text)?.https_port;
+  } catch {
+    return null;
+  }
+  return Number.isInteger(port) && port >= 1 && port <= 65535 ? port : null;
+}
+
+/**
+ * Open the stream only for its `config` event and close it again: for a page that cannot
+ * play here but can still point to the https page. Resolves null when TLS is off, or when
+ * no config arrives within `timeoutMs`.
+ * @param {string} url
+ * @param {number} [timeoutMs]
+ * @returns {Promise<number | null>}
+ */
+export function peekHttpsPort(url, timeoutMs = 5000) {
+  return new Promise((resolve) => {
+    const source = new EventSource(url);
+    /** @param {number | null} port */
+    const done = (port) => {
+      clearTimeout(timer);
+      source.close();
+      resolve(port);
+    };
+    const timer = setTimeout(() => done(null), timeoutMs);
+    source.addEventListener('config', (event) => done(httpsPortOf(event.data)));
+    source.addEventListener('error', () => done(null));
+  });
+}

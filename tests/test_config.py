@@ -50,6 +50,14 @@ def test_values_are_read() -> None:
     ({"ring": {"capacity_s": 0}}, "ring.capacity_s = 0.0 is invalid"),
     ({"logging": {"level": "loud"}}, "logging.level = 'loud' is invalid"),
     ({"audio": 5}, "[audio] must be a table"),
+    ({"tls": {"port": 70000}}, "tls.port = 70000 is invalid"),
+    ({"tls": {"port": "8443"}}, "tls.port = '8443' is invalid: expected a int"),
+    ({"tls": {"port": 8000}}, "tls.port = 8000 is invalid: expected a port other than "
+                              "server.port (8000)"),
+    ({"tls": {"cert_file": "cert.pem"}}, "tls.key_file is missing: tls.cert_file is set"),
+    ({"tls": {"key_file": "key.pem"}}, "tls.cert_file is missing: tls.key_file is set"),
+    ({"tls": {"state_dir": " /srv"}}, "tls.state_dir = ' /srv' is invalid"),
+    ({"tls": {"certfile": "a"}}, "unknown key tls.certfile (did you mean 'cert_file'?)"),
 ])
 def test_bad_values_name_the_key(data: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -75,3 +83,15 @@ def test_overrides_are_validated_like_the_file() -> None:
     assert (config.server.port, config.source.spec) == (9000, "tone:300")
     with pytest.raises(ConfigError, match=r"server\.port = -1"):
         with_overrides(Config(), {"server.port": -1})
+    with_https = config_from_dict({"tls": {"port": 8443}})
+    with pytest.raises(ConfigError, match=r"tls\.port = 8443 is invalid: expected a port "
+                                          r"other than server\.port \(8443\)"):
+        with_overrides(with_https, {"server.port": 8443})  # --port clashing with the file
+
+
+def test_https_is_off_unless_a_port_is_set() -> None:
+    assert Config().tls.enabled is False
+    config = config_from_dict({"tls": {"port": 8443, "cert_file": "/c.pem",
+                                       "key_file": "/k.pem", "state_dir": "~/tls"}})
+    assert config.tls.enabled is True
+    assert (config.tls.cert_file, config.tls.key_file) == ("/c.pem", "/k.pem")

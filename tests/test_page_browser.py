@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from tests.browser import (
     collect_problems,
@@ -16,10 +17,65 @@ from tests.browser import (
     recorded_rate,
     recorded_samples,
 )
-from tests.conftest import start_broadcaster
+from tests.conftest import free_port, no_device_env, start_broadcaster
 from tests.signal_tools import dominant_frequency, rms_dbfs
+from tests.vmic import VirtualMic
 
 pytestmark = pytest.mark.browser
+
+# Headless Chromium lets every AudioContext play, whatever --autoplay-policy says. This
+# init script applies the policy of a browser that blocks sound: a context created or resumed
+# outside the handling of a real click stays suspended, and resume() either waits for such a
+# click (Chromium, "pending") or fails with NotAllowedError (WebKit, "reject"). It looks at
+# the click event itself, not at navigator.userActivation: Playwright's evaluate() lends the
+# page a user activation.
+BLOCK_SOUND_JS = """
+(() => {
+  const mode = '__MODE__';
+  let inRealClick = false;
+  window.addEventListener('click', (event) => {
+    inRealClick = event.isTrusted;
+    setTimeout(() => { inRealClick = false; });
+  }, true);
+  window.addEventListener('click', () => { inRealClick = false; });
+  const Native = window.AudioContext;
+  const nativeResume = Native.prototype.resume;
+  const nativeState = Object.getOwnPropertyDescriptor(BaseAudioContext.prototype, 'state').get;
+  const blocked = new WeakSet();
+  const waiting = [];
+  window.AudioContext = class extends Native {
+    constructor(...args) {
+      super(...args);
+      if (!inRealClick) {
+        blocked.add(this);
+        this.suspend();
+      }
+    }
+  };
+  Object.defineProperty(BaseAudioContext.prototype, 'state', {
+    get() { return blocked.has(this) ? 'suspended' : nativeState.call(this); },
+  });
+  Native.prototype.resume = function () {
+    if (inRealClick) {
+      blocked.delete(this);
+      const started = nativeResume.call(this);
+      started.then(() => waiting.splice(0).forEach((wake) => wake()));
+      return started;
+    }
+    if (mode === 'reject') {
+      return Promise.reject(new DOMException('no user gesture', 'NotAllowedError'));
+    }
+    return new Promise((wake) => waiting.push(wake));
+  };
+})();
+"""
+
+
+def listen_and_wait_for_sound(page: Page) -> None:
+    """Press Start listening and wait until the page plays audible sound."""
+    page.locator("#listen").click()
+    expect(page.locator("#status")).to_have_text("live", timeout=10_000)
+    page.wait_for_function("() => window.__firstSoundMs !== undefined", timeout=5_000)
 
 
 def test_listen_plays_the_live_tone_and_stop_silences_it(tone_server: str) -> None:
@@ -31,6 +87,7 @@ def test_listen_plays_the_live_tone_and_stop_silences_it(tone_server: str) -> No
         button = page.locator("#listen")
         expect(status).to_have_text("stopped")
         expect(button).to_have_text("Start listening")
+        expect(page.locator("#secure-note")).to_be_hidden()  # 127.0.0.1 is a secure context
 
         pressed_ms = page.evaluate("performance.now()")
         button.click()
@@ -54,6 +111,7 @@ def test_listen_plays_the_live_tone_and_stop_silences_it(tone_server: str) -> No
         assert quietest > level - 6, f"a 10 ms window at {quietest:.1f} dBFS vs {level:.1f}"
         assert np.all(np.isfinite(samples))
         expect(page.locator("#figures")).to_contain_text("latency ≈")
+        expect(page.locator("#unlock")).to_be_hidden()  # sound was never blocked
 
         button.click()
         expect(status).to_have_text("stopped")
@@ -73,6 +131,13 @@ def test_insecure_origin_explains_why_it_cannot_play(tone_server: str) -> None:
         problems = collect_problems(page)
         page.goto(f"http://pi.test:{port}/")
         assert page.evaluate("window.isSecureContext") is False
+        # Said at once, before any press; with no TLS on the server there is no link.
+        note = page.locator("#secure-note")
+        expect(note).to_be_visible()
+        expect(note).to_contain_text("can't play here")
+        expect(note).to_contain_text("WebCodecs and AudioWorklet")
+        page.wait_for_timeout(500)  # the stream's config has come: still no https page
+        expect(page.locator("#secure-link")).to_be_hidden()
         page.locator("#listen").click()
         expect(page.locator("#status")).to_contain_text("not a secure context")
         expect(page.locator("#status")).to_contain_text("fallback comes later")
@@ -100,3 +165,116 @@ def test_capture_buttons_appear_with_the_token_or_on_this_machine(tmp_path: Path
             assert problems == []
     finally:
         assert proc.stop() == 0, proc.log()
+
+
+def test_insecure_origin_links_to_the_https_page_the_server_serves(tmp_path: Path) -> None:
+    tls_port = free_port()
+    proc = start_broadcaster(tmp_path, "--source", "tone", config=(
+        f'[tls]\nport = {tls_port}\nstate_dir = "{tmp_path / "tls"}"\n'
+        '[access]\nlisten_key = "listen-key-1"\n'))
+    port = proc.url.rsplit(":", 1)[1]
+    try:
+        with launch_chromium(["--host-resolver-rules=MAP pi.test 127.0.0.1"]) as browser:
+            page = new_recording_page(browser)
+            problems = collect_problems(page)
+            page.goto(f"http://pi.test:{port}/?key=listen-key-1")
+            link = page.locator("#secure-link")
+            expect(link).to_be_visible()
+            expect(link).to_have_text(f"https://pi.test:{tls_port}/")
+            # The link keeps the listening key: the https page needs it too.
+            expect(link).to_have_attribute("href",
+                                           f"https://pi.test:{tls_port}/?key=listen-key-1")
+            expect(page.locator("#secure-note")).to_contain_text("lowest latency")
+            assert problems == []
+    finally:
+        assert proc.stop() == 0, proc.log()
+
+
+@pytest.mark.parametrize("refusal", ["pending", "reject"])
+def test_blocked_sound_shows_tap_to_listen_and_the_tap_plays(
+    tone_server: str, refusal: str
+) -> None:
+    with launch_chromium() as browser:
+        page = new_recording_page(browser)
+        page.add_init_script(BLOCK_SOUND_JS.replace("__MODE__", refusal))
+        problems = collect_problems(page)
+        page.goto(f"{tone_server}/")
+        # A start without a real click: the browser keeps the sound blocked.
+        page.evaluate("() => document.getElementById('listen').click()")
+        hint = page.locator("#unlock")
+        expect(hint).to_be_visible()
+        expect(page.locator("#status")).to_contain_text("sound is blocked")
+        page.wait_for_timeout(300)
+        assert page.evaluate("() => window.__firstSoundMs") is None
+        page.locator("#unlock-button").click()  # a real tap
+        expect(hint).to_be_hidden()
+        expect(page.locator("#status")).to_have_text("live", timeout=10_000)
+        page.wait_for_function("() => window.__firstSoundMs !== undefined", timeout=5_000)
+        expect(page.locator("#listen")).to_have_text("Stop listening")
+        assert problems == []
+
+
+def test_stopped_by_the_broadcaster_and_a_server_restart_are_explained(tmp_path: Path) -> None:
+    proc = start_broadcaster(tmp_path, "--source", "tone")
+    port = proc.url.rsplit(":", 1)[1]
+    restarted = None
+    try:
+        with launch_chromium() as browser:
+            page = new_recording_page(browser)
+            problems = collect_problems(page)
+            page.goto(f"{proc.url}/")
+            listen_and_wait_for_sound(page)
+            status = page.locator("#status")
+
+            assert httpx.post(proc.url + "/audio/stop", timeout=5).status_code == 200
+            expect(status).to_have_text(
+                "the broadcaster stopped the stream: it plays again here when they restart it")
+            expect(page.locator("#listen")).to_have_text("Stop listening")  # still connected
+            assert httpx.post(proc.url + "/audio/start", timeout=5).status_code == 200
+            expect(status).to_have_text("live", timeout=10_000)
+
+            assert proc.stop() == 0, proc.log()  # a clean shutdown says so on the stream
+            expect(status).to_have_text("the broadcaster has shut down: reconnecting…")
+            page.wait_for_timeout(1_500)  # a few refused reconnections change nothing
+            expect(status).to_have_text("the broadcaster has shut down: reconnecting…")
+
+            # The same address comes back: the page plays again by itself.
+            restarted = start_broadcaster(tmp_path, "--source", "tone", "--port", port,
+                                          wait=False)
+            expect(status).to_have_text("live", timeout=15_000)
+
+            restarted.process.kill()  # gone without a word: a crash, or the network
+            expect(status).to_have_text("cannot reach the broadcaster: reconnecting…")
+            expect(page.locator("#listen")).to_have_text("Stop listening")
+            # The stream cut off by the kill, and the refused reconnections while the server
+            # was away, are the browser's reports, not the page's.
+            expected = ("ERR_CONNECTION_REFUSED", "ERR_INCOMPLETE_CHUNKED_ENCODING")
+            assert [p for p in problems
+                    if "/audio/stream" not in p or not any(e in p for e in expected)] == []
+    finally:
+        proc.stop()
+        if restarted is not None:
+            restarted.stop()
+
+
+@pytest.mark.vmic
+def test_an_unplugged_source_is_shown_offline_with_its_reason(tmp_path: Path) -> None:
+    with VirtualMic(tmp_path / "vmic") as mic:
+        proc = start_broadcaster(tmp_path, "--source", "mic", env=no_device_env() | mic.env)
+        try:
+            with launch_chromium() as browser:
+                page = new_recording_page(browser)
+                problems = collect_problems(page)
+                page.goto(f"{proc.url}/")
+                page.locator("#listen").click()
+                status = page.locator("#status")
+                expect(status).to_have_text("live", timeout=10_000)
+                mic.remove_source()  # the USB mic is pulled out
+                expect(status).to_contain_text("the source is offline (", timeout=10_000)
+                expect(status).to_contain_text("mic:default")
+                expect(status).to_contain_text("waiting for it to come back")
+                mic.restore_source()
+                expect(status).to_have_text("live", timeout=15_000)
+                assert problems == []
+        finally:
+            assert proc.stop() == 0, proc.log()
