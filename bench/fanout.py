@@ -141,11 +141,13 @@ def family_cpu_seconds(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
 
 
-def run_one(n: int, seconds: float, workers: int) -> dict[str, float]:
+def run_one(n: int, seconds: float, workers: int, max_bundle_ms: float | None = None
+            ) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="fanout-"))
     proc = start_broadcaster(work, "--source", "tone", "--log-level", "warning", config=(
         f"[server]\nmax_listeners = {n + 10}\nmax_listeners_per_ip = {n + 10}\n"
-        f"workers = {workers}\n"))
+        f"workers = {workers}\n"
+        + (f"max_bundle_ms = {max_bundle_ms}\n" if max_bundle_ms is not None else "")))
     port = int(proc.url.rsplit(":", 1)[1])
     time.sleep(1.5)  # the workers report in
     pids = [proc.process.pid] + [int(w["pid"]) for w in json.loads(
@@ -196,11 +198,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2,
                         help="[server] workers (0: one process captures and serves)")
+    parser.add_argument("--max-bundle-ms", type=float,
+                        help="[server] max_bundle_ms (default: the config's default)")
     args = parser.parse_args()
-    print(f"workers = {args.workers}; lag and CPU over {args.seconds:g} s once all listen")
+    bundle = "" if args.max_bundle_ms is None else f", max_bundle_ms = {args.max_bundle_ms:g}"
+    print(f"workers = {args.workers}{bundle}; lag and CPU over {args.seconds:g} s once all listen")
     print(" ".join(f"{heading:>{len(fmt.format(0))}}" for heading, _, fmt in COLUMNS))
     for n in args.listeners:
-        r = run_one(n, args.seconds, args.workers)
+        r = run_one(n, args.seconds, args.workers, args.max_bundle_ms)
         print(" ".join(fmt.format(r[key]) for _, key, fmt in COLUMNS), flush=True)
     print(json.dumps({"machine_cores": os.cpu_count()}))
 
