@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "broadcaster"
-PURE = ["ring.py", "feed.py", "sse.py", "wire.py", "reblock.py", "source_spec.py", "config.py",
-        "sources/pacer.py"]
+PURE = ["ring.py", "feed.py", "stride.py", "metrics.py", "limits.py", "sse.py", "wire.py",
+        "reblock.py", "source_spec.py", "config.py", "sources/pacer.py"]
 FORBIDDEN = {"asyncio", "threading", "socket", "pyaudio", "opuslib", "quart", "hypercorn",
              "time", "os", "subprocess"}
 
