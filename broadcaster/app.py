@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
+import sys
+import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,6 +18,13 @@ from broadcaster.access import basic_password, bearer_token, is_loopback, matche
 from broadcaster.config import Config
 from broadcaster.metrics import render_metrics
 from broadcaster.station import CaptureBusyError
+from broadcaster.telemetry import (
+    MAX_REPORT_BYTES,
+    RateLimitedError,
+    Report,
+    TelemetryError,
+    TelemetryStore,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +68,23 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": PAGE_CSP,
 }
 RETRY_AFTER_S = "10"
+# Third-party browser code the page loads from /vendor/PACKAGE/FILE: npm package -> the
+# folder of it that is served. npm installs it (package.json at the repository's top), never git.
+VENDOR_DIRS = {"opus-decoder": Path("opus-decoder") / "dist"}
+
+
+def vendor_roots(web_root: Path) -> list[Path]:
+    """Where the page's npm packages may be: a checkout's node_modules beside the page, or
+    the copy systemd/install.sh puts in the virtualenv of an installed service."""
+    return [web_root.parent / "node_modules",
+            Path(sys.prefix) / "share" / "broadcaster" / "node_modules"]
 
 
 class Broadcast(Protocol):
     """What the app serves: the Station itself, or a worker process's Relay of it."""
 
     config: Config
+    telemetry: TelemetryStore  # the reports of the listeners this process serves
 
     @property
     def state(self) -> str:
@@ -96,8 +117,11 @@ class Broadcast(Protocol):
         """(healthy, reason) for /healthz."""
 
 
-def create_app(station: Broadcast, web_root: Path) -> Quart:
-    """Build the app around a running station; `web_root` holds the listener page."""
+def create_app(station: Broadcast, web_root: Path,
+               vendor: Sequence[Path] | None = None) -> Quart:
+    """Build the app around a running station; `web_root` holds the listener page, `vendor`
+    the node_modules folders to serve /vendor/ from (default: vendor_roots(web_root))."""
+    vendor_dirs = vendor_roots(web_root) if vendor is None else list(vendor)
     app = Quart(__name__, static_folder=str(web_root), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024
     access = station.config.access
@@ -154,6 +178,17 @@ def create_app(station: Broadcast, web_root: Path) -> Quart:
         response.headers["Cache-Control"] = "no-cache"
         return response
 
+    @app.get("/vendor/<package>/<path:name>")
+    async def vendor_file(package: str, name: str) -> Any:
+        if package not in VENDOR_DIRS:
+            return _error(404, f"no vendor package {package!r}")
+        for root in vendor_dirs:
+            folder = root / VENDOR_DIRS[package]
+            if folder.is_dir():
+                return await send_from_directory(folder, name)  # 404 outside the folder
+        return _error(404, f"{package} is not installed on this server: run scripts/setup.sh "
+                           "(or systemd/install.sh for the service)")
+
     async def control(action: Callable[[], Awaitable[None]]) -> Any:
         if (refusal := await control_refusal()) is not None:
             return refusal
@@ -199,6 +234,24 @@ def create_app(station: Broadcast, web_root: Path) -> Quart:
         response = Response(stream, status=200, headers=STREAM_HEADERS)
         response.timeout = None  # Quart would otherwise end the endless stream after 60 s
         return response
+
+    @app.post("/audio/telemetry")
+    async def audio_telemetry() -> Any:
+        if (refusal := listener_refusal()) is not None:
+            return refusal
+        if (request.content_length or 0) > MAX_REPORT_BYTES:
+            return _error(413, f"a report is at most {MAX_REPORT_BYTES} bytes")
+        if request.mimetype != "application/json":
+            return _error(415, "a report is JSON: send it as application/json")
+        body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
+        try:
+            report = Report.parse(body)
+            station.telemetry.accept(report, peer(), time.monotonic())
+        except RateLimitedError as exc:
+            return _error(429, str(exc), {"Retry-After": str(math.ceil(exc.retry_after_s))})
+        except TelemetryError as exc:
+            return _error(413 if len(body) > MAX_REPORT_BYTES else 400, str(exc))
+        return "", 204
 
     @app.get("/status")
     async def status() -> Any:

@@ -24,6 +24,7 @@ from typing import Any
 
 from broadcaster.feed import FeedDecoder, FeedError, Kind, Message, encode_frame, encode_json
 from broadcaster.station import CaptureBusyError, Station
+from broadcaster.telemetry import feed_detail, merge_detail
 from broadcaster.tls import TlsSocket
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class WorkerLink:
         self.listeners = 0
         self.skips = 0
         self.stride = 1  # frames per write it uses (see stride.py)
+        self.reports: list[dict[str, Any]] = []  # its listeners' latest telemetry
         self.admitted: Counter[str] = Counter()
 
     def send(self, message: bytes) -> None:
@@ -205,6 +207,7 @@ class Hub:
             link.listeners = int(data.get("listeners", 0))
             link.skips = int(data.get("skips", 0))
             link.stride = int(data.get("stride", 1))
+            link.reports = feed_detail(data.get("reports"))
         elif message.kind is Kind.RELEASE:
             address = str(data.get("address"))
             if link.admitted[address] > 0:
@@ -257,6 +260,8 @@ class Hub:
                               "listeners": link.listeners, "stride": link.stride}
                              for link in links]
         status["worker_restarts"] = self.respawns
+        status["listeners_detail"] = merge_detail(status["listeners_detail"],
+                                                  *(link.reports for link in links))
         status["health"] = list(self.station.health())
         return self._state() | {"status": status}
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from broadcaster.fanout import Fanout
 from broadcaster.feed import FeedDecoder, FeedError, Kind, Message, encode_json
 from broadcaster.station import CaptureBusyError, hello_payload
 from broadcaster.stride import max_stride
+from broadcaster.telemetry import TelemetryStore
 from broadcaster.wire import config_event, state_event
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,10 @@ class Relay:
         self.hello = asyncio.Event()
         self._pacing: asyncio.Task[None] | None = None
         self.ended = asyncio.Event()
+        # This process's listeners' reports: sent to the hub with the stats, listed in /status
+        # by the hub's snapshot.
+        self.telemetry = TelemetryStore(config.server.max_listeners,
+                                        config.server.max_listeners_per_ip)
 
     # -- the feed -----------------------------------------------------------------------
     async def run(self) -> None:
@@ -127,7 +133,8 @@ class Relay:
             fanout = self.fanout
             if fanout is not None:
                 self._send(Kind.STATS, {"listeners": fanout.listeners, "skips": fanout.skips,
-                                        "stride": fanout.stride})
+                                        "stride": fanout.stride,
+                                        "reports": self.telemetry.detail(time.monotonic())})
             await asyncio.sleep(STATS_EVERY_S)
 
     def _send(self, kind: Kind, data: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from broadcaster.fanout import Fanout
 from broadcaster.limits import Admission
 from broadcaster.sources import PcmSource, SourceError
 from broadcaster.stride import max_stride
+from broadcaster.telemetry import TelemetryStore
 from broadcaster.wire import Packetizer, config_event, state_event
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class Station:
                              max_stride=max_stride(audio.frame_ms, config.server.max_bundle_ms),
                              frame_ms=audio.frame_ms)
         self.admission = Admission(config.server.max_listeners, config.server.max_listeners_per_ip)
+        self.telemetry = TelemetryStore(config.server.max_listeners,
+                                        config.server.max_listeners_per_ip)
         self.taps: list[Tap] = []
         self._loop = asyncio.get_running_loop()
         self._capture: CaptureThread | None = None
@@ -343,6 +346,7 @@ class Station:
             "sample_rate_hz": OPUS_DECODE_RATE_HZ,
             "input_rate_hz": self.encoder_settings.sample_rate_hz,
             "channels": self.config.audio.channels,
+            "listeners_detail": self.telemetry.detail(time.monotonic()),
         }
 
     def config_payload(self, next_id: int) -> dict[str, Any]:

@@ -6,25 +6,57 @@
  * A Session ties one AudioStream (transport), one OpusDecoder (decoding) and one Player
  * (playback) together; this file holds no protocol, codec or audio logic of its own.
  */
-import { OpusDecoder, decoderProblem } from './decoder.js';
+import { OpusDecoder, chooseDecoder } from './decoder.js';
 import { Player, SAMPLE_RATE_HZ, jitterTarget } from './player.js';
 import { setUpControls } from './control.js';
 import { AudioStream, peekHttpsPort } from './stream.js';
+import {
+  CaptureClock,
+  ClockOffset,
+  PacketAge,
+  REPORT_EVERY_MS,
+  buildReport,
+  figureParts,
+  listenerId,
+  shortAgent,
+} from './telemetry.js';
 
 /**
  * @typedef {import('./wire.js').StreamConfig} StreamConfig
  * @typedef {import('./wire.js').ClockFrame} ClockFrame
  * @typedef {import('./player.js').PlayerStats} PlayerStats
+ * @typedef {import('./telemetry.js').Figures} Figures
+ * @typedef {import('./telemetry.js').FigurePart} FigurePart
  */
 
 // A shared listening link carries the key (?key=...): the stream needs it too.
 const LISTEN_KEY = new URLSearchParams(location.search).get('key');
 const STREAM_URL = LISTEN_KEY ? `/audio/stream?key=${encodeURIComponent(LISTEN_KEY)}` : '/audio/stream';
-const IDLE_FIGURES = 'buffer – · underruns – · latency –';
+const KEY_QUERY = LISTEN_KEY ? `?key=${encodeURIComponent(LISTEN_KEY)}` : '';
+const TELEMETRY_URL = `/audio/telemetry${KEY_QUERY}`;
+const STATUS_URL = `/status${KEY_QUERY}`;
+const IDLE_FIGURES = 'latency – · buffer – · underruns –';
+// Audio comes every frame while capture runs: a connection silent this long is dead even if
+// the browser has not noticed (a phone that changed networks, a NAT that forgot it).
+const STALL_MS = 3000;
+const TICK_MS = 1000;
+// After a reconnect, backlog is skipped for at most this long (then played anyway).
+const CATCH_UP_MAX_MS = 2000;
+// Waits before opening the stream again after the server refused it, doubling from the first.
+const REFUSED_FIRST_MS = 1000;
+const REFUSED_MAX_MS = 30000;
+// One id per page load for the server's list of listeners (nothing is stored).
+const LISTENER_ID = listenerId(crypto.getRandomValues(new Uint8Array(12)));
+const AGENT = shortAgent(navigator.userAgent);
 // A context still suspended this long after Start was not allowed to play by the browser
 // (starting one takes a few ms when it is allowed).
 const BLOCKED_AFTER_MS = 500;
 const BLOCKED_TEXT = 'sound is blocked by this browser until you tap the page';
+
+/** This page's clock, the one AudioContext.getOutputTimestamp() answers in (ms). */
+function localNowMs() {
+  return performance.timeOrigin + performance.now();
+}
 
 /** @param {string} id */
 function element(id) {
@@ -76,12 +108,38 @@ class Session {
     this.live = false;
     /** @type {StreamConfig | null} */
     this.config = null;
-    /** Estimate of server clock − Date.now(), in ms. */
-    this.offsetMs = 0;
-    /** @type {ClockFrame | null} */
-    this.clock = null;
-    /** Id of the newest packet whose PCM went to the player. */
-    this.newestId = -1;
+    /** The server's clock − localNowMs(), from the server_ms stamps. */
+    this.offset = new ClockOffset();
+    /** @type {CaptureClock | null} capture time of each packet, from the `clock` events */
+    this.captureClock = null;
+    /** How old live packets are when they arrive. */
+    this.ages = new PacketAge();
+    /** After a reconnect: skipping the backlog the server resumes with, until live again. */
+    this.catchingUp = false;
+    /** @type {number | null} local time of the first packet while catching up */
+    this.catchUpStartMs = null;
+    /** Packets skipped to get back to live after reconnects. */
+    this.skippedFrames = 0;
+    /** @type {{serverMs: number, localMs: number} | null} the current connection's config */
+    this.configStamp = null;
+    /** @type {number | null} id of the newest audio event, whichever connection brought it */
+    this.lastId = null;
+    /** Connections that sent their config: each after the first is a reconnect. */
+    this.connections = 0;
+    this.reconnects = 0;
+    /** The current connection has sent its config, and no error since. */
+    this.connected = false;
+    /** performance.now() of the current connection's last event. */
+    this.lastEventMs = 0;
+    /** Refused connections in a row: how long to wait before the next. */
+    this.refusals = 0;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.retryTimer = undefined;
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.ticker = undefined;
+    this.lastReportMs = -Infinity;
+    this.latencyReported = false;
+    this.reportRefused = false;
     this.lostFrames = 0;
     /** @type {OpusDecoder | null} */
     this.decoder = null;
@@ -97,39 +155,105 @@ class Session {
 
   async start() {
     setStatus('connecting…', 'busy');
-    const problem = await decoderProblem(1);
-    if (problem) throw new Error(problem);
+    const decoderKind = await chooseDecoder(1);
     const { ctx } = this.player;
     ctx.addEventListener('statechange', () => this.checkAudio());
     // A browser that blocks sound leaves the context suspended (and load() waiting for it).
     const check = setTimeout(() => this.checkAudio(), BLOCKED_AFTER_MS);
     try {
-      await this.player.load();
+      await this.player.load(decoderKind);
     } finally {
       clearTimeout(check);
     }
     if (this.closed) return;
     this.checkAudio();
-    this.stream = new AudioStream(STREAM_URL, {
+    this.openStream();
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  /**
+   * Open the stream (again), resuming after the newest audio event received. EventSource
+   * sends Last-Event-ID by itself only when it reconnects on its own: a new one is told
+   * with ?last_id=.
+   */
+  openStream() {
+    clearTimeout(this.retryTimer);
+    this.stream?.close();
+    this.connected = false;
+    this.lastEventMs = performance.now();
+    const url = this.lastId === null
+      ? STREAM_URL
+      : `${STREAM_URL}${STREAM_URL.includes('?') ? '&' : '?'}last_id=${this.lastId}`;
+    this.stream = new AudioStream(url, {
       onConfig: (config) => this.onConfig(config),
       onPacket: (id, packet) => this.onPacket(id, packet),
       onClock: (clock) => this.onClock(clock),
       onState: ({ state, source, reason }) => {
+        this.lastEventMs = performance.now();
         ui.source.textContent = source;
         this.onCaptureState(state, reason);
       },
-      onGap: (gap) => {
-        if (gap.reason === 'restart') {
-          // A new server process: what is buffered belongs to the old stream.
-          this.player.reset();
-          this.clock = null;
-        } else {
-          this.lostFrames += gap.lost ?? 0;
-        }
-      },
+      onGap: (gap) => this.onGap(gap),
       onDisconnect: (closed) => this.onDisconnect(closed),
       onBadEvent: (err) => console.warn('broadcaster: ignored a malformed event:', err),
     });
+  }
+
+  /** @param {import('./wire.js').Gap} gap */
+  onGap(gap) {
+    this.lastEventMs = performance.now();
+    // What is buffered, and the arrival times the buffer measured, are from before the skip:
+    // start again at the target depth from the live edge, or the latency would jump.
+    this.player.reset();
+    if (gap.reason === 'restart') {
+      // A new server process: other ids, and perhaps another clock.
+      this.captureClock?.clear();
+      this.offset.clear();
+      if (this.configStamp) this.offset.add(this.configStamp.serverMs, this.configStamp.localMs);
+    } else {
+      this.lostFrames += gap.lost ?? 0;
+    }
+  }
+
+  /** Once a second: notice a dead connection, and report the figures when due. */
+  tick() {
+    if (this.closed || !this.connected) return;
+    const now = performance.now();
+    if (this.state === 'running' && now - this.lastEventMs > STALL_MS) {
+      this.live = false;
+      setStatus('the stream stalled: reconnecting…', 'busy');
+      this.openStream();
+      return;
+    }
+    const figures = this.figures();
+    if (!figures) return;
+    // The first report as soon as the latency is known, then every REPORT_EVERY_MS.
+    const sinceMs = now - this.lastReportMs;
+    const first = !this.latencyReported && figures.latencyMs !== null;
+    if (sinceMs >= REPORT_EVERY_MS || (first && sinceMs >= 2 * TICK_MS)) {
+      this.lastReportMs = now;
+      this.latencyReported ||= figures.latencyMs !== null;
+      this.report(figures);
+    }
+  }
+
+  /**
+   * POST the figures to the server (docs/protocol.md, /audio/telemetry). A refusal is a bug
+   * here: said once on the console. An unreachable server is the stream's to report.
+   * @param {Figures} figures
+   */
+  report(figures) {
+    fetch(TELEMETRY_URL, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(buildReport(figures)),
+    }).then(async (response) => {
+      if (response.ok || this.reportRefused) return;
+      this.reportRefused = true;
+      const answer = await response.json().catch(() => ({}));
+      console.warn(`broadcaster: the server refused the telemetry report (${response.status}):`,
+        answer.error ?? response.statusText);
+    }, () => {});
   }
 
   /** Show the "Tap to listen" hint while the browser keeps the audio context suspended. */
@@ -167,20 +291,30 @@ class Session {
       stop(`unsupported stream: sample_rate_hz ${config.sampleRateHz}, expected 48000`, 'error');
       return;
     }
+    const localMs = localNowMs();
+    this.lastEventMs = performance.now();
     const previous = this.config;
     this.config = config;
-    // Delivery on a LAN takes well under a millisecond: good enough for a first estimate.
-    this.offsetMs = config.serverMs - Date.now();
-    this.clock = null;
+    this.connected = true;
+    this.refusals = 0;
+    this.connections += 1;
+    if (this.connections > 1) {
+      this.reconnects += 1;
+      this.catchingUp = true;
+      this.catchUpStartMs = null;
+    }
+    this.configStamp = { serverMs: config.serverMs, localMs };
+    this.offset.add(config.serverMs, localMs);
     ui.source.textContent = config.source;
     if (!previous || previous.channels !== config.channels || previous.frameMs !== config.frameMs) {
       this.decoder?.close();
+      this.captureClock = new CaptureClock(config.frameMs);
       this.decoder = new OpusDecoder({
+        kind: this.player.decoderKind,
         channels: config.channels,
         frameMs: config.frameMs,
         onPcm: (samples, id) => {
-          this.newestId = id;
-          this.player.push(samples);
+          this.player.push(samples, this.captureClock?.captureMs(id) ?? undefined);
         },
         onError: (err) => {
           this.live = false;
@@ -197,7 +331,28 @@ class Session {
    * @param {Uint8Array} packet
    */
   onPacket(id, packet) {
-    if (!this.decoder || this.closed) return;
+    const localMs = localNowMs();
+    this.lastId = id;
+    this.lastEventMs = performance.now();
+    if (!this.decoder || this.closed || !this.config) return;
+    const captureMs = this.captureClock?.captureMs(id) ?? null;
+    const offsetMs = this.offset.offsetMs;
+    const ageMs = captureMs === null || offsetMs === null ? null : localMs + offsetMs - captureMs;
+    if (this.catchingUp) {
+      // A resumed connection brings what the ring kept since the last packet, in a burst.
+      // Played, it would add the outage to the latency, and the burst would look like jitter
+      // to the buffer (whose target would jump): skip it, and start again from live.
+      this.catchUpStartMs ??= localMs;
+      if (ageMs !== null && this.ages.isStale(ageMs, this.config.frameMs) &&
+          localMs - this.catchUpStartMs < CATCH_UP_MAX_MS) {
+        this.skippedFrames += 1;
+        return;
+      }
+      this.catchingUp = false;
+      this.player.reset();
+    } else if (ageMs !== null) {
+      this.ages.note(ageMs, localMs);
+    }
     this.decoder.decode(packet, id);
     // A frame captured just before a stop can arrive after the `stopped` state: not live.
     if (!this.live && this.state === 'running') {
@@ -208,9 +363,10 @@ class Session {
 
   /** @param {ClockFrame} clock */
   onClock(clock) {
-    this.clock = clock;
-    // Each sample underestimates the offset by its delivery delay: keep the largest.
-    this.offsetMs = Math.max(this.offsetMs, clock.serverMs - Date.now());
+    const localMs = localNowMs();
+    this.lastEventMs = performance.now();
+    this.captureClock?.add(clock);
+    this.offset.add(clock.serverMs, localMs);
   }
 
   /**
@@ -239,10 +395,9 @@ class Session {
   onDisconnect(closed) {
     if (this.closed) return;
     this.live = false;
+    this.connected = false;
     if (closed) {
-      // EventSource gives up only on an answer other than a stream: a full server, say.
-      stop('the broadcaster refused the stream (too many listeners, or a key is needed): ' +
-        'press Start listening to try again', 'error');
+      this.recover().catch((err) => console.warn('broadcaster: reconnecting failed:', err));
     } else if (this.state === 'shutdown') {
       setStatus('the broadcaster has shut down: reconnecting…', 'busy');
     } else {
@@ -250,34 +405,62 @@ class Session {
     }
   }
 
-  /** @param {PlayerStats} stats */
-  showFigures(stats) {
-    const bufferMs = (1000 * stats.depthSamples) / SAMPLE_RATE_HZ;
-    const parts = [`buffer ${bufferMs.toFixed(0)} ms`, `underruns ${stats.underruns}`];
-    const latency = stats.playing ? this.latencyMs(bufferMs) : null;
-    parts.push(latency === null ? 'latency –' : `latency ≈ ${latency.toFixed(0)} ms`);
-    if (this.lostFrames > 0) parts.push(`lost ${this.lostFrames} frames`);
-    // No-break spaces inside each figure: a phone's narrow line wraps only between figures.
-    ui.figures.textContent = parts.map((part) => part.replaceAll(' ', '\u00a0')).join(' · ');
+  /**
+   * EventSource gives up when the server answers with an error instead of the stream. A
+   * missing or wrong key ends the session, saying so; anything else (a full server, one
+   * shutting down, a proxy's error page) is tried again, waiting longer each time.
+   */
+  async recover() {
+    const refusal = await keyRefusal();
+    if (this.closed || this.connected) return;
+    if (refusal !== null) {
+      stop(`the broadcaster refused the stream: ${refusal}`, 'error');
+      return;
+    }
+    const waitMs = Math.min(REFUSED_MAX_MS, REFUSED_FIRST_MS * 2 ** this.refusals) *
+      (0.5 + Math.random() / 2); // spread out, so that refused listeners do not come back at once
+    this.refusals += 1;
+    const inS = Math.ceil(waitMs / 1000);
+    setStatus(this.state === 'shutdown'
+      ? 'the broadcaster has shut down: reconnecting…'
+      : `the broadcaster refused the stream (too many listeners?): trying again in ${inS} s…`,
+    'busy');
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.openStream(), waitMs);
   }
 
   /**
-   * Capture-to-ear latency: the sample now leaving the worklet was captured `bufferMs`
-   * before the end of the newest decoded packet, and is heard after the output latency.
-   * @param {number} bufferMs
-   * @returns {number | null}
+   * The figures now; null before the player's first stats.
+   * @returns {Figures | null}
    */
-  latencyMs(bufferMs) {
-    const { config, clock } = this;
-    if (!config || !clock || this.newestId < 0) return null;
-    const newestCaptureMs = clock.captureMs + (this.newestId - clock.id) * config.frameMs;
-    const playingCaptureMs = newestCaptureMs + config.frameMs - bufferMs;
-    const heardServerMs = Date.now() + this.offsetMs + this.player.outputLatencyMs;
-    return heardServerMs - playingCaptureMs;
+  figures() {
+    const stats = this.player.figures;
+    if (!stats) return null;
+    const offsetMs = this.offset.offsetMs;
+    const path = /** @type {{ path?: unknown }} */ (this.player).path;
+    return {
+      listener: LISTENER_ID,
+      latencyMs: stats.playing && offsetMs !== null ? this.player.latencyMs(offsetMs) : null,
+      outputMs: 1000 * (this.player.ctx.outputLatency || 0),
+      bufferMs: (1000 * stats.depthSamples) / SAMPLE_RATE_HZ,
+      targetMs: (1000 * stats.targetSamples) / SAMPLE_RATE_HZ,
+      driftPpm: stats.driftPpm,
+      underruns: stats.underruns,
+      reconnects: this.reconnects,
+      path: typeof path === 'string' ? path : null,
+      agent: AGENT,
+    };
+  }
+
+  showFigures() {
+    const figures = this.figures();
+    if (figures) showFigureParts(figureParts({ ...figures, lostFrames: this.lostFrames }));
   }
 
   async close() {
     this.closed = true;
+    clearInterval(this.ticker);
+    clearTimeout(this.retryTimer);
     this.stream?.close();
     this.decoder?.close();
     await this.player.close();
@@ -286,6 +469,41 @@ class Session {
 
 /** @type {Session | null} */
 let session = null;
+
+/**
+ * Why the server refuses this page's listening key (/status needs the same key as the
+ * stream), or null when the key is not the problem.
+ * @returns {Promise<string | null>}
+ */
+async function keyRefusal() {
+  try {
+    const response = await fetch(STATUS_URL, { cache: 'no-store' });
+    if (response.status !== 401 && response.status !== 403) return null;
+    const answer = await response.json().catch(() => ({}));
+    return String(answer.error ?? response.statusText);
+  } catch {
+    return null; // unreachable: worth trying again
+  }
+}
+
+/**
+ * Show the figures line: one span per figure, its bare value in data-value (for tools).
+ * @param {FigurePart[]} parts
+ */
+function showFigureParts(parts) {
+  /** @type {(Node | string)[]} */
+  const nodes = [];
+  for (const part of parts) {
+    if (nodes.length > 0) nodes.push(' · ');
+    const span = document.createElement('span');
+    span.dataset.figure = part.name;
+    span.dataset.value = part.value;
+    // No-break spaces inside each figure: a phone's narrow line wraps only between figures.
+    span.textContent = part.text.replaceAll(' ', '\u00a0');
+    nodes.push(span);
+  }
+  ui.figures.replaceChildren(...nodes);
+}
 
 /**
  * End the current session and show why.
@@ -340,21 +558,23 @@ function listen() {
 }
 
 /**
- * On plain http (not a secure context) the player's WebCodecs and AudioWorklet are missing:
- * say so at once, and link to the https page when the server has one.
+ * On plain http (not a secure context) the player's WebCodecs and AudioWorklet are missing,
+ * and it plays through a fallback with more latency: say so at once, and link to the https
+ * page when the server has one.
  */
 async function explainInsecurePage() {
   if (window.isSecureContext) return;
   ui.secureText.textContent =
-    "This page can't play here: on plain http from another device, browsers turn off " +
-    'WebCodecs and AudioWorklet, which the player needs (a player that works here comes later).';
+    'On plain http from another device, browsers turn off WebCodecs and AudioWorklet: ' +
+    'this page plays through a fallback decoder and output, with more latency.';
   ui.secureNote.hidden = false;
   const port = await peekHttpsPort(STREAM_URL);
   if (port === null) return;
   const origin = `https://${location.hostname}:${port}`;
   ui.secureText.textContent =
-    "This page can't play on plain http: browsers turn off WebCodecs and AudioWorklet " +
-    'there. The https page has them, and plays with the lowest latency:';
+    'On plain http browsers turn off WebCodecs and AudioWorklet, and this page plays ' +
+    'through a fallback with more latency. The https page has them, and plays with the ' +
+    'lowest latency:';
   ui.secureLink.href = `${origin}${location.pathname}${location.search}${location.hash}`;
   ui.secureLink.textContent = `${origin}/`;
   ui.secureLink.hidden = false;

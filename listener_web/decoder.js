@@ -1,13 +1,19 @@
 // @ts-check
 /**
- * Raw Opus packets -> interleaved Float32 PCM, through WebCodecs `AudioDecoder`.
+ * Raw Opus packets -> interleaved Float32 PCM, through WebCodecs `AudioDecoder` where the
+ * browser has it for Opus (in a secure context: Chrome and Edge, say), else through
+ * libopus in WebAssembly (wasm_decoder.js). chooseDecoder() says which; OpusDecoder has the
+ * same interface for both: packets in with their ids, PCM out tagged with those ids.
  *
  * The broadcaster sends raw Opus (no Ogg), so the decoder is configured without a
  * description. Each decoded block is tagged with its packet's id, so it can be traced back
- * to the `clock` event that says when it was captured. The id comes from a FIFO, not from
- * AudioData.timestamp: Chromium numbers outputs contiguously from the first chunk's
+ * to the `clock` event that says when it was captured. In WebCodecs the id comes from a FIFO,
+ * not from AudioData.timestamp: Chromium numbers outputs contiguously from the first chunk's
  * timestamp and ignores the timestamps of later chunks (a gap or a restart is invisible).
  */
+import { WasmOpusDecoder, loadWasmOpus } from './wasm_decoder.js';
+
+/** @typedef {'webcodecs' | 'wasm'} DecoderKind */
 
 /**
  * @callback PcmCallback
@@ -16,24 +22,53 @@
  * @returns {void}
  */
 
-/** Why this browser cannot decode the stream, or null when it can. */
-export async function decoderProblem(/** @type {number} */ channels) {
+/** No decoder works in this browser; the message says why. */
+export class DecoderUnavailableError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = 'DecoderUnavailableError';
+  }
+}
+
+/**
+ * Why WebCodecs cannot decode the stream here, or null when it can.
+ * @param {number} channels
+ * @returns {Promise<string | null>}
+ */
+export async function webCodecsProblem(channels) {
   if (!globalThis.isSecureContext) {
-    return (
-      'this page is not a secure context (plain http on a LAN address): the browser ' +
-      'hides WebCodecs and AudioWorklet; a fallback comes later'
-    );
+    return 'this page is not a secure context (plain http on a LAN address), where browsers hide WebCodecs';
   }
-  if (typeof AudioDecoder === 'undefined') {
-    return 'this browser lacks WebCodecs Opus; a fallback comes later';
-  }
+  if (typeof AudioDecoder === 'undefined') return 'this browser lacks WebCodecs';
   try {
     const { supported } = await AudioDecoder.isConfigSupported(decoderConfig(channels));
-    if (!supported) return 'this browser lacks WebCodecs Opus; a fallback comes later';
+    if (!supported) return 'this browser lacks WebCodecs Opus';
   } catch (err) {
-    return `this browser lacks WebCodecs Opus (${err}); a fallback comes later`;
+    return `this browser lacks WebCodecs Opus (${err})`;
   }
   return null;
+}
+
+/**
+ * The decoder this browser should use: WebCodecs when it decodes Opus, else WebAssembly
+ * (loaded from the server here). Throws DecoderUnavailableError when neither works.
+ * @param {number} channels
+ * @param {string} [wasmUrl]  where the WebAssembly decoder's script is served
+ * @returns {Promise<DecoderKind>}
+ */
+export async function chooseDecoder(channels, wasmUrl) {
+  const problem = await webCodecsProblem(channels);
+  if (problem === null) return 'webcodecs';
+  try {
+    await loadWasmOpus(wasmUrl);
+  } catch (err) {
+    throw new DecoderUnavailableError(
+      `${problem}, and the fallback Opus decoder did not load ` +
+      `(${err instanceof Error ? err.message : err}; scripts/setup.sh installs it)`,
+    );
+  }
+  return 'wasm';
 }
 
 /**
@@ -44,15 +79,56 @@ function decoderConfig(channels) {
   return { codec: 'opus', sampleRate: 48000, numberOfChannels: channels };
 }
 
-/** One WebCodecs AudioDecoder for one stream configuration. */
+/**
+ * @typedef {object} DecoderOptions
+ * @property {DecoderKind} [kind]  from chooseDecoder() (default: WebCodecs)
+ * @property {number} channels  1 or 2
+ * @property {number} frameMs  duration of one packet
+ * @property {PcmCallback} onPcm
+ * @property {(err: Error) => void} onError  WebCodecs: the decoder is rebuilt on the next
+ *   packet; WebAssembly: the packet is skipped
+ */
+
+/** The decoder of one stream configuration, by WebCodecs or by WebAssembly. */
 export class OpusDecoder {
+  /** @param {DecoderOptions} options */
+  constructor(options) {
+    /** @type {DecoderKind} */
+    this.kind = options.kind ?? 'webcodecs';
+    /** @type {WebCodecsOpusDecoder | WasmOpusDecoder} */
+    this.impl = this.kind === 'wasm'
+      ? new WasmOpusDecoder(loadWasmOpus(), options)
+      : new WebCodecsOpusDecoder(options);
+  }
+
+  /** Packets that failed to decode. */
+  get errors() {
+    return this.impl.errors;
+  }
+
+  /** Id of the newest decoded packet, or -1. */
+  get lastId() {
+    return this.impl.lastId;
+  }
+
   /**
-   * @param {object} options
-   * @param {number} options.channels  1 or 2
-   * @param {number} options.frameMs  duration of one packet
-   * @param {PcmCallback} options.onPcm
-   * @param {(err: Error) => void} options.onError  the decoder is rebuilt on the next packet
+   * Queue one raw Opus packet.
+   * @param {Uint8Array} packet
+   * @param {number} id  its audio event id
    */
+  decode(packet, id) {
+    this.impl.decode(packet, id);
+  }
+
+  /** Release the decoder; queued packets are dropped. */
+  close() {
+    this.impl.close();
+  }
+}
+
+/** One WebCodecs AudioDecoder for one stream configuration. */
+export class WebCodecsOpusDecoder {
+  /** @param {DecoderOptions} options */
   constructor({ channels, frameMs, onPcm, onError }) {
     this.channels = channels;
     this.frameUs = Math.round(frameMs * 1000);

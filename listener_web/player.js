@@ -1,10 +1,15 @@
 // @ts-check
 /**
- * Playback: an AudioContext at 48 kHz and the 'broadcaster-player' AudioWorkletNode.
+ * Playback: an AudioContext at 48 kHz and the output that plays decoded PCM through the
+ * jitter buffer: the 'broadcaster-player' AudioWorkletNode where the browser has AudioWorklet
+ * (a secure context), else a ScriptProcessorNode (legacy_output.js) with the same buffer.
  *
  * Create a Player inside the click handler (browsers only start audio on a user gesture),
- * await load(), then configure() once the stream's config says how many channels it has.
+ * await load(decoderKind), then configure() once the stream's config says how many channels
+ * it has. `path` names the playback path: "webcodecs+worklet", "wasm+worklet" or
+ * "wasm+scriptprocessor".
  */
+import { ScriptProcessorOutput } from './legacy_output.js';
 
 /**
  * @typedef {object} PlayerStats  posted by the worklet a few times a second
@@ -32,6 +37,21 @@
 
 export const SAMPLE_RATE_HZ = 48000;
 
+/** @typedef {'worklet' | 'scriptprocessor'} OutputKind */
+
+/**
+ * Ask iOS to play even with the silent switch on (Safari 16.4+: navigator.audioSession).
+ * @returns {boolean} whether the browser has that setting
+ */
+export function setPlaybackAudioSession() {
+  const session = /** @type {{ type?: string } | undefined} */ (
+    /** @type {any} */ (globalThis.navigator)?.audioSession
+  );
+  if (!session) return false;
+  session.type = 'playback';
+  return true;
+}
+
 /**
  * Jitter limits for a stream: the target starts at two packets plus 10 ms, then adapts to
  * the measured jitter between 20 ms (or one packet) and 500 ms.
@@ -47,14 +67,20 @@ export function jitterTarget(frameMs) {
   };
 }
 
-/** The AudioContext and the worklet node that plays decoded PCM. */
+/** The AudioContext and the output node that plays decoded PCM. */
 export class Player {
   /** @param {(stats: PlayerStats) => void} onStats */
   constructor(onStats) {
     this.onStats = onStats;
+    // Before the context starts: iOS picks the audio session when it does.
+    setPlaybackAudioSession();
     // Must run synchronously inside the user gesture for autoplay policies.
     this.ctx = new AudioContext({ sampleRate: SAMPLE_RATE_HZ, latencyHint: 'interactive' });
-    /** @type {AudioWorkletNode | null} */
+    /** @type {OutputKind} AudioWorklet exists only in a secure context */
+    this.outputKind = this.ctx.audioWorklet ? 'worklet' : 'scriptprocessor';
+    /** @type {import('./decoder.js').DecoderKind} what decodes the PCM pushed here */
+    this.decoderKind = 'webcodecs';
+    /** @type {AudioWorkletNode | ScriptProcessorOutput | null} */
     this.node = null;
     this.channels = 0;
     /** @type {PlayerStats | null} */
@@ -66,14 +92,23 @@ export class Player {
     return this.latest;
   }
 
-  /** Load the worklet module and make sure the context runs. */
-  async load() {
-    await this.ctx.audioWorklet.addModule('/static/worklet.js');
+  /** The playback path, e.g. "wasm+worklet". */
+  get path() {
+    return `${this.decoderKind}+${this.outputKind}`;
+  }
+
+  /**
+   * Load the worklet module (if the output is the worklet) and make sure the context runs.
+   * @param {import('./decoder.js').DecoderKind} [decoderKind]  for `path`
+   */
+  async load(decoderKind = 'webcodecs') {
+    this.decoderKind = decoderKind;
+    if (this.outputKind === 'worklet') await this.ctx.audioWorklet.addModule('/static/worklet.js');
     if (this.ctx.state === 'suspended') await this.ctx.resume();
   }
 
   /**
-   * (Re)build the worklet node for a stream of `channels` channels.
+   * (Re)build the output node for a stream of `channels` channels.
    * @param {number} channels
    * @param {JitterTarget} target
    */
@@ -83,12 +118,14 @@ export class Player {
       return;
     }
     this.disconnect();
-    const node = new AudioWorkletNode(this.ctx, 'broadcaster-player', {
-      numberOfInputs: 0,
-      numberOfOutputs: 1,
-      outputChannelCount: [channels],
-      processorOptions: { channels, ...target },
-    });
+    const node = this.outputKind === 'worklet'
+      ? new AudioWorkletNode(this.ctx, 'broadcaster-player', {
+        numberOfInputs: 0,
+        numberOfOutputs: 1,
+        outputChannelCount: [channels],
+        processorOptions: { channels, ...target },
+      })
+      : new ScriptProcessorOutput(this.ctx, { channels, ...target });
     node.port.onmessage = (event) => {
       if (event.data.type !== 'stats') return;
       this.latest = event.data;
@@ -100,7 +137,7 @@ export class Player {
   }
 
   /**
-   * Queue interleaved PCM; its buffer is transferred to the audio thread.
+   * Queue interleaved PCM; its buffer is transferred to the audio thread (the worklet's).
    * @param {Float32Array} samples
    * @param {number} [captureMs]  when its first sample was captured (server clock), if known
    */
@@ -126,8 +163,17 @@ export class Player {
     this.node?.port.postMessage({ type: 'stats' });
   }
 
-  /** Output latency after the worklet, in ms: what the device adds. */
+  /**
+   * Latency after the jitter buffer, in ms: what the device adds, and the blocks a
+   * ScriptProcessor output has taken from the buffer but not played yet.
+   */
   get outputLatencyMs() {
+    const queuedS = this.node instanceof ScriptProcessorOutput ? this.node.aheadS : 0;
+    return this.deviceLatencyMs + 1000 * queuedS;
+  }
+
+  /** Latency after the context's output, in ms: what the device adds. */
+  get deviceLatencyMs() {
     return 1000 * ((this.ctx.baseLatency || 0) + (this.ctx.outputLatency || 0));
   }
 
@@ -146,7 +192,7 @@ export class Player {
     if (ts?.contextTime !== undefined && ts.performanceTime !== undefined && ts.performanceTime > 0) {
       heardMs = performance.timeOrigin + ts.performanceTime + 1000 * (f.contextTime - ts.contextTime);
     } else {
-      heardMs = Date.now() + 1000 * (f.contextTime - this.ctx.currentTime) + this.outputLatencyMs;
+      heardMs = Date.now() + 1000 * (f.contextTime - this.ctx.currentTime) + this.deviceLatencyMs;
     }
     return heardMs + serverOffsetMs - f.captureMs;
   }

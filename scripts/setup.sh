@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything broadcaster needs on Debian 12 / Raspberry Pi OS (Bookworm):
-# system packages, a virtualenv in .venv and the package itself.
+# system packages, a virtualenv in .venv, the package itself, and the listener page's npm
+# packages in node_modules (the WebAssembly Opus decoder, pinned by package-lock.json).
 #   scripts/setup.sh          runtime only
 #   scripts/setup.sh --dev    also what the test suite needs (PulseAudio, Chromium, Node.js, dev extras)
 #   scripts/setup.sh --bench  also what bench/peers.py compares with (Icecast2, DarkIce, snapserver)
@@ -39,6 +40,8 @@ done
 if [ "$dev" -eq 1 ] && command -v node >/dev/null; then
     missing=("${missing[@]/nodejs}")
 fi
+# npm installs the page's WebAssembly Opus decoder; Node.js from NodeSource brings its own.
+command -v npm >/dev/null || missing+=(npm)
 missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing system packages: ${missing[*]}"
@@ -64,4 +67,16 @@ if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
         exit 1
     fi
     touch "$stamp"
+fi
+
+# The page's third-party browser code: never in git, served by the app from node_modules.
+if [ ! -f "$here/node_modules/opus-decoder/dist/opus-decoder.min.js" ] ||
+   [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
+    say "installing the page's npm packages into node_modules"
+    log="$here/.venv/npm.log"
+    if ! (cd "$here" && npm ci --ignore-scripts --no-audit --no-fund) >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        say "npm ci failed (full log: $log)"
+        exit 1
+    fi
 fi

@@ -6,8 +6,10 @@
 #                                      no apt, no running systemd, the unit is only enabled
 #
 # It creates the system user `broadcaster` (in the `audio` group), a virtualenv in
-# /opt/broadcaster/venv with the package, /etc/broadcaster/broadcaster.toml (only if there is
-# none: your config is never overwritten), /etc/default/broadcaster (likewise) and the unit.
+# /opt/broadcaster/venv with the package and the listener page's npm packages (the WebAssembly
+# Opus decoder, in venv/share/broadcaster: from the checkout's node_modules when
+# scripts/setup.sh made it, else by npm ci), /etc/broadcaster/broadcaster.toml (only if there
+# is none: your config is never overwritten), /etc/default/broadcaster (likewise) and the unit.
 # Running it again changes nothing unless the source or the unit changed.
 set -euo pipefail
 
@@ -17,7 +19,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --root) root="${2:?--root needs a directory}"; shift 2 ;;
         --root=*) root="${1#--root=}"; shift ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -32,6 +34,17 @@ venv="$prefix/venv"
 etc="$root/etc/broadcaster"
 unit_dir="$root/etc/systemd/system"
 packages=(python3 python3-venv python3-dev gcc libopus0 portaudio19-dev libasound2-plugins alsa-utils)
+# The page's npm packages: the app serves them from $vendor/node_modules (see broadcaster/app.py).
+vendor="$venv/share/broadcaster"
+decoder_js="node_modules/opus-decoder/dist/opus-decoder.min.js"
+checkout_npm=0  # the checkout's node_modules is complete and newer than the lock
+[ -f "$here/$decoder_js" ] && ! [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ] &&
+    checkout_npm=1
+vendor_current=0
+cmp -s "$here/package-lock.json" "$vendor/package-lock.json" && [ -f "$vendor/$decoder_js" ] &&
+    vendor_current=1
+[ "$vendor_current" -eq 0 ] && [ "$checkout_npm" -eq 0 ] && ! command -v npm >/dev/null &&
+    packages+=(npm)
 
 # -- system packages (not into another root: that is the image builder's job) ----------
 if [ -z "$root" ]; then
@@ -76,6 +89,30 @@ if [ ! -x "$venv/bin/broadcaster" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$sour
         exit 1
     fi
     echo "$source_id" >"$stamp"
+fi
+
+# -- the page's npm packages, beside the package in the virtualenv --------------------------
+if [ "$vendor_current" -eq 0 ]; then
+    say "installing the page's npm packages into ${vendor#"$root"}"
+    rm -rf "$vendor.new"
+    mkdir -p "$vendor.new"
+    install -m 0644 "$here/package.json" "$here/package-lock.json" "$vendor.new/"
+    log="$prefix/npm.log"
+    if [ "$checkout_npm" -eq 1 ]; then
+        cp -R "$here/node_modules" "$vendor.new/"
+    elif ! command -v npm >/dev/null; then
+        say "npm is missing: the page plays only in browsers with WebCodecs (install npm, run again)"
+    elif ! (cd "$vendor.new" && npm ci --ignore-scripts --no-audit --no-fund) >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        say "npm ci failed (full log: $log)"
+        exit 1
+    fi
+    if [ -f "$vendor.new/$decoder_js" ]; then
+        rm -rf "$vendor"
+        mv "$vendor.new" "$vendor"
+    else
+        rm -rf "$vendor.new"
+    fi
 fi
 
 # -- config: the user's is never overwritten ---------------------------------------------
