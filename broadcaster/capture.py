@@ -85,17 +85,24 @@ class CaptureThread:
                 self._source.close()
 
     def _pump(self, reblocker: Reblocker) -> None:
-        encode, publish = self._encoder.encode, self._publish
-        while not self._stop.is_set():
-            chunk = self._source.read()
-            self.last_progress_monotonic = time.monotonic()
+        # This runs once a frame on a core that has usually done other work since the last
+        # one, so each step costs several times what it does in a tight loop: one clock
+        # read, one stop check, and publish last, right before the next blocking read.
+        read, encode, publish = self._source.read, self._encoder.encode, self._publish
+        feed, stopped = reblocker.feed, self._stop.is_set
+        while True:
+            chunk = read()
+            now = time.monotonic()
+            self.last_progress_monotonic = now
+            if stopped():
+                return  # and a read that returns after this thread was abandoned is dropped
             if self.error is not None:
                 self.error = None
                 logger.info("%s is delivering audio again", self._source.name)
                 self._report(None)
-            for block in reblocker.feed(chunk):
+            for block in feed(chunk):
+                self.last_frame_monotonic = now
                 publish(encode(block.pcm), block.capture_ms)
-                self.last_frame_monotonic = time.monotonic()
 
     def _failed(self, message: str, attempt: int) -> None:
         delay = RETRY_S[min(attempt, len(RETRY_S) - 1)]

@@ -51,6 +51,21 @@ def test_stereo_keeps_channels_apart() -> None:
     assert dominant_frequency(decoded[half + 1::2][:12000]) == pytest.approx(1200, abs=3)
 
 
+@pytest.mark.parametrize("application", ["audio", "restricted_lowdelay"])
+def test_packets_are_those_opuslib_makes(application: str) -> None:
+    import opuslib
+
+    ours = OpusEncoder(settings(application=application))
+    reference = opuslib.Encoder(48000, 1, application)
+    reference.bitrate, reference.complexity = 64000, 5
+    pcm = sine_s16le(700, 0.5)
+    size = ours.settings.frame_bytes
+    frames = [pcm[i:i + size] for i in range(0, len(pcm), size)]
+    packets = [ours.encode(frame) for frame in frames]
+    assert packets == [reference.encode(frame, 960) for frame in frames]
+    assert len(set(packets)) > 1  # each packet is its own bytes, not a view of a reused buffer
+
+
 def test_restricted_lowdelay_has_the_short_lookahead() -> None:
     assert OpusEncoder(settings(application="restricted_lowdelay")).lookahead_samples == 120
     assert OpusEncoder(settings()).lookahead_samples == 312

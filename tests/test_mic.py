@@ -16,6 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
+from broadcaster.sources.mic import MicSource
 from tests.conftest import ROOT, no_device_env, start_broadcaster, wait_until
 from tests.signal_tools import decode_packets, dominant_frequency, rms_dbfs, sine_s16le
 from tests.sse_client import BackgroundListener, Received, receive
@@ -167,3 +168,29 @@ def test_unplugging_the_mic_keeps_listeners_and_the_stream_resumes_by_itself(
     after = [base64.b64decode(e.data) for t, e in audio if t > unplugged + 3]
     loud = [hz for hz, level in windows(decode_packets(after)) if level > -30]
     assert len(loud) >= 8 and np.median(loud) == pytest.approx(700, abs=3), loud
+
+
+def test_a_reader_that_stalls_drops_the_stale_audio_and_reads_the_newest(
+    vmic: VirtualMic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in vmic.env.items():
+        monkeypatch.setenv(key, value)
+    source = MicSource("", 1, max_backlog_ms=50)
+    source.probe()
+    source.open(960)
+    try:
+        for _ in range(10):
+            source.read()  # settle: reading live
+        vmic.play(sine_s16le(440, 0.6) + sine_s16le(1000, 1.0))
+        time.sleep(1.2)  # the reader stalls; PulseAudio keeps what the mic hears meanwhile
+        started = time.monotonic()
+        chunk = source.read()
+        took_s = time.monotonic() - started
+    finally:
+        source.close()
+    assert took_s < 0.2  # dropped, not replayed
+    assert source.dropped_frames > 0.8 * 48000, source.dropped_frames
+    newest = np.frombuffer(chunk.pcm, dtype="<i2")
+    assert dominant_frequency(newest) == pytest.approx(1000, abs=30)  # not the stale 440 Hz
+    assert time.time() * 1000 - chunk.capture_ms < 300
+

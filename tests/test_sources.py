@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +71,32 @@ def test_source_contract(source: PcmSource) -> None:
         assert dominant_frequency(samples, source.sample_rate_hz) == pytest.approx(1000, abs=5)
         assert rms_dbfs(samples) > -20
     assert source.overflows >= 0 and source.dropped_frames >= 0
+
+
+def test_closing_a_looped_source_ends_a_read_within_a_block() -> None:
+    source = tone_source(440, -6.0, 48000, 1)
+    source.open(BLOCK)
+    source.read()
+    ended: list[EOFError] = []
+
+    def read_until_closed() -> None:
+        try:
+            while True:
+                source.read()
+        except EOFError as exc:
+            ended.append(exc)
+
+    reader = threading.Thread(target=read_until_closed)
+    reader.start()
+    time.sleep(0.05)
+    closed = time.monotonic()
+    source.close()
+    reader.join(1.0)
+    assert ended and time.monotonic() - closed < 0.1  # a block is 20 ms
+    with pytest.raises(EOFError):
+        source.read()
+    source.open(BLOCK)
+    assert len(source.read().pcm) == 2 * BLOCK  # open again: reads go on
 
 
 def test_tone_loop_is_seamless_and_at_the_asked_level() -> None:

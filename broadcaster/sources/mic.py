@@ -32,8 +32,10 @@ class MicSource:
         self._pa: PortAudio | None = None
         self._stream: Any = None
         self._block = 0
+        self._block_bytes = 0
         self._max_backlog = 0
         self._overflow_code = 0
+        self._latency_ms = 0.0
 
     def _choose(self, pa: PortAudio) -> tuple[InputDevice, int]:
         device = find_device(pa.input_devices(), self._wanted)
@@ -68,35 +70,56 @@ class MicSource:
         self._pa = pa
         self._overflow_code = pa.pyaudio.paInputOverflowed
         self._block = block_frames
+        self._block_bytes = block_frames * self.channels * 2
         self._max_backlog = max(block_frames, int(rate * self._max_backlog_ms / 1000))
+        self._latency_ms = 1000.0 * self._stream.get_input_latency()
         logger.info("opened input %s at %d Hz, %d channel(s), latency %.1f ms", device.name,
-                    rate, self.channels, 1000 * self._stream.get_input_latency())
+                    rate, self.channels, self._latency_ms)
 
     def read(self) -> PcmChunk:
-        """Read one block; drop stale audio first if the reader has fallen behind."""
+        """Read one block; if the reader has fallen behind, drop the stale audio and return
+        the newest block instead.
+
+        The backlog is asked for once per block, after the read: the same answer dates the
+        block and tells whether audio is stale. Asking before the read as well would cost a
+        call into PortAudio (which releases the GIL just after the event loop was woken to
+        take the previous packet, so this thread would sleep once more per block).
+        """
         stream = self._stream
         if stream is None:
             raise SourceError(f"{self.name} read before open()")
         try:
-            backlog = stream.get_read_available()
-            if backlog > self._max_backlog:
-                stale = backlog - self._block
-                stream.read(stale, exception_on_overflow=False)
-                self.dropped_frames += stale
-            while True:
-                try:
-                    pcm = stream.read(self._block, exception_on_overflow=True)
-                    break
-                except OSError as exc:
-                    if exc.errno != self._overflow_code:
-                        raise
-                    self.overflows += 1
+            pcm = self._read_block(stream)
             now_ms = time.time() * 1000.0
-            queued = self._block + stream.get_read_available()
-            latency_ms = stream.get_input_latency() * 1000.0
+            queued = stream.get_read_available()
+            while queued + self._block > self._max_backlog:
+                # Of the block just read and the `queued` frames behind it, keep the newest
+                # block. Repeat: PortAudio's ring holds only part of a long backlog (through
+                # PulseAudio the rest waits in the server and refills the ring at once).
+                pcm = (pcm + stream.read(queued, exception_on_overflow=False))[
+                    -self._block_bytes:]
+                self.dropped_frames += queued
+                now_ms = time.time() * 1000.0
+                queued = stream.get_read_available()
         except OSError as exc:
             raise SourceError(f"reading {self.name} failed: {exc}") from exc
-        return PcmChunk(pcm, now_ms - latency_ms - 1000.0 * queued / self.sample_rate_hz)
+        # The block's first sample entered `block + queued` frames before now: what PortAudio
+        # reports as input latency is that same buffer (subtracting it too dated stamps
+        # about 40 ms early against the virtual microphone's own record).
+        held_ms = 1000.0 * (self._block + queued) / self.sample_rate_hz
+        return PcmChunk(pcm, now_ms - held_ms)
+
+    def _read_block(self, stream: Any) -> bytes:
+        """One block, counting (not raising) overruns: a block cut by an overrun is
+        dropped and the next one read."""
+        while True:
+            try:
+                pcm: bytes = stream.read(self._block, exception_on_overflow=True)
+                return pcm
+            except OSError as exc:
+                if exc.errno != self._overflow_code:
+                    raise
+                self.overflows += 1
 
     def close(self) -> None:
         """Close the stream and end the PortAudio session."""
