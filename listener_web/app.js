@@ -1,12 +1,16 @@
 // @ts-check
 /**
  * UI wiring of the listener page: the Start/Stop button, the status, source and figures,
- * the "Tap to listen" hint when the browser blocks sound, and the note on plain http.
+ * the "Tap to listen" hint when the browser blocks sound, and the note on plain http. The
+ * volume, meter and graph are panel.js's; the system's media controls media_session.js's.
  *
  * A Session ties one AudioStream (transport), one OpusDecoder (decoding) and one Player
  * (playback) together; this file holds no protocol, codec or audio logic of its own.
  */
+import { AudioWatch } from './audio_watch.js';
 import { OpusDecoder, chooseDecoder } from './decoder.js';
+import { MediaControls } from './media_session.js';
+import { Panel } from './panel.js';
 import { Player, SAMPLE_RATE_HZ, jitterTarget } from './player.js';
 import { setUpControls } from './control.js';
 import { AudioStream, peekHttpsPort } from './stream.js';
@@ -77,6 +81,17 @@ const ui = {
   secureLink: /** @type {HTMLAnchorElement} */ (element('secure-link')),
 };
 
+const panel = new Panel({
+  volume: /** @type {HTMLInputElement} */ (element('volume')),
+  volumeValue: /** @type {HTMLOutputElement} */ (element('volume-value')),
+  meter: /** @type {HTMLCanvasElement} */ (element('meter')),
+  graph: /** @type {HTMLCanvasElement} */ (element('graph')),
+});
+const media = new MediaControls({
+  onPlay: () => { if (!session) listen(); },
+  onStop: () => { if (session) stop('stopped', 'idle'); },
+});
+
 /** What each capture state other than `running` means for the listener. */
 const STATE_TEXT = {
   stopped: 'the broadcaster stopped the stream: it plays again here when they restart it',
@@ -99,6 +114,13 @@ function setStatus(text, tone) {
 function setButton(listening) {
   ui.button.textContent = listening ? 'Stop listening' : 'Start listening';
   ui.button.setAttribute('aria-pressed', String(listening));
+  media.setListening(listening);
+}
+
+/** @param {string} source */
+function showSource(source) {
+  ui.source.textContent = source;
+  media.setSource(source);
 }
 
 /** One press of Start until the press of Stop. */
@@ -151,6 +173,10 @@ class Session {
     this.state = /** @type {import('./wire.js').CaptureState | null} */ (null);
     // Created synchronously, inside the click, so that the browser lets it play.
     this.player = new Player((stats) => this.showFigures(stats));
+    panel.attach(this.player);
+    /** Whether the audio context froze (audio_watch.js). */
+    this.watch = new AudioWatch();
+    this.replacing = false;
   }
 
   async start() {
@@ -190,7 +216,7 @@ class Session {
       onClock: (clock) => this.onClock(clock),
       onState: ({ state, source, reason }) => {
         this.lastEventMs = performance.now();
-        ui.source.textContent = source;
+        showSource(source);
         this.onCaptureState(state, reason);
       },
       onGap: (gap) => this.onGap(gap),
@@ -215,9 +241,11 @@ class Session {
     }
   }
 
-  /** Once a second: notice a dead connection, and report the figures when due. */
+  /** Once a second: notice frozen audio and a dead connection; report figures when due. */
   tick() {
-    if (this.closed || !this.connected) return;
+    if (this.closed) return;
+    if (!this.replacing) this.watchAudio();
+    if (!this.connected) return;
     const now = performance.now();
     if (this.state === 'running' && now - this.lastEventMs > STALL_MS) {
       this.live = false;
@@ -254,6 +282,43 @@ class Session {
       console.warn(`broadcaster: the server refused the telemetry report (${response.status}):`,
         answer.error ?? response.statusText);
     }, () => {});
+  }
+
+  /** Resume an audio context that stopped, and replace one that stays stopped or frozen. */
+  watchAudio() {
+    const { ctx } = this.player;
+    const verdict = this.watch.check(ctx.state, ctx.currentTime, performance.now());
+    if (verdict === 'resume') {
+      ctx.resume().catch(() => {}); // still stopped at the next look: replaced then
+    } else if (verdict === 'recreate') {
+      this.replacePlayer().catch((err) => {
+        if (session === this) stop(`the audio output failed: ${err.message ?? err}`, 'error');
+      });
+    }
+  }
+
+  /** Close a frozen AudioContext and play on in a new one; the stream stays connected. */
+  async replacePlayer() {
+    this.replacing = true;
+    const old = this.player;
+    this.live = false;
+    setStatus('the audio output froze: restarting it…', 'busy');
+    this.player = new Player((stats) => this.showFigures(stats));
+    this.watch = new AudioWatch();
+    panel.attach(this.player);
+    this.player.ctx.addEventListener('statechange', () => this.checkAudio());
+    old.close().catch((err) => console.warn('broadcaster: closing audio failed:', err));
+    const check = setTimeout(() => this.checkAudio(), BLOCKED_AFTER_MS);
+    try {
+      await this.player.load(old.decoderKind);
+    } finally {
+      clearTimeout(check);
+      this.replacing = false;
+    }
+    if (this.closed) return;
+    if (this.config) this.player.configure(this.config.channels, jitterTarget(this.config.frameMs));
+    if (this.state) this.onCaptureState(this.state);
+    this.checkAudio();
   }
 
   /** Show the "Tap to listen" hint while the browser keeps the audio context suspended. */
@@ -305,7 +370,7 @@ class Session {
     }
     this.configStamp = { serverMs: config.serverMs, localMs };
     this.offset.add(config.serverMs, localMs);
-    ui.source.textContent = config.source;
+    showSource(config.source);
     if (!previous || previous.channels !== config.channels || previous.frameMs !== config.frameMs) {
       this.decoder?.close();
       this.captureClock = new CaptureClock(config.frameMs);
@@ -454,7 +519,9 @@ class Session {
 
   showFigures() {
     const figures = this.figures();
-    if (figures) showFigureParts(figureParts({ ...figures, lostFrames: this.lostFrames }));
+    if (!figures) return;
+    showFigureParts(figureParts({ ...figures, lostFrames: this.lostFrames }));
+    panel.show(figures);
   }
 
   async close() {
@@ -517,6 +584,7 @@ function stop(text, tone) {
   setStatus(text, tone);
   hideUnlock();
   ui.figures.textContent = IDLE_FIGURES;
+  panel.clear();
   ending?.close().catch((err) => console.warn('broadcaster: closing audio failed:', err));
 }
 

@@ -85,6 +85,8 @@ export class Player {
     this.channels = 0;
     /** @type {PlayerStats | null} */
     this.latest = null;
+    /** @type {AudioNode} where the output node plays into (a volume control may go between) */
+    this.outputTo = this.ctx.destination;
   }
 
   /** The newest figures from the worklet (null before the first). */
@@ -131,7 +133,7 @@ export class Player {
       this.latest = event.data;
       this.onStats(event.data);
     };
-    node.connect(this.ctx.destination);
+    node.connect(this.outputTo);
     this.node = node;
     this.channels = channels;
   }

@@ -138,6 +138,87 @@ def test_listen_plays_the_live_tone_and_stop_silences_it(tone_server: str) -> No
         assert problems == []
 
 
+def set_volume(page: Page, percent: int) -> None:
+    """Move the volume slider as a listener's drag does (an `input` event)."""
+    page.evaluate("""(percent) => {
+        const input = document.getElementById('volume');
+        input.value = String(percent);
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+    }""", percent)
+
+
+def test_volume_lowers_what_plays_and_the_meter_and_graph_follow(tone_server: str) -> None:
+    with launch_chromium() as browser:
+        page = new_recording_page(browser)
+        problems = collect_problems(page)
+        page.goto(f"{tone_server}/")
+        meter = page.locator("#meter")
+        graph = page.locator("#graph")
+        expect(page.locator("#volume")).to_have_value("100")
+        expect(meter).to_have_attribute("data-rms", "0.000")
+        expect(graph).to_have_attribute("data-points", "0")
+        listen_and_wait_for_sound(page)
+        page.wait_for_timeout(1_500)
+        full = rms_dbfs(recorded_samples(page, 0.5), full_scale=1.0)
+        full_meter = float(meter.get_attribute("data-rms") or 0)
+        assert full_meter > 0.5, "the meter shows the tone"
+        points = int(graph.get_attribute("data-points") or 0)
+        assert points >= 3, "the graph has a point for every few figures"
+
+        set_volume(page, 50)
+        expect(page.locator("#volume-value")).to_have_text("50 %")
+        page.wait_for_timeout(1_000)  # the gain glides; the recorder is a block behind
+        half = rms_dbfs(recorded_samples(page, 0.5), full_scale=1.0)
+        assert full - half == pytest.approx(6.02, abs=0.5), (full, half)
+        assert float(meter.get_attribute("data-rms") or 0) < full_meter - 0.05
+        assert int(graph.get_attribute("data-points") or 0) > points, "the graph moves on"
+
+        page.locator("#listen").click()
+        expect(meter).to_have_attribute("data-rms", "0.000")
+        expect(graph).to_have_attribute("data-points", "0")
+        page.reload()  # the volume is remembered
+        expect(page.locator("#volume")).to_have_value("50")
+        expect(page.locator("#volume-value")).to_have_text("50 %")
+        assert problems == []
+
+
+def test_a_frozen_audio_context_is_replaced_and_the_stream_plays_on(tone_server: str) -> None:
+    with launch_chromium() as browser:
+        page = new_recording_page(browser)
+        # Keep every AudioContext the page makes, to freeze one as iOS does after a call.
+        page.add_init_script("""(() => {
+          const Native = window.AudioContext;
+          window.__contexts = [];
+          window.AudioContext = class extends Native {
+            constructor(...args) { super(...args); window.__contexts.push(this); }
+          };
+        })();""")
+        problems = collect_problems(page)
+        page.goto(f"{tone_server}/")
+        listen_and_wait_for_sound(page)
+        page.wait_for_timeout(1_000)
+        # Stopped, and deaf to resume(): only a new context plays again.
+        page.evaluate("""() => {
+          const ctx = window.__contexts[0];
+          ctx.resume = () => Promise.resolve();
+          return ctx.suspend();
+        }""")
+        status = page.locator("#status")
+        page.wait_for_function("() => window.__contexts.length === 2", timeout=10_000)
+        expect(status).to_have_text("live", timeout=10_000)
+        assert page.evaluate("window.__contexts[0].state") == "closed"
+        assert page.evaluate("window.__contexts[1].state") == "running"
+        page.wait_for_timeout(1_000)
+        samples = recorded_samples(page, 0.5)
+        assert dominant_frequency(samples, 48_000) == pytest.approx(440, abs=5)
+        assert rms_dbfs(samples, full_scale=1.0) > -30
+        # The same connection carried on: no reconnect.
+        expect(page.locator('#figures [data-figure="reconnects"]')).to_have_attribute(
+            "data-value", "0")
+        expect(page.locator("#unlock")).to_be_hidden()
+        assert problems == []
+
+
 def test_insecure_origin_explains_the_fallback(tone_server: str) -> None:
     # Plain http on a LAN name is not a secure context: no WebCodecs, no AudioWorklet. The
     # page plays there through its fallback (tests/test_page_paths.py), and says so.

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.browser
 
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 # A phone's width in CSS pixels, and just the height the page's card needs.
-VIEWPORT: ViewportSize = {"width": 390, "height": 520}
+VIEWPORT: ViewportSize = {"width": 390, "height": 560}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Colour type -> samples per pixel (grey, RGB, palette, grey+alpha, RGBA).
 PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
