@@ -217,6 +217,7 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
             station.end_streams()
 
         hub: Hub | None = None
+        serving: asyncio.Task[None] | None = None
         try:
             await station.open()
             if server.workers:
@@ -231,10 +232,11 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
             if hub is not None:
                 stopping()
                 await hub.close()
-            with contextlib.suppress(asyncio.CancelledError):
-                if hub is not None:
-                    serving.cancel()
-                await serving
+            if serving is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    if hub is not None:
+                        serving.cancel()
+                    await serving
             signals.remove()
             await station.close()
             notifier.close()
