@@ -16,7 +16,10 @@ from contextlib import contextmanager
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
+
+from tests.signal_tools import dominant_frequency, rms_dbfs
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS: tuple[str, ...] = (
@@ -173,3 +176,17 @@ def recorded_samples(page: Page, seconds: float) -> npt.NDArray[np.float32]:
     if len(samples) < want:
         raise AssertionError(f"recorded only {len(samples) / rate:.2f} s of {seconds} s")
     return samples
+
+
+def assert_plays_the_tone(page: Page) -> None:
+    """The last second the page played is the 440 Hz tone, with no dropout."""
+    rate = recorded_rate(page)
+    assert rate == 48_000
+    samples = recorded_samples(page, 1.0)
+    assert np.all(np.isfinite(samples))
+    assert dominant_frequency(samples, rate) == pytest.approx(440, abs=5)
+    level = rms_dbfs(samples, full_scale=1.0)
+    assert level > -30
+    windows = samples[: len(samples) // 480 * 480].reshape(-1, 480)
+    quietest = min(rms_dbfs(w, full_scale=1.0) for w in windows)
+    assert quietest > level - 6, f"a 10 ms window at {quietest:.1f} dBFS vs {level:.1f}"

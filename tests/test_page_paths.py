@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import numpy as np
 import pytest
 from playwright.sync_api import Page, Request, expect
 
@@ -21,13 +20,11 @@ from broadcaster.server import WEB_ROOT
 from broadcaster.sources.tone import tone_source
 from broadcaster.station import Station
 from tests.browser import (
+    assert_plays_the_tone,
     collect_problems,
     launch_chromium,
     new_recording_page,
-    recorded_rate,
-    recorded_samples,
 )
-from tests.signal_tools import dominant_frequency, rms_dbfs
 
 LAN_NAME = "pi.test"  # resolves to loopback, but is no secure context over plain http
 LAN_ARGS = [f"--host-resolver-rules=MAP {LAN_NAME} 127.0.0.1"]
@@ -36,20 +33,6 @@ DECODER_JS = "/vendor/opus-decoder/opus-decoder.min.js"
 NO_OPUS_JS = "AudioDecoder.isConfigSupported = async (config) => ({ supported: false, config });"
 # Firefox for Android: no WebCodecs at all.
 NO_WEBCODECS_JS = "delete window.AudioDecoder; delete window.EncodedAudioChunk;"
-
-
-def assert_plays_the_tone(page: Page) -> None:
-    """The last second the page played is the 440 Hz tone, with no dropout."""
-    rate = recorded_rate(page)
-    assert rate == 48_000
-    samples = recorded_samples(page, 1.0)
-    assert np.all(np.isfinite(samples))
-    assert dominant_frequency(samples, rate) == pytest.approx(440, abs=5)
-    level = rms_dbfs(samples, full_scale=1.0)
-    assert level > -30
-    windows = samples[: len(samples) // 480 * 480].reshape(-1, 480)
-    quietest = min(rms_dbfs(w, full_scale=1.0) for w in windows)
-    assert quietest > level - 6, f"a 10 ms window at {quietest:.1f} dBFS vs {level:.1f}"
 
 
 def vendor_requests(page: Page) -> list[str]:
