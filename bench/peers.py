@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.latency import CLICK_EVERY_S, RATE, click_pcm
 from broadcaster.sse import SSEDecoder
-from tests.conftest import free_port, no_device_env, start_broadcaster
+from tests.conftest import free_port, no_device_env, start_broadcaster, wait_until
 from tests.procstat import cpu_seconds
 from tests.raw_client import dechunk, open_stream
 from tests.vmic import SOURCE_NAME, VirtualMic
@@ -504,11 +504,11 @@ def log_tails(work: Path, *names: str) -> str:
 
 def wait_for(cond: Callable[[], bool], timeout_s: float, what: str, logs: Callable[[], str]
              ) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not happen within {timeout_s:.0f} s\n{logs()}")
-        time.sleep(0.1)
+    """`wait_until`, with the daemons' logs when it times out."""
+    try:
+        wait_until(cond, timeout_s, what)
+    except AssertionError as exc:
+        raise RuntimeError(f"{exc}\n{logs()}") from None
 
 
 def http_status(port: int, path: str) -> int:

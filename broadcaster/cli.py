@@ -16,6 +16,16 @@ from broadcaster.sources import SourceError
 logger = logging.getLogger("broadcaster")
 
 
+def _add_config_flags(parser: argparse.ArgumentParser, host_help: str, port_help: str,
+                      ) -> None:
+    """The flags both command lines take, which `config_from_args` reads."""
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
+    parser.add_argument("--source", metavar="SPEC",
+                        help="auto | mic | mic:NAME|INDEX | tone | tone:HZ | file:PATH")
+    parser.add_argument("--host", metavar="H", help=host_help)
+    parser.add_argument("--port", type=int, metavar="P", help=port_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests)."""
     parser = argparse.ArgumentParser(
@@ -23,11 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Capture a microphone and stream it live to browsers (Opus over SSE).",
         epilog="`broadcaster doctor` checks the microphone, the libraries and the port, and "
                "says how to fix what would not work.")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
-    parser.add_argument("--source", metavar="SPEC",
-                        help="auto | mic | mic:NAME|INDEX | tone | tone:HZ | file:PATH")
-    parser.add_argument("--host", metavar="H", help="address to listen on")
-    parser.add_argument("--port", type=int, metavar="P", help="port to listen on")
+    _add_config_flags(parser, "address to listen on", "port to listen on")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--list-devices", action="store_true",
                         help="list input devices and exit")
@@ -41,11 +47,7 @@ def build_doctor_parser() -> argparse.ArgumentParser:
         description="Check that broadcasting would work: audio libraries, input devices, "
                     "the configured device and its level, libopus, the port and the config. "
                     "Exits 0 only when broadcasting would work.")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
-    parser.add_argument("--source", metavar="SPEC",
-                        help="auto | mic | mic:NAME|INDEX | tone | tone:HZ | file:PATH")
-    parser.add_argument("--host", metavar="H", help="address to check the port on")
-    parser.add_argument("--port", type=int, metavar="P", help="port to check")
+    _add_config_flags(parser, "address to check the port on", "port to check")
     parser.add_argument("--seconds", type=_seconds, default=3.0, metavar="S",
                         help="how long to measure the microphone's level (default 3)")
     parser.set_defaults(log_level=None)

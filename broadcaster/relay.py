@@ -18,8 +18,7 @@ from typing import Any
 from broadcaster.config import Config
 from broadcaster.fanout import Fanout
 from broadcaster.feed import FeedDecoder, FeedError, Kind, Message, encode_json
-from broadcaster.station import CaptureBusyError, hello_payload
-from broadcaster.stride import max_stride
+from broadcaster.station import CaptureBusyError, hello_payload, make_fanout
 from broadcaster.telemetry import TelemetryStore
 from broadcaster.wire import config_event, state_event
 
@@ -84,13 +83,8 @@ class Relay:
             if self.fanout is not None:
                 self.fanout.publish(message.seq, message.wire)
         elif message.kind is Kind.HELLO:
-            capacity = max(1, round(self.config.ring.capacity_s * 1000
-                                    / self.config.audio.frame_ms))
-            self.fanout = Fanout(capacity, int(data["epoch"]), self.config.server.heartbeat_s,
-                                 start_seq=int(data["next_id"]),
-                                 max_stride=max_stride(self.config.audio.frame_ms,
-                                                       self.config.server.max_bundle_ms),
-                                 frame_ms=self.config.audio.frame_ms)
+            self.fanout = make_fanout(self.config, int(data["epoch"]),
+                                      start_seq=int(data["next_id"]))
             self._pacing = asyncio.create_task(self.fanout.pace())
             self._set_state(data)
             self.hello.set()

@@ -76,6 +76,16 @@ def hello_payload(config: Config, *, source: str, state: str, epoch: int, next_i
     }
 
 
+def make_fanout(config: Config, first_seq: int, start_seq: int | None = None) -> Fanout:
+    """The ring and its listeners as the config sizes them (a worker's copy starts at
+    `start_seq`)."""
+    frame_ms = config.audio.frame_ms
+    return Fanout(max(1, round(config.ring.capacity_s * 1000 / frame_ms)), first_seq,
+                  config.server.heartbeat_s, start_seq=start_seq,
+                  max_stride=max_stride(frame_ms, config.server.max_bundle_ms),
+                  frame_ms=frame_ms)
+
+
 class Station:
     """Owns the capture thread, its state and the fan-out to listeners.
 
@@ -94,10 +104,7 @@ class Station:
         self._encoder = OpusEncoder(self.encoder_settings)
         first_seq = epoch_first_seq()
         self._packetizer = Packetizer(audio.frame_ms, next_seq=first_seq)
-        capacity = max(1, round(config.ring.capacity_s * 1000 / audio.frame_ms))
-        self.fanout = Fanout(capacity, first_seq, config.server.heartbeat_s,
-                             max_stride=max_stride(audio.frame_ms, config.server.max_bundle_ms),
-                             frame_ms=audio.frame_ms)
+        self.fanout = make_fanout(config, first_seq)
         self.admission = Admission(config.server.max_listeners, config.server.max_listeners_per_ip)
         self.telemetry = TelemetryStore(config.server.max_listeners,
                                         config.server.max_listeners_per_ip)

@@ -239,7 +239,10 @@ def test_the_page_shows_a_plausible_latency_and_reports_it(tmp_path: Path) -> No
         assert proc.stop() == 0, proc.log()
 
 
-def test_a_cut_connection_resumes_gapless_with_the_next_id(served: Broadcaster) -> None:
+@contextlib.contextmanager
+def listening_through_a_relay(served: Broadcaster) -> Iterator[tuple[Relay, Page, list[str]]]:
+    """A page listening for a second through a relay that can cut or freeze its stream;
+    yields the relay, the page (logging its stream events) and the page's problems."""
     relay = Relay(int(served.url.rsplit(":", 1)[1]))
     try:
         with launch_chromium() as browser:
@@ -248,65 +251,61 @@ def test_a_cut_connection_resumes_gapless_with_the_next_id(served: Broadcaster) 
             problems = collect_problems(page)
             start_listening(page, relay.url)
             page.wait_for_timeout(1_000)
-            assert relay.cut() == 1
-            # EventSource reconnects by itself after `retry` with Last-Event-ID.
-            expect(page.locator('#figures [data-figure="reconnects"]')).to_have_attribute(
-                "data-value", "1", timeout=10_000)
-            expect(page.locator("#status")).to_have_text("live", timeout=5_000)
-            page.wait_for_timeout(2_000)
-
-            log = stream_log(page)
-            ids = assert_gapless(log)
-            configs = [event for event in log if event["type"] == "config"]
-            assert len(configs) == 2
-            before = [e for e in log[:log.index(configs[1])] if e["type"] == "audio"]
-            assert configs[1]["next"] == before[-1]["id"] + 1  # resumed right after it
-            assert len(ids) > len(before) + 50
-            opened = [event["url"] for event in log if event["type"] == "open"]
-            assert len(opened) == 1  # the same EventSource reconnected
-
-            samples = recorded_samples(page, 1.0)
-            assert dominant_frequency(samples, 48_000) == pytest.approx(440, abs=5)
-            plausible_latency_ms(page)  # the outage was not added to it
-            # The cut stream is the browser's report, not the page's.
-            assert [p for p in problems if "/audio/stream" not in p] == []
+            yield relay, page, problems
     finally:
         relay.close()
+
+
+def test_a_cut_connection_resumes_gapless_with_the_next_id(served: Broadcaster) -> None:
+    with listening_through_a_relay(served) as (relay, page, problems):
+        assert relay.cut() == 1
+        # EventSource reconnects by itself after `retry` with Last-Event-ID.
+        expect(page.locator('#figures [data-figure="reconnects"]')).to_have_attribute(
+            "data-value", "1", timeout=10_000)
+        expect(page.locator("#status")).to_have_text("live", timeout=5_000)
+        page.wait_for_timeout(2_000)
+
+        log = stream_log(page)
+        ids = assert_gapless(log)
+        configs = [event for event in log if event["type"] == "config"]
+        assert len(configs) == 2
+        before = [e for e in log[:log.index(configs[1])] if e["type"] == "audio"]
+        assert configs[1]["next"] == before[-1]["id"] + 1  # resumed right after it
+        assert len(ids) > len(before) + 50
+        opened = [event["url"] for event in log if event["type"] == "open"]
+        assert len(opened) == 1  # the same EventSource reconnected
+
+        samples = recorded_samples(page, 1.0)
+        assert dominant_frequency(samples, 48_000) == pytest.approx(440, abs=5)
+        plausible_latency_ms(page)  # the outage was not added to it
+        # The cut stream is the browser's report, not the page's.
+        assert [p for p in problems if "/audio/stream" not in p] == []
 
 
 def test_a_frozen_connection_is_noticed_and_reopened_from_the_last_id(
     served: Broadcaster,
 ) -> None:
-    relay = Relay(int(served.url.rsplit(":", 1)[1]))
-    try:
-        with launch_chromium() as browser:
-            page = new_recording_page(browser)
-            page.add_init_script(EVENT_LOG_JS)
-            problems = collect_problems(page)
-            start_listening(page, relay.url)
-            page.wait_for_timeout(1_000)
-            assert relay.freeze() == 1
-            # Nothing tells the browser: the page notices the silence and opens a new stream.
-            expect(page.locator('#figures [data-figure="reconnects"]')).to_have_attribute(
-                "data-value", "1", timeout=10_000)
-            expect(page.locator("#status")).to_have_text("live", timeout=5_000)
-            page.wait_for_timeout(2_000)
+    with listening_through_a_relay(served) as (relay, page, problems):
+        assert relay.freeze() == 1
+        # Nothing tells the browser: the page notices the silence and opens a new stream.
+        expect(page.locator('#figures [data-figure="reconnects"]')).to_have_attribute(
+            "data-value", "1", timeout=10_000)
+        expect(page.locator("#status")).to_have_text("live", timeout=5_000)
+        page.wait_for_timeout(2_000)
 
-            log = stream_log(page)
-            assert_gapless(log)
-            opened = [event["url"] for event in log if event["type"] == "open"]
-            assert len(opened) == 2
-            configs = [event for event in log if event["type"] == "config"]
-            before = [e for e in log[:log.index(configs[1])] if e["type"] == "audio"]
-            assert opened[1].endswith(f"/audio/stream?last_id={before[-1]['id']}")
-            assert configs[1]["next"] == before[-1]["id"] + 1
+        log = stream_log(page)
+        assert_gapless(log)
+        opened = [event["url"] for event in log if event["type"] == "open"]
+        assert len(opened) == 2
+        configs = [event for event in log if event["type"] == "config"]
+        before = [e for e in log[:log.index(configs[1])] if e["type"] == "audio"]
+        assert opened[1].endswith(f"/audio/stream?last_id={before[-1]['id']}")
+        assert configs[1]["next"] == before[-1]["id"] + 1
 
-            samples = recorded_samples(page, 1.0)
-            assert dominant_frequency(samples, 48_000) == pytest.approx(440, abs=5)
-            plausible_latency_ms(page)  # the outage was not added to it
-            assert problems == []
-    finally:
-        relay.close()
+        samples = recorded_samples(page, 1.0)
+        assert dominant_frequency(samples, 48_000) == pytest.approx(440, abs=5)
+        plausible_latency_ms(page)  # the outage was not added to it
+        assert problems == []
 
 
 def test_a_listener_whose_key_was_changed_is_told_and_not_retried(tmp_path: Path) -> None:
