@@ -12,20 +12,28 @@ CPU time is the scheduler's exact run time per thread (/proc/PID/task/TID/scheds
 the kernel keeps it, else the tick-sampled user + system time, which misses much of a
 thread that runs for microseconds at a time. With --rounds N every source is measured N
 times, interleaved, and the median round is printed.
+
+The first three rows are this machine's floor, measured in the benchmark's own process: a
+bare thread that only wakes every 20 ms, the same encoding a frame each time, and the same
+handing each packet to an event loop. On a virtual machine a wake-up alone can cost a
+sizeable share of the 1 % budget; the broadcaster's rows are best read against them.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from broadcaster.encoder import EncoderSettings, OpusEncoder
 from tests.conftest import no_device_env, start_broadcaster
 from tests.procstat import rss_kb, thread_cpu_seconds
 from tests.signal_tools import sine_s16le
@@ -88,6 +96,54 @@ def measure(args: list[str], env: dict[str, str], complexity: int, seconds: floa
     return Sample(event_loop, tuple(others), rss)
 
 
+def thread_seconds(tid: int) -> float:
+    """CPU seconds so far of one thread of this process."""
+    return int(Path(f"/proc/self/task/{tid}/schedstat").read_text().split()[0]) / 1e9
+
+
+def floor(seconds: float, frame_s: float, encode: bool, hand_off: bool) -> Sample:
+    """What this machine charges for the bare rhythm of capture, in this process.
+
+    A thread sleeps to a deadline every frame, as the tone source does (and a blocking read
+    does no less); with `encode` it encodes one frame of a tone each time, with `hand_off`
+    it also hands each frame to an event loop with `call_soon_threadsafe`. Nothing else
+    runs: the difference to the broadcaster's own figures is what its code adds.
+    """
+    settings = EncoderSettings(48_000, 1, frame_s * 1000, 64_000, "audio", 5)
+    encoder = OpusEncoder(settings)
+    pcm = sine_s16le(440, frame_s, amplitude=0.3)[:settings.frame_bytes]
+    stop = threading.Event()
+    tids: dict[str, int] = {}
+
+    def pace(loop: asyncio.AbstractEventLoop) -> None:
+        tids["thread"] = threading.get_native_id()
+        deadline = time.monotonic()
+        while not stop.is_set():
+            deadline += frame_s
+            time.sleep(max(0.0, deadline - time.monotonic()))
+            packet = encoder.encode(pcm) if encode else b""
+            if hand_off:
+                loop.call_soon_threadsafe(len, packet)
+
+    async def run() -> Sample:
+        loop = asyncio.get_running_loop()
+        thread = threading.Thread(target=pace, args=(loop,), daemon=True)
+        thread.start()
+        await asyncio.sleep(1.0)
+        main = threading.get_native_id()
+        before = thread_seconds(main), thread_seconds(tids["thread"])
+        started = time.monotonic()
+        await asyncio.sleep(seconds)
+        wall = time.monotonic() - started
+        loop_share = 100 * (thread_seconds(main) - before[0]) / wall
+        thread_share = 100 * (thread_seconds(tids["thread"]) - before[1]) / wall
+        stop.set()
+        thread.join()
+        return Sample(loop_share if hand_off else 0.0, (("thread", thread_share),), 0.0)
+
+    return asyncio.run(run())
+
+
 def show(label: str, complexity: int, sample: Sample) -> None:
     threads = ", ".join(f"{name} {share:.2f}%" for name, share in sample.threads) or "-"
     print(f"{label:<22} {complexity:>10} {sample.event_loop + sample.capture_side:>8.2f}% "
@@ -103,6 +159,15 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'source (20 ms frames)':<22} {'complexity':>10} {'process':>9} {'event loop':>11} "
           f"{'capture side':>13} {'capture-side threads':<34} {'RSS':>10}")
+    for label, encode, hand_off in (("floor: wake", False, False),
+                                    ("floor: wake+encode", True, False),
+                                    ("floor: +hand-off", True, True)):
+        sample = floor(args.seconds / 2, 0.020, encode, hand_off)
+        threads = ", ".join(f"{name} {share:.2f}%" for name, share in sample.threads)
+        print(f"{label:<22} {5 if encode else '-':>10} "
+              f"{sample.event_loop + sample.capture_side:>8.2f}% "
+              f"{sample.event_loop:>10.2f}% {sample.capture_side:>12.2f}% {threads:<34} "
+              f"{'-':>10}", flush=True)
     with VirtualMic(Path(tempfile.mkdtemp(prefix="cpu-vmic-"))) as mic:
         for complexity in args.complexity:
             runs: dict[str, list[Sample]] = {"mic": [], "tone": []}
