@@ -7,9 +7,10 @@ the real broadcaster serves the listener page to real headless Chromium (tests/b
 which presses Start listening and plays. Nothing outside the page measures anything here:
 the figures are the page's own (docs/protocol.md, "How the listener page uses it").
 
-- first sound: from the press of Start listening to the first audible chunk at the
-  AudioContext destination (the recorder of tests/browser.py, which notes
-  `window.__firstSoundMs` at the end of a 4096-sample chunk: an upper bound, ~85 ms coarse).
+- first sound: from the page getting the click on Start listening to the first audible
+  sample at the AudioContext destination (the recorder of tests/browser.py; an upper bound
+  by the few ms its callback waits for the page's main thread). Add the output device's
+  latency (outputLatency, the "output" column) for when it is heard.
 - latency: the page's figure, capture to heard (the output device included), read from the
   page once a second after `--warm-up` seconds, for `--seconds`.
 - minus output: the same from the page's reports in /status (every 5 s), each less its
@@ -76,11 +77,11 @@ def session(browser: Browser, url: str, args: argparse.Namespace, tally: Tally) 
     page = new_recording_page(browser)
     try:
         page.goto(url + "/")
-        pressed_ms = float(page.evaluate("performance.now()"))
         page.locator("#listen").click()
         expect(page.locator("#status")).to_have_text("live", timeout=15_000)
         page.wait_for_function("() => window.__firstSoundMs !== undefined", timeout=10_000)
-        tally.first_sound_ms.append(float(page.evaluate("window.__firstSoundMs")) - pressed_ms)
+        tally.first_sound_ms.append(
+            float(page.evaluate("window.__firstSoundMs - window.__pressedMs")))
         page.wait_for_timeout(args.warm_up * 1000)
         underruns_before = int(figure(page, "underruns") or 0)
         seen: set[tuple[Any, ...]] = set()

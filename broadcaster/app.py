@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from broadcaster.access import basic_password, bearer_token, is_loopback, matches
 from broadcaster.config import Config
+from broadcaster.fanout import MAX_BACKLOG_MS
 from broadcaster.metrics import render_metrics
 from broadcaster.station import CaptureBusyError
 from broadcaster.telemetry import (
@@ -51,6 +52,17 @@ def parse_last_id(header: str | None, query: str | None) -> int | None:
                                   f"got {raw[:40]!r}")
         return int(text)
     return None
+
+
+def parse_backlog_ms(query: str | None) -> int:
+    """`?backlog_ms=`: how much fresh audio a new listener starts with; 0 when absent."""
+    if query is None or query.strip() == "":
+        return 0
+    text = query.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 4 or int(text) > MAX_BACKLOG_MS:
+        raise BadRequestError(f"backlog_ms must be a whole number of milliseconds from 0 to "
+                              f"{MAX_BACKLOG_MS}, got {query[:40]!r}")
+    return int(text)
 
 
 def _error(status: int, message: str,
@@ -107,8 +119,8 @@ class Broadcast(Protocol):
         """A listener admitted by `admit` has gone."""
 
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
-               ) -> AsyncIterator[bytes]:
-        """One listener's stream."""
+               backlog_ms: float = 0.0) -> AsyncIterator[bytes]:
+        """One listener's stream (see Station.listen)."""
 
     def status(self) -> dict[str, Any]:
         """Counters for /status."""
@@ -213,6 +225,7 @@ def create_app(station: Broadcast, web_root: Path,
         try:
             last_id = parse_last_id(request.headers.get("Last-Event-ID"),
                                     request.args.get("last_id"))
+            backlog_ms = parse_backlog_ms(request.args.get("backlog_ms"))
         except BadRequestError as exc:
             return _error(400, str(exc))
         if station.state == "shutdown":
@@ -229,7 +242,7 @@ def create_app(station: Broadcast, web_root: Path,
                 released = True
                 station.release(address)
 
-        stream = station.listen(last_id, on_end=release)
+        stream = station.listen(last_id, on_end=release, backlog_ms=backlog_ms)
         weakref.finalize(stream, release)  # also when the body is never sent
         response = Response(stream, status=200, headers=STREAM_HEADERS)
         response.timeout = None  # Quart would otherwise end the endless stream after 60 s

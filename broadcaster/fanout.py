@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from broadcaster.ring import FrameRing
 from broadcaster.stride import StrideController
 from broadcaster.wire import HEARTBEAT, gap_event
+
+MAX_BACKLOG_MS = 1000  # the most a new listener may ask to start behind the live edge
 
 
 class StateView(Protocol):
@@ -47,13 +51,18 @@ class Fanout:
         self._joined = 0
         self._frame_s = frame_ms / 1000
         self._published_at = time.monotonic()
+        # When each of the newest frames was published, newest last: a backlog is only ever
+        # audio that is still fresh, never what the ring kept from before a stop.
+        self._recent: deque[tuple[int, float]] = deque(
+            maxlen=min(capacity_frames, math.ceil(MAX_BACKLOG_MS / frame_ms)))
         self._wake_delay_s = 0.0  # summed over the wake-ups since the last pace()
         self._wakeups = 0
 
     def publish(self, seq: int, wire: bytes) -> None:
         """Append one framed frame and wake the listeners whose turn it is."""
         self.ring.append(seq, wire)
-        self._published_at = time.monotonic()
+        self._published_at = now = time.monotonic()
+        self._recent.append((seq, now))
         news = self._groups[seq % self.stride]
         news.set()
         news.clear()
@@ -90,11 +99,30 @@ class Fanout:
         self.closing = True
         self.wake()
 
-    def start_seq(self, last_id: int | None) -> int:
-        """Where a connection starts: right after `last_id` when given, else the live edge."""
+    def start_seq(self, last_id: int | None, backlog_ms: float = 0.0) -> int:
+        """Where a connection starts: right after `last_id` when given, else the live edge,
+        or up to `backlog_ms` of fresh audio before it."""
         if last_id is None:
-            return self.ring.next_seq
+            return self.ring.next_seq - self.fresh_frames(backlog_ms)
         return min(last_id + 1, self.ring.next_seq)
+
+    def fresh_frames(self, backlog_ms: float, now: float | None = None) -> int:
+        """How many of the newest frames make up to `backlog_ms` of audio captured just now:
+        consecutive, still in the ring, and each published within the time it covers (plus
+        two frames of slack for an uneven capture), so never audio from before a pause."""
+        wanted = min(math.ceil(min(backlog_ms, MAX_BACKLOG_MS) / (self._frame_s * 1000)),
+                     len(self.ring))
+        if wanted <= 0:
+            return 0
+        now = time.monotonic() if now is None else now
+        newest = self.ring.next_seq - 1
+        window_s = backlog_ms / 1000 + 2 * self._frame_s
+        count = 0
+        for seq, published in reversed(self._recent):
+            if count == wanted or seq != newest - count or now - published > window_s:
+                break
+            count += 1
+        return count
 
     def next_id(self, start_seq: int) -> int:
         """The id of the first frame a listener starting at `start_seq` will get."""

@@ -194,12 +194,12 @@ class Relay:
         return bool(health[0]), str(health[1])
 
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
-               ) -> AsyncIterator[bytes]:
+               backlog_ms: float = 0.0) -> AsyncIterator[bytes]:
         """One listener's stream from this process's copy of the ring."""
         fanout = self.fanout
         if fanout is None:
             raise HubGoneError("no feed from the capture process yet")
-        start = fanout.start_seq(last_id)
+        start = fanout.start_seq(last_id, backlog_ms)
         payload = hello_payload(self.config, source=self.source_name, state=self.state,
                                 epoch=fanout.ring.first_seq, next_id=fanout.next_id(start))
         return fanout.listen(start, config_event(payload, self.config.server.retry_ms),

@@ -363,10 +363,11 @@ class Station:
 
     # -- listening --------------------------------------------------------------------
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
-               ) -> AsyncIterator[bytes]:
-        """One listener's stream, resuming after `last_id` when the ring still has it."""
+               backlog_ms: float = 0.0) -> AsyncIterator[bytes]:
+        """One listener's stream, resuming after `last_id` when the ring still has it, else
+        starting `backlog_ms` of fresh audio before the live edge."""
         fanout = self.fanout
-        start = fanout.start_seq(last_id)
+        start = fanout.start_seq(last_id, backlog_ms)
         hello = config_event(self.config_payload(fanout.next_id(start)),
                              self.config.server.retry_ms)
         return fanout.listen(start, hello, self, on_end)

@@ -56,6 +56,9 @@ const AGENT = shortAgent(navigator.userAgent);
 // (starting one takes a few ms when it is allowed).
 const BLOCKED_AFTER_MS = 500;
 const BLOCKED_TEXT = 'sound is blocked by this browser until you tap the page';
+// Audio a new connection starts with (docs/protocol.md, backlog_ms): at least the jitter
+// buffer's starting target for any frame size up to 40 ms; the buffer skips what is more.
+const BACKLOG_MS = 100;
 
 /** This page's clock, the one AudioContext.getOutputTimestamp() answers in (ms). */
 function localNowMs() {
@@ -167,6 +170,8 @@ class Session {
     this.decoder = null;
     /** @type {AudioStream | null} */
     this.stream = null;
+    /** @type {(() => void)[] | null} events that arrived while the player loads, in order */
+    this.held = null;
     /** @type {{ text: string, tone: string | undefined } | null} status the hint replaced */
     this.statusBeforeBlock = null;
     /** The last capture state the server announced. */
@@ -181,46 +186,72 @@ class Session {
 
   async start() {
     setStatus('connecting…', 'busy');
-    const decoderKind = await chooseDecoder(1);
     const { ctx } = this.player;
     ctx.addEventListener('statechange', () => this.checkAudio());
-    // A browser that blocks sound leaves the context suspended (and load() waiting for it).
-    const check = setTimeout(() => this.checkAudio(), BLOCKED_AFTER_MS);
+    // Connect at once, while the decoder and the worklet load: what arrives meanwhile is held
+    // (with its arrival time) and handled, in order, once they are ready.
+    this.held = [];
+    this.openStream();
+    // A browser that blocks sound leaves the context suspended (and load() waiting for it
+    // until a tap): then hold no audio that would be stale by then, and connect afresh.
+    const check = setTimeout(() => {
+      this.checkAudio();
+      this.stream?.close();
+      this.stream = null;
+      this.held = [];
+    }, BLOCKED_AFTER_MS);
     try {
-      await this.player.load(decoderKind);
+      await this.player.load(await chooseDecoder(1));
     } finally {
       clearTimeout(check);
     }
     if (this.closed) return;
     this.checkAudio();
-    this.openStream();
+    const held = this.held ?? [];
+    this.held = null;
+    if (this.stream) {
+      for (const handle of held) handle();
+    } else {
+      this.openStream();
+    }
     this.ticker = setInterval(() => this.tick(), TICK_MS);
   }
 
   /**
    * Open the stream (again), resuming after the newest audio event received. EventSource
    * sends Last-Event-ID by itself only when it reconnects on its own: a new one is told
-   * with ?last_id=.
+   * with ?last_id=. The first connection asks for the newest BACKLOG_MS of audio at once,
+   * so that the jitter buffer starts full instead of filling in real time.
    */
   openStream() {
     clearTimeout(this.retryTimer);
     this.stream?.close();
     this.connected = false;
     this.lastEventMs = performance.now();
-    const url = this.lastId === null
-      ? STREAM_URL
-      : `${STREAM_URL}${STREAM_URL.includes('?') ? '&' : '?'}last_id=${this.lastId}`;
+    const resume = this.lastId === null ? `backlog_ms=${BACKLOG_MS}` : `last_id=${this.lastId}`;
+    const url = `${STREAM_URL}${STREAM_URL.includes('?') ? '&' : '?'}${resume}`;
+    /**
+     * A handler that runs now, or later in arrival order while the player loads.
+     * @template {unknown[]} A
+     * @param {(arrivedMs: number, ...args: A) => void} handler
+     * @returns {(...args: A) => void}
+     */
+    const when = (handler) => (...args) => {
+      const arrivedMs = localNowMs();
+      if (this.held) this.held.push(() => handler(arrivedMs, ...args));
+      else handler(arrivedMs, ...args);
+    };
     this.stream = new AudioStream(url, {
-      onConfig: (config) => this.onConfig(config),
-      onPacket: (id, packet) => this.onPacket(id, packet),
-      onClock: (clock) => this.onClock(clock),
-      onState: ({ state, source, reason }) => {
+      onConfig: when((arrivedMs, config) => this.onConfig(config, arrivedMs)),
+      onPacket: when((arrivedMs, id, packet) => this.onPacket(id, packet, arrivedMs)),
+      onClock: when((arrivedMs, clock) => this.onClock(clock, arrivedMs)),
+      onState: when((_, { state, source, reason }) => {
         this.lastEventMs = performance.now();
         showSource(source);
         this.onCaptureState(state, reason);
-      },
-      onGap: (gap) => this.onGap(gap),
-      onDisconnect: (closed) => this.onDisconnect(closed),
+      }),
+      onGap: when((_, gap) => this.onGap(gap)),
+      onDisconnect: when((_, closed) => this.onDisconnect(closed)),
       onBadEvent: (err) => console.warn('broadcaster: ignored a malformed event:', err),
     });
   }
@@ -350,13 +381,15 @@ class Session {
     });
   }
 
-  /** @param {StreamConfig} config */
-  onConfig(config) {
+  /**
+   * @param {StreamConfig} config
+   * @param {number} localMs  when it arrived (localNowMs)
+   */
+  onConfig(config, localMs) {
     if (config.sampleRateHz !== SAMPLE_RATE_HZ) {
       stop(`unsupported stream: sample_rate_hz ${config.sampleRateHz}, expected 48000`, 'error');
       return;
     }
-    const localMs = localNowMs();
     this.lastEventMs = performance.now();
     const previous = this.config;
     this.config = config;
@@ -394,9 +427,9 @@ class Session {
   /**
    * @param {number} id
    * @param {Uint8Array} packet
+   * @param {number} localMs  when it arrived (localNowMs)
    */
-  onPacket(id, packet) {
-    const localMs = localNowMs();
+  onPacket(id, packet, localMs) {
     this.lastId = id;
     this.lastEventMs = performance.now();
     if (!this.decoder || this.closed || !this.config) return;
@@ -426,9 +459,11 @@ class Session {
     }
   }
 
-  /** @param {ClockFrame} clock */
-  onClock(clock) {
-    const localMs = localNowMs();
+  /**
+   * @param {ClockFrame} clock
+   * @param {number} localMs  when it arrived (localNowMs)
+   */
+  onClock(clock, localMs) {
     this.lastEventMs = performance.now();
     this.captureClock?.add(clock);
     this.offset.add(clock.serverMs, localMs);

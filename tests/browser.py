@@ -4,7 +4,9 @@ Chromium has no sound card here, so the only way to prove a page made sound is t
 what reaches its AudioContext destination from inside the page. RECORDER_JS, installed as
 an init script, wraps `AudioNode.prototype.connect`: every node connected to an
 AudioDestinationNode is also connected to a ScriptProcessorNode that appends channel 0 to
-`window.__recorded` (a list of Float32Array chunks, the last RECORD_LIMIT_S seconds).
+`window.__recorded` (a list of Float32Array chunks, the last RECORD_LIMIT_S seconds), and
+notes when the first audible sample got there (`window.__firstSoundMs`) and when the page
+got its latest click (`window.__pressedMs`), both on the page's `performance.now()` clock.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ RECORDER_JS = """
   if (window.__recorded) return;
   const LIMIT_S = __LIMIT_S__;
   window.__recorded = [];
+  // When the page got the latest click (a test's press of a button).
+  addEventListener('click', () => { window.__pressedMs = performance.now(); }, true);
   window.__recordedRate = 0;
   window.__recordedFrames = 0;
   const recorders = new WeakMap();
@@ -55,9 +59,15 @@ RECORDER_JS = """
     rec.onaudioprocess = (event) => {
       const input = event.inputBuffer;
       const samples = new Float32Array(input.getChannelData(0));
-      // When the first audible chunk got here (an upper bound on when it was heard).
-      if (window.__firstSoundMs === undefined && samples.some((x) => Math.abs(x) > 0.01)) {
-        window.__firstSoundMs = performance.now();
+      // When the first audible sample reached the destination: the chunk ends now (or a
+      // little before, as this callback waits for the main thread), that sample `after`
+      // samples before its end. An upper bound, close to the truth on an idle main thread.
+      if (window.__firstSoundMs === undefined) {
+        const first = samples.findIndex((x) => Math.abs(x) > 0.01);
+        if (first >= 0) {
+          const after = samples.length - first;
+          window.__firstSoundMs = performance.now() - (1000 * after) / input.sampleRate;
+        }
       }
       window.__recorded.push(samples);
       window.__recordedRate = input.sampleRate;

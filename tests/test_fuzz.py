@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from broadcaster.app import BadRequestError, parse_last_id
+from broadcaster.app import BadRequestError, parse_backlog_ms, parse_last_id
 from broadcaster.config import Config, ConfigError, config_from_dict
 from tests.conftest import Broadcaster, start_broadcaster
 from tests.sse_client import BackgroundListener
@@ -30,6 +30,16 @@ def test_last_event_id_parsing_is_total(header: str | None, query: str | None) -
         assert "must be a non-negative integer" in str(exc)
     else:
         assert value is None or 0 <= value < 10**18
+
+
+@given(query=st.none() | junk)
+def test_backlog_parsing_is_total(query: str | None) -> None:
+    try:
+        value = parse_backlog_ms(query)
+    except BadRequestError as exc:
+        assert "backlog_ms must be a whole number" in str(exc)
+    else:
+        assert 0 <= value <= 1000
 
 
 toml_values = st.recursive(

@@ -134,6 +134,24 @@ def test_a_malformed_resume_id_is_a_400(tone_server: str, bad: str) -> None:
         assert response.status_code == 400
 
 
+def test_a_new_listener_can_start_with_fresh_backlog(tone_server: str) -> None:
+    with_backlog = receive(tone_server + "/audio/stream?backlog_ms=100", frames=8)
+    live = receive(tone_server + "/audio/stream", frames=1).ids[0]
+    assert with_backlog.ids == list(range(with_backlog.ids[0], with_backlog.ids[0] + 8))
+    assert with_backlog.ids[0] == with_backlog.config["next_id"]
+    # Up to 5 frames (100 ms) before the live edge of the connection that came after it.
+    assert 3 <= live - with_backlog.ids[0] <= 5 + 50
+    pcm = decode_packets(with_backlog.packets)
+    assert dominant_frequency(pcm[960:]) == pytest.approx(440, abs=5)
+
+
+@pytest.mark.parametrize("bad", ["abc", "-1", "1.5", "1001", "99999999999", "\uff15"])
+def test_a_malformed_backlog_is_a_400(tone_server: str, bad: str) -> None:
+    response = httpx.get(tone_server + "/audio/stream", params={"backlog_ms": bad}, timeout=5)
+    assert response.status_code == 400
+    assert "backlog_ms" in response.json()["error"]
+
+
 def test_two_clients_at_once_get_the_same_bytes(tone_server: str) -> None:
     results: list[Received | None] = [None, None]
 
