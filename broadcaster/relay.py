@@ -201,6 +201,7 @@ class Relay:
             raise HubGoneError("no feed from the capture process yet")
         start = fanout.start_seq(last_id, backlog_ms)
         payload = hello_payload(self.config, source=self.source_name, state=self.state,
-                                epoch=fanout.ring.first_seq, next_id=fanout.next_id(start))
+                                epoch=fanout.ring.first_seq, next_id=fanout.next_id(start),
+                                live_id=fanout.ring.next_seq)
         return fanout.listen(start, config_event(payload, self.config.server.retry_ms),
                              self, on_end)

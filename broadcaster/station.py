@@ -56,7 +56,7 @@ def epoch_first_seq() -> int:
 
 
 def hello_payload(config: Config, *, source: str, state: str, epoch: int, next_id: int,
-                  ) -> dict[str, Any]:
+                  live_id: int) -> dict[str, Any]:
     """The `config` event every connection starts with (see docs/protocol.md)."""
     audio = config.audio
     return {
@@ -72,6 +72,7 @@ def hello_payload(config: Config, *, source: str, state: str, epoch: int, next_i
         "epoch": epoch,
         "server_ms": round(time.time() * 1000.0, 3),
         "next_id": next_id,
+        "live_id": live_id,
         "https_port": config.tls.port or None,
     }
 
@@ -358,8 +359,9 @@ class Station:
 
     def config_payload(self, next_id: int) -> dict[str, Any]:
         """The `config` event every connection starts with."""
+        ring = self.fanout.ring
         return hello_payload(self.config, source=self.source_name, state=self.state,
-                             epoch=self.fanout.ring.first_seq, next_id=next_id)
+                             epoch=ring.first_seq, next_id=next_id, live_id=ring.next_seq)
 
     # -- listening --------------------------------------------------------------------
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,

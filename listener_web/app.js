@@ -12,6 +12,7 @@ import { OpusDecoder, chooseDecoder } from './decoder.js';
 import { MediaControls } from './media_session.js';
 import { Panel } from './panel.js';
 import { Player, SAMPLE_RATE_HZ, jitterTarget } from './player.js';
+import { Prefill } from './prefill.js';
 import { setUpControls } from './control.js';
 import { AudioStream, peekHttpsPort } from './stream.js';
 import {
@@ -170,6 +171,12 @@ class Session {
     this.decoder = null;
     /** @type {AudioStream | null} */
     this.stream = null;
+    /** What the connection starts with, pushed to the player in one piece. */
+    this.prefill = new Prefill(0, 0);
+    /** @type {number | null} the newest packet held while the player loaded */
+    this.heldNewestId = null;
+    /** @type {number | null} the same, for the Prefill of the config handled next */
+    this.prefillThrough = null;
     /** @type {(() => void)[] | null} events that arrived while the player loads, in order */
     this.held = null;
     /** @type {{ text: string, tone: string | undefined } | null} status the hint replaced */
@@ -210,6 +217,8 @@ class Session {
     const held = this.held ?? [];
     this.held = null;
     if (this.stream) {
+      // What arrived meanwhile is decoded in a burst: it all goes to the player in one piece.
+      this.prefillThrough = this.heldNewestId;
       for (const handle of held) handle();
     } else {
       this.openStream();
@@ -234,16 +243,23 @@ class Session {
      * A handler that runs now, or later in arrival order while the player loads.
      * @template {unknown[]} A
      * @param {(arrivedMs: number, ...args: A) => void} handler
+     * @param {(...args: A) => void} [onHold]  also called when it is held
      * @returns {(...args: A) => void}
      */
-    const when = (handler) => (...args) => {
+    const when = (handler, onHold) => (...args) => {
       const arrivedMs = localNowMs();
-      if (this.held) this.held.push(() => handler(arrivedMs, ...args));
-      else handler(arrivedMs, ...args);
+      if (this.held) {
+        onHold?.(...args);
+        this.held.push(() => handler(arrivedMs, ...args));
+      } else {
+        handler(arrivedMs, ...args);
+      }
     };
+    this.heldNewestId = null;
     this.stream = new AudioStream(url, {
       onConfig: when((arrivedMs, config) => this.onConfig(config, arrivedMs)),
-      onPacket: when((arrivedMs, id, packet) => this.onPacket(id, packet, arrivedMs)),
+      onPacket: when((arrivedMs, id, packet) => this.onPacket(id, packet, arrivedMs),
+        (id) => { this.heldNewestId = id; }),
       onClock: when((arrivedMs, clock) => this.onClock(clock, arrivedMs)),
       onState: when((_, { state, source, reason }) => {
         this.lastEventMs = performance.now();
@@ -402,6 +418,9 @@ class Session {
       this.catchUpStartMs = null;
     }
     this.configStamp = { serverMs: config.serverMs, localMs };
+    this.prefill = new Prefill(config.nextId,
+      Math.max(config.liveId, (this.prefillThrough ?? -Infinity) + 1));
+    this.prefillThrough = null;
     this.offset.add(config.serverMs, localMs);
     showSource(config.source);
     if (!previous || previous.channels !== config.channels || previous.frameMs !== config.frameMs) {
@@ -412,7 +431,8 @@ class Session {
         channels: config.channels,
         frameMs: config.frameMs,
         onPcm: (samples, id) => {
-          this.player.push(samples, this.captureClock?.captureMs(id) ?? undefined);
+          const piece = this.prefill.add(samples, id, this.captureClock?.captureMs(id) ?? undefined);
+          if (piece) this.player.push(piece.samples, piece.captureMs);
         },
         onError: (err) => {
           this.live = false;

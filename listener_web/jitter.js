@@ -15,6 +15,9 @@
  *    times over the last 300 s (one frame when nothing is late) sets
  *    target = clamp(1.1 × spread + block + 5 ms, floor 20 ms, ceiling 500 ms). It rises at
  *    once when something arrives later than before, and falls by at most 0.5 ms a second.
+ *    For 250 ms after playback starts from nothing arrivals are not measured, and depth
+ *    more than 5 ms above the target is dropped (with a crossfade): a start is a burst (a
+ *    connection's first audio, decoded at once) that says nothing of the network.
  *    Depths are peak depths: right after the freshest arrival, before a block is read.
  *  - Drift (drift.js DriftController): a PI controller sets `ratio` within 1 ± 0.1 %, from
  *    the peak depth per 0.25 s (1 s moving average) against a setpoint that follows the
@@ -39,6 +42,8 @@ const PLAYING = 1;
 const DRAINING = 2;
 // Cubic interpolation at p reads floor(p) - 1 .. floor(p) + 2: p must stay below write - 2.
 const LOOKAHEAD = 3;
+// While a start settles, depth above the target by more than this is dropped.
+const SETTLE_SLACK_S = 0.005;
 // Smallest push the timestamp ring is sized for: 2.5 ms, the shortest Opus frame.
 const MIN_FRAME_S = 0.0025;
 
@@ -51,6 +56,8 @@ const MIN_FRAME_S = 0.0025;
  * @property {number} [ceilingSamples]  highest target (default 500 ms)
  * @property {number} [headroomSamples]  least distance from target to bound (default 80 ms)
  * @property {number} [fadeSamples]  length of fades and crossfades (default 128)
+ * @property {number} [settleSamples]  after playback starts from nothing, arrivals this
+ *   long are not measured (default 250 ms): the start's own burst is no jitter
  * @property {number} [capacitySamples]  ring size (default: twice the highest bound + 1 s)
  * @property {Partial<TargetOptions>} [tracking]  tuning of the target
  * @property {DriftOptions} [drift]  tuning of the drift controller
@@ -67,12 +74,14 @@ export class JitterBuffer {
     ceilingSamples = Math.round(0.5 * sampleRateHz),
     headroomSamples = Math.round(0.08 * sampleRateHz),
     fadeSamples = 128,
+    settleSamples = Math.round(0.25 * sampleRateHz),
     capacitySamples,
     tracking = {},
     drift = {},
   }) {
     integer('channels', channels, 1, 8);
     integer('fadeSamples', fadeSamples, 1);
+    integer('settleSamples', settleSamples, 0);
     if (!(headroomSamples >= fadeSamples + LOOKAHEAD)) {
       throw new RangeError(`headroomSamples: expected >= fadeSamples + ${LOOKAHEAD}, got ${headroomSamples}`);
     }
@@ -110,6 +119,8 @@ export class JitterBuffer {
     this._xfadeOffset = 0; // distance from the old read position to the new one
     this._endExpected = false;
     this._measuring = false; // arrivals count once playback has started
+    this.settleSamples = settleSamples;
+    this._measureFrom = 0; // output position from which they count
     this._arrived = false;
     this._stamps = new CaptureStamps(Math.ceil(capacity / (MIN_FRAME_S * sampleRateHz)) + 8);
     // The plan of the current block, shared by _render() and _commit().
@@ -187,7 +198,7 @@ export class JitterBuffer {
     const count = samples.length / ch;
     if (count === 0) return;
     const start = this._writePos;
-    if (this._measuring) {
+    if (this._measuring && this.outputSamples >= this._measureFrom) {
       this.tracker.arrive(this.outputSamples - start, this.outputSamples - (start + count));
     }
     this._arrived = true;
@@ -244,7 +255,14 @@ export class JitterBuffer {
   }
 
   /** @param {number} target */
-  _boundFor(target) {
+  /**
+   * Depth beyond which audio is dropped. While a start settles it is just above the target:
+   * more than that is the rest of the start's burst, and would only add latency.
+   * @param {number} target
+   * @param {boolean} [settling]
+   */
+  _boundFor(target, settling = false) {
+    if (settling) return target + Math.max(this.fadeSamples, SETTLE_SLACK_S * this.sampleRateHz);
     return target + Math.max(this.headroomSamples, target / 2);
   }
 
@@ -273,7 +291,12 @@ export class JitterBuffer {
       this._mode = PLAYING;
       this._gainSteps = 0;
       // After a reset or an expected end, arrivals are timed afresh: a pause is no jitter.
-      if (!this._measuring) this.tracker.forget();
+      if (!this._measuring) {
+        this.tracker.forget();
+        // Right after a start the page is busy setting up, and what came at once (a
+        // connection's first audio) is still being decoded: that is no jitter to learn.
+        this._measureFrom = this.outputSamples + this.settleSamples;
+      }
       this._measuring = true;
       ctl.restart();
     }
@@ -289,7 +312,7 @@ export class JitterBuffer {
         } else {
           this.underruns++;
         }
-      } else if (pending === 0 && depth > this._boundFor(target)) {
+      } else if (pending === 0 && depth > this._boundFor(target, this.outputSamples < this._measureFrom)) {
         this._xfadeOffset = depth - target;
         this._xfadeLeft = this.fadeSamples;
         this._dropped(this._xfadeOffset);

@@ -30,6 +30,7 @@ export class WireError extends Error {
  * @property {CaptureState} state
  * @property {number} serverMs
  * @property {number} nextId
+ * @property {number} liveId  the id of the first packet captured after the connection
  *
  * @typedef {object} ClockFrame  The `clock` event: capture time of one audio frame.
  * @property {number} id
@@ -150,6 +151,7 @@ export function parseConfig(text) {
     state: captureState(o, what),
     serverMs: finite(o, 'server_ms', what),
     nextId: integer(o, 'next_id', what, 0),
+    liveId: o.live_id === undefined ? integer(o, 'next_id', what, 0) : integer(o, 'live_id', what, 0),
   };
 }
 

@@ -286,6 +286,27 @@ describe('JitterBuffer', () => {
     assert.ok(buf.tracker.jitterSamples < 2 * FRAME, `jitter ${buf.tracker.jitterSamples}`);
   });
 
+  test('the burst right after a start is not taken for jitter, a late arrival after it is', () => {
+    const buf = make();
+    let at = fill(buf, 0);
+    pullMany(buf, 1); // playing, at the target
+    const target = buf.targetSamples;
+    for (let i = 0; i < 3; i++) { // the rest of a connection's first audio, decoded at once
+      buf.push(chunk(at, FRAME));
+      at += FRAME;
+    }
+    assert.equal(buf.targetSamples, target);
+    // Steady arrivals for a second, then one 60 ms late: that is jitter, and it counts.
+    for (let i = 0; i < 50; i++) {
+      pullMany(buf, i % 2 ? 8 : 7); // 7.5 blocks a frame
+      buf.push(chunk(at, FRAME));
+      at += FRAME;
+    }
+    pullMany(buf, 30 + 7); // 4 frames' time and a little: the next frame comes 60 ms late
+    buf.push(chunk(at, FRAME));
+    assert.ok(buf.targetSamples > target, `${buf.targetSamples} <= ${target}`);
+  });
+
   test('a burst beyond the bound is dropped down to the target with a crossfade', () => {
     // A burst also raises the target (what came before looks late): a low ceiling keeps
     // the target from covering this one.
@@ -333,7 +354,7 @@ describe('JitterBuffer', () => {
 
   test('readHeadMs() tells when the next sample out was captured', () => {
     const ms = (samples) => (samples * 1000) / RATE;
-    const buf = make();
+    const buf = make({ settleSamples: 0 }); // bursts of pushes here, kept whole
     assert.ok(Number.isNaN(buf.readHeadMs()));
     buf.push(chunk(0, FRAME), 1000);
     buf.push(chunk(FRAME, FRAME), 1020);

@@ -25,6 +25,7 @@ const CONFIG = {
   state: 'running',
   server_ms: 1764064033123.4,
   next_id: 1234,
+  live_id: 1234,
 };
 
 function withConfig(changes) {
@@ -51,7 +52,13 @@ describe('parseConfig', () => {
       state: 'running',
       serverMs: 1764064033123.4,
       nextId: 1234,
+      liveId: 1234,
     });
+  });
+
+  test('takes live_id for next_id from a server that does not send it', () => {
+    assert.equal(parseConfig(without('live_id')).liveId, 1234);
+    assert.equal(parseConfig(withConfig({ live_id: 1240 })).liveId, 1240);
   });
 
   test('accepts stereo, a stopped state and missing informative fields', () => {
@@ -98,6 +105,7 @@ describe('parseConfig', () => {
     state: ['paused', '', null],
     server_ms: ['now', null, true],
     next_id: [-1, 1.5, '7'],
+    live_id: [-1, 1.5, '7', null],
     bitrate_bps: [0, '64k'],
     application: [3],
   };

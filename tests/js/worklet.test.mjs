@@ -51,9 +51,10 @@ describe('broadcaster-player worklet', () => {
 
   test('posts stats while PCM arrives, at most four times a second', () => {
     const { proc, send } = makeProcessor();
+    send({ type: 'target', targetSamples: 1920 }); // two packets: room for the 7/8 cadence
     for (let i = 0; i < 50; i++) {
       send({ type: 'pcm', samples: new Float32Array(960).fill(0.1) });
-      render(proc, 1, 7); // ~20 ms per packet: one second in all
+      render(proc, 1, i % 2 ? 7 : 8); // 20 ms per packet: one second in all
     }
     const stats = proc.posted.filter((m) => m.type === 'stats');
     assert.ok(stats.length >= 3 && stats.length <= 5, `${stats.length} stats messages`);

@@ -1,0 +1,58 @@
+// @ts-check
+/**
+ * The audio a connection starts with, handed to the player in one piece.
+ *
+ * A new connection asks for the newest audio at once (docs/protocol.md, `backlog_ms`), and a
+ * resumed one gets what it missed: packets with ids below the config's `live_id` were
+ * captured before the connection, and arrive together. Pushed one by one as they are
+ * decoded, the player could start on the first few and then count the rest as jitter
+ * (raising its target) and keep them as extra latency. So their PCM is collected here and
+ * pushed as one piece when the last of them is decoded (or a live packet comes first);
+ * the player then starts at its target depth, skipping the oldest of it. Pure: no DOM.
+ */
+
+/**
+ * @typedef {object} Piece  PCM to push to the player
+ * @property {Float32Array} samples  interleaved
+ * @property {number | undefined} captureMs  capture time of its first sample, if known
+ */
+
+export class Prefill {
+  /**
+   * @param {number} nextId  the first id the connection sends
+   * @param {number} liveId  the id of the first packet captured after it was made
+   */
+  constructor(nextId, liveId) {
+    this.nextId = nextId;
+    this.lastHeldId = liveId - 1;
+    /** @type {Piece[]} */
+    this.parts = [];
+    this.done = liveId <= nextId;
+  }
+
+  /**
+   * One decoded packet, in id order.
+   * @param {Float32Array} samples
+   * @param {number} id
+   * @param {number | undefined} captureMs
+   * @returns {Piece | null}  what to push now, or null while collecting
+   */
+  add(samples, id, captureMs) {
+    if (this.done || id < this.nextId) return { samples, captureMs };
+    this.parts.push({ samples, captureMs });
+    if (id < this.lastHeldId) return null;
+    this.done = true;
+    const parts = this.parts;
+    this.parts = [];
+    if (parts.length === 1) return parts[0];
+    let length = 0;
+    for (const part of parts) length += part.samples.length;
+    const all = new Float32Array(length);
+    let at = 0;
+    for (const part of parts) {
+      all.set(part.samples, at);
+      at += part.samples.length;
+    }
+    return { samples: all, captureMs: parts[0].captureMs };
+  }
+}
