@@ -39,7 +39,10 @@ export class ScriptProcessorOutput {
       postMessage: (msg) => this.playout.onMessage(msg),
     };
     this.port = port;
-    this.playout = new Playout(options, ctx.sampleRate, (msg) => port.onmessage?.({ data: msg }));
+    // Blocks are played from the page's main thread, whose delays are real jitter from the
+    // start on (busiest at the start): the buffer learns from them at once.
+    this.playout = new Playout({ settleSamples: 0, ...options }, ctx.sampleRate,
+      (msg) => port.onmessage?.({ data: msg }));
     this.node.onaudioprocess = (event) => this.process(event);
   }
 

@@ -36,6 +36,7 @@ const STATS_INTERVAL_S = 0.25;
  * @property {number} [floorSamples]
  * @property {number} [ceilingSamples]
  * @property {number} [fadeSamples]
+ * @property {number} [settleSamples]  see JitterOptions (default there)
  */
 
 /** The jitter buffer behind every output, and its message protocol. */
@@ -46,13 +47,15 @@ export class Playout {
    * @param {(msg: object) => void} post  sends a message back to the player
    */
   constructor(options, sampleRateHz, post) {
-    const { channels, targetSamples, floorSamples, ceilingSamples, fadeSamples } = options;
+    const { channels, targetSamples, floorSamples, ceilingSamples, fadeSamples, settleSamples } =
+      options;
     this.buffer = new JitterBuffer({
       channels,
       targetSamples,
       floorSamples,
       ceilingSamples,
       fadeSamples,
+      settleSamples,
       sampleRateHz,
     });
     this.sampleRateHz = sampleRateHz;
