@@ -63,7 +63,7 @@ class Sample:
 
     event_loop: float
     threads: tuple[tuple[str, float], ...]  # (name, share) of the others, largest first
-    rss_mb: float
+    rss_mb: float | None  # None: not measured
 
     @property
     def capture_side(self) -> float:
@@ -139,16 +139,18 @@ def floor(seconds: float, frame_s: float, encode: bool, hand_off: bool) -> Sampl
         thread_share = 100 * (thread_seconds(tids["thread"]) - before[1]) / wall
         stop.set()
         thread.join()
-        return Sample(loop_share if hand_off else 0.0, (("thread", thread_share),), 0.0)
+        return Sample(loop_share if hand_off else 0.0, (("thread", thread_share),), None)
 
     return asyncio.run(run())
 
 
-def show(label: str, complexity: int, sample: Sample) -> None:
+def show(label: str, complexity: int | None, sample: Sample) -> None:
     threads = ", ".join(f"{name} {share:.2f}%" for name, share in sample.threads) or "-"
-    print(f"{label:<22} {complexity:>10} {sample.event_loop + sample.capture_side:>8.2f}% "
+    rss = "-" if sample.rss_mb is None else f"{sample.rss_mb:.1f} MB"
+    print(f"{label:<22} {'-' if complexity is None else complexity:>10} "
+          f"{sample.event_loop + sample.capture_side:>8.2f}% "
           f"{sample.event_loop:>10.2f}% {sample.capture_side:>12.2f}% {threads:<34} "
-          f"{sample.rss_mb:>7.1f} MB", flush=True)
+          f"{rss:>10}", flush=True)
 
 
 def main() -> None:
@@ -162,12 +164,7 @@ def main() -> None:
     for label, encode, hand_off in (("floor: wake", False, False),
                                     ("floor: wake+encode", True, False),
                                     ("floor: +hand-off", True, True)):
-        sample = floor(args.seconds / 2, 0.020, encode, hand_off)
-        threads = ", ".join(f"{name} {share:.2f}%" for name, share in sample.threads)
-        print(f"{label:<22} {5 if encode else '-':>10} "
-              f"{sample.event_loop + sample.capture_side:>8.2f}% "
-              f"{sample.event_loop:>10.2f}% {sample.capture_side:>12.2f}% {threads:<34} "
-              f"{'-':>10}", flush=True)
+        show(label, 5 if encode else None, floor(args.seconds / 2, 0.020, encode, hand_off))
     with VirtualMic(Path(tempfile.mkdtemp(prefix="cpu-vmic-"))) as mic:
         for complexity in args.complexity:
             runs: dict[str, list[Sample]] = {"mic": [], "tone": []}

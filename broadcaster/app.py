@@ -41,28 +41,42 @@ class BadRequestError(ValueError):
     """A request parameter that cannot be used; answered with 400."""
 
 
+def _whole_number(raw: str | None, max_digits: int) -> int | None:
+    """A plain decimal number (surrounding spaces allowed); None when blank; ValueError when
+    anything else."""
+    if raw is None or raw.strip() == "":
+        return None
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > max_digits:
+        raise ValueError(text)
+    return int(text)
+
+
 def parse_last_id(header: str | None, query: str | None) -> int | None:
     """The resume point from `Last-Event-ID` (wins) or `?last_id=`; None when absent."""
     for name, raw in (("Last-Event-ID", header), ("last_id", query)):
-        if raw is None or raw.strip() == "":
-            continue
-        text = raw.strip()
-        if not text.isascii() or not text.isdigit() or len(text) > MAX_ID_DIGITS:
+        try:
+            value = _whole_number(raw, MAX_ID_DIGITS)
+        except ValueError:
             raise BadRequestError(f"{name} must be a non-negative integer event id, "
-                                  f"got {raw[:40]!r}")
-        return int(text)
+                                  f"got {str(raw)[:40]!r}") from None
+        if value is not None:
+            return value
     return None
 
 
 def parse_backlog_ms(query: str | None) -> int:
     """`?backlog_ms=`: how much fresh audio a new listener starts with; 0 when absent."""
-    if query is None or query.strip() == "":
-        return 0
-    text = query.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 4 or int(text) > MAX_BACKLOG_MS:
-        raise BadRequestError(f"backlog_ms must be a whole number of milliseconds from 0 to "
-                              f"{MAX_BACKLOG_MS}, got {query[:40]!r}")
-    return int(text)
+    try:
+        value = _whole_number(query, len(str(MAX_BACKLOG_MS)))
+        if value is None:
+            return 0
+        if value <= MAX_BACKLOG_MS:
+            return value
+    except ValueError:
+        pass
+    raise BadRequestError(f"backlog_ms must be a whole number of milliseconds from 0 to "
+                          f"{MAX_BACKLOG_MS}, got {str(query)[:40]!r}")
 
 
 def _error(status: int, message: str,

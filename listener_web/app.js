@@ -173,10 +173,9 @@ class Session {
     this.stream = null;
     /** What the connection starts with, pushed to the player in one piece. */
     this.prefill = new Prefill(0, 0);
-    /** @type {number | null} the newest packet held while the player loaded */
+    /** @type {number | null} the newest packet held while the player loaded: what arrived
+     * meanwhile is decoded in a burst, so the Prefill of its config holds through it */
     this.heldNewestId = null;
-    /** @type {number | null} the same, for the Prefill of the config handled next */
-    this.prefillThrough = null;
     /** @type {(() => void)[] | null} events that arrived while the player loads, in order */
     this.held = null;
     /** @type {{ text: string, tone: string | undefined } | null} status the hint replaced */
@@ -217,8 +216,6 @@ class Session {
     const held = this.held ?? [];
     this.held = null;
     if (this.stream) {
-      // What arrived meanwhile is decoded in a burst: it all goes to the player in one piece.
-      this.prefillThrough = this.heldNewestId;
       for (const handle of held) handle();
     } else {
       this.openStream();
@@ -419,8 +416,8 @@ class Session {
     }
     this.configStamp = { serverMs: config.serverMs, localMs };
     this.prefill = new Prefill(config.nextId,
-      Math.max(config.liveId, (this.prefillThrough ?? -Infinity) + 1));
-    this.prefillThrough = null;
+      Math.max(config.liveId, (this.heldNewestId ?? -Infinity) + 1));
+    this.heldNewestId = null; // only the held connection's config holds through it
     this.offset.add(config.serverMs, localMs);
     showSource(config.source);
     if (!previous || previous.channels !== config.channels || previous.frameMs !== config.frameMs) {

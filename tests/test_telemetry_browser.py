@@ -256,14 +256,19 @@ def listening_through_a_relay(served: Broadcaster) -> Iterator[tuple[Relay, Page
         relay.close()
 
 
+def wait_for_one_reconnect(page: Page) -> None:
+    """Until the page counts one reconnect and is live again, then 2 s of playing."""
+    expect(page.locator('#figures [data-figure="reconnects"]')).to_have_attribute(
+        "data-value", "1", timeout=10_000)
+    expect(page.locator("#status")).to_have_text("live", timeout=5_000)
+    page.wait_for_timeout(2_000)
+
+
 def test_a_cut_connection_resumes_gapless_with_the_next_id(served: Broadcaster) -> None:
     with listening_through_a_relay(served) as (relay, page, problems):
         assert relay.cut() == 1
         # EventSource reconnects by itself after `retry` with Last-Event-ID.
-        expect(page.locator('#figures [data-figure="reconnects"]')).to_have_attribute(
-            "data-value", "1", timeout=10_000)
-        expect(page.locator("#status")).to_have_text("live", timeout=5_000)
-        page.wait_for_timeout(2_000)
+        wait_for_one_reconnect(page)
 
         log = stream_log(page)
         ids = assert_gapless(log)
@@ -288,10 +293,7 @@ def test_a_frozen_connection_is_noticed_and_reopened_from_the_last_id(
     with listening_through_a_relay(served) as (relay, page, problems):
         assert relay.freeze() == 1
         # Nothing tells the browser: the page notices the silence and opens a new stream.
-        expect(page.locator('#figures [data-figure="reconnects"]')).to_have_attribute(
-            "data-value", "1", timeout=10_000)
-        expect(page.locator("#status")).to_have_text("live", timeout=5_000)
-        page.wait_for_timeout(2_000)
+        wait_for_one_reconnect(page)
 
         log = stream_log(page)
         assert_gapless(log)
