@@ -7,15 +7,19 @@ the real broadcaster serves the listener page to real headless Chromium (tests/b
 which presses Start listening and plays. Nothing outside the page measures anything here:
 the figures are the page's own (docs/protocol.md, "How the listener page uses it").
 
-- first sound: from the page getting the click on Start listening to the first audible
-  sample at the AudioContext destination (the recorder of tests/browser.py; an upper bound
-  by the few ms its callback waits for the page's main thread). Add the output device's
-  latency (outputLatency, the "output" column) for when it is heard.
+- first sound: from the page getting the click on Start listening (`--press-after` seconds
+  after it loaded) to the first audible sample at the AudioContext destination (the
+  recorder of tests/browser.py, stopped then; an upper bound by the few ms its callback
+  waits for the page's main thread). Add the output device's latency (outputLatency, the
+  "output" column) for when it is heard.
 - latency: the page's figure, capture to heard (the output device included), read from the
   page once a second after `--warm-up` seconds, for `--seconds`.
 - minus output: the same from the page's reports in /status (every 5 s), each less its
   `output_ms` (AudioContext.outputLatency): when the sample left the AudioContext.
 - underruns: the page's count during the steady-state window (and in all, since Start).
+- glitches: times the output device got no audio in time (AudioContext.playbackStats), since
+  Start; a device that glitches makes the page move from the smallest output buffer to a
+  larger one (listener_web/output_buffer.js).
 
 With no sound card Chromium plays to a fake output device that runs in real time and
 reports an outputLatency of about 30 ms. Prints one table, then the load average.
@@ -57,6 +61,7 @@ class Tally:
     output_ms: list[float] = field(default_factory=list)
     underruns_steady: int = 0
     underruns_total: int = 0
+    glitches: int = 0
     reconnects: int = 0
     unknown: int = 0  # seconds the page showed no latency
 
@@ -77,11 +82,15 @@ def session(browser: Browser, url: str, args: argparse.Namespace, tally: Tally) 
     page = new_recording_page(browser)
     try:
         page.goto(url + "/")
+        # As a person does: press once the page is up, not while it is still loading.
+        page.wait_for_timeout(args.press_after * 1000)
         page.locator("#listen").click()
         expect(page.locator("#status")).to_have_text("live", timeout=15_000)
         page.wait_for_function("() => window.__firstSoundMs !== undefined", timeout=10_000)
         tally.first_sound_ms.append(
             float(page.evaluate("window.__firstSoundMs - window.__pressedMs")))
+        # The recorder found the first sound: it is the test's, and costs the audio output.
+        page.evaluate("window.__stopRecording()")
         page.wait_for_timeout(args.warm_up * 1000)
         underruns_before = int(figure(page, "underruns") or 0)
         seen: set[tuple[Any, ...]] = set()
@@ -110,6 +119,7 @@ def session(browser: Browser, url: str, args: argparse.Namespace, tally: Tally) 
         underruns = int(figure(page, "underruns") or 0)
         tally.underruns_steady += underruns - underruns_before
         tally.underruns_total += underruns
+        tally.glitches += int(figure(page, "glitches") or 0)  # shown only when some
         tally.reconnects += int(figure(page, "reconnects") or 0)
     finally:
         page.context.close()
@@ -142,8 +152,8 @@ def table(tallies: list[Tally], args: argparse.Namespace) -> str:
     minutes = args.seconds / 60
     rows = [
         "| frame | first sound p50 | latency p50 | p90 | max | reported p50 "
-        "| minus output p50 | output | underruns | reconnects |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| minus output p50 | output | underruns | glitches | reconnects |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for t in tallies:
         rows.append(
@@ -151,7 +161,7 @@ def table(tallies: list[Tally], args: argparse.Namespace) -> str:
             f"| {pick(t.latency_ms, 0.9)} | {pick(t.latency_ms, 1.0)} | {median(t.reported_ms)} "
             f"| {median(t.left_context_ms)} | {median(t.output_ms)} "
             f"| {t.underruns_steady} in {minutes * args.sessions:.3g} min "
-            f"({t.underruns_total} since Start) | {t.reconnects} |")
+            f"({t.underruns_total} since Start) | {t.glitches} | {t.reconnects} |")
     return "\n".join(rows)
 
 
@@ -161,6 +171,8 @@ def main() -> None:
                         help="steady-state seconds measured per session (default 300)")
     parser.add_argument("--warm-up", type=float, default=10.0,
                         help="seconds after the first sound before measuring (default 10)")
+    parser.add_argument("--press-after", type=float, default=1.0,
+                        help="seconds between the page loading and the press (default 1)")
     parser.add_argument("--sessions", type=int, default=1,
                         help="listening sessions (fresh pages) per frame size (default 1)")
     args = parser.parse_args()

@@ -21,6 +21,13 @@ class EncoderError(RuntimeError):
     """libopus is missing or refused the settings."""
 
 
+def codec_delay_ms(application: str) -> float:
+    """How much older the audio that comes out of the decoder is than the capture time of
+    the packet it came in: libopus's lookahead, 2.5 ms, plus 4 ms of delay compensation in
+    every application but `restricted_lowdelay` (what `lookahead_samples` says, in ms)."""
+    return 2.5 if application == "restricted_lowdelay" else 6.5
+
+
 def _opuslib() -> Any:
     try:
         import opuslib  # import late: it fails when libopus is missing

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from broadcaster.capture import CaptureThread
 from broadcaster.config import Config
-from broadcaster.encoder import EncoderSettings, OpusEncoder
+from broadcaster.encoder import EncoderSettings, OpusEncoder, codec_delay_ms
 from broadcaster.fanout import Fanout
 from broadcaster.limits import Admission
 from broadcaster.sources import PcmSource, SourceError
@@ -67,6 +67,7 @@ def hello_payload(config: Config, *, source: str, state: str, epoch: int, next_i
         "frame_samples": int(OPUS_DECODE_RATE_HZ * audio.frame_ms / 1000),
         "bitrate_bps": audio.bitrate_bps,
         "application": audio.application,
+        "codec_delay_ms": codec_delay_ms(audio.application),
         "source": source,
         "state": state,
         "epoch": epoch,

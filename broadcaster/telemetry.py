@@ -34,6 +34,7 @@ FIELDS: dict[str, tuple[str, float, float, bool]] = {
     "target_ms": ("number", 0.0, 60000.0, False),
     "drift_ppm": ("number", -10000.0, 10000.0, False),
     "underruns": ("count", 0, 1e9, False),
+    "glitches": ("count", 0, 1e9, True),
     "reconnects": ("count", 0, 1e9, False),
     "path": ("path", 0, 0, True),
     "agent": ("agent", 0, 0, False),
@@ -91,6 +92,7 @@ class Report:
     target_ms: float
     drift_ppm: float
     underruns: int
+    glitches: int | None
     reconnects: int
     path: str | None
     agent: str

@@ -4,67 +4,31 @@
  * the "Tap to listen" hint when the browser blocks sound, and the note on plain http. The
  * volume, meter and graph are panel.js's; the system's media controls media_session.js's.
  *
- * A Session ties one AudioStream (transport), one OpusDecoder (decoding) and one Player
- * (playback) together; this file holds no protocol, codec or audio logic of its own.
+ * A Session (session.js) does the listening and shows what it does through the view made
+ * here; this file holds no protocol, codec or audio logic of its own.
  */
-import { AudioWatch } from './audio_watch.js';
-import { OpusDecoder, chooseDecoder } from './decoder.js';
 import { MediaControls } from './media_session.js';
 import { Panel } from './panel.js';
-import { Player, SAMPLE_RATE_HZ, jitterTarget } from './player.js';
-import { Prefill } from './prefill.js';
+import { Session } from './session.js';
 import { setUpControls } from './control.js';
-import { AudioStream, peekHttpsPort } from './stream.js';
-import {
-  CaptureClock,
-  ClockOffset,
-  PacketAge,
-  REPORT_EVERY_MS,
-  buildReport,
-  figureParts,
-  listenerId,
-  shortAgent,
-} from './telemetry.js';
+import { peekHttpsPort } from './stream.js';
+import { figureParts } from './telemetry.js';
 
 /**
- * @typedef {import('./wire.js').StreamConfig} StreamConfig
- * @typedef {import('./wire.js').ClockFrame} ClockFrame
- * @typedef {import('./player.js').PlayerStats} PlayerStats
- * @typedef {import('./telemetry.js').Figures} Figures
  * @typedef {import('./telemetry.js').FigurePart} FigurePart
+ * @typedef {import('./session.js').StatusTone} StatusTone
  */
 
 // A shared listening link carries the key (?key=...): the stream needs it too.
 const LISTEN_KEY = new URLSearchParams(location.search).get('key');
-const STREAM_URL = LISTEN_KEY ? `/audio/stream?key=${encodeURIComponent(LISTEN_KEY)}` : '/audio/stream';
 const KEY_QUERY = LISTEN_KEY ? `?key=${encodeURIComponent(LISTEN_KEY)}` : '';
-const TELEMETRY_URL = `/audio/telemetry${KEY_QUERY}`;
-const STATUS_URL = `/status${KEY_QUERY}`;
+const URLS = {
+  stream: `/audio/stream${KEY_QUERY}`,
+  telemetry: `/audio/telemetry${KEY_QUERY}`,
+  status: `/status${KEY_QUERY}`,
+};
 const IDLE_FIGURES = 'latency – · buffer – · underruns –';
-// Audio comes every frame while capture runs: a connection silent this long is dead even if
-// the browser has not noticed (a phone that changed networks, a NAT that forgot it).
-const STALL_MS = 3000;
-const TICK_MS = 1000;
-// After a reconnect, backlog is skipped for at most this long (then played anyway).
-const CATCH_UP_MAX_MS = 2000;
-// Waits before opening the stream again after the server refused it, doubling from the first.
-const REFUSED_FIRST_MS = 1000;
-const REFUSED_MAX_MS = 30000;
-// One id per page load for the server's list of listeners (nothing is stored).
-const LISTENER_ID = listenerId(crypto.getRandomValues(new Uint8Array(12)));
-const AGENT = shortAgent(navigator.userAgent);
-// A context still suspended this long after Start was not allowed to play by the browser
-// (starting one takes a few ms when it is allowed).
-const BLOCKED_AFTER_MS = 500;
 const BLOCKED_TEXT = 'sound is blocked by this browser until you tap the page';
-// Audio a new connection starts with (docs/protocol.md, backlog_ms): at least the jitter
-// buffer's starting target for any frame size up to 40 ms; the buffer skips what is more.
-const BACKLOG_MS = 100;
-
-/** This page's clock, the one AudioContext.getOutputTimestamp() answers in (ms). */
-function localNowMs() {
-  return performance.timeOrigin + performance.now();
-}
 
 /** @param {string} id */
 function element(id) {
@@ -96,15 +60,6 @@ const media = new MediaControls({
   onStop: () => { if (session) stop('stopped', 'idle'); },
 });
 
-/** What each capture state other than `running` means for the listener. */
-const STATE_TEXT = {
-  stopped: 'the broadcaster stopped the stream: it plays again here when they restart it',
-  offline: 'the source is offline',
-  shutdown: 'the broadcaster is shutting down: reconnecting…',
-};
-
-/** @typedef {'idle' | 'busy' | 'live' | 'warn' | 'error'} StatusTone */
-
 /**
  * @param {string} text
  * @param {StatusTone} tone
@@ -127,482 +82,52 @@ function showSource(source) {
   media.setSource(source);
 }
 
-/** One press of Start until the press of Stop. */
-class Session {
-  constructor() {
-    this.closed = false;
-    this.live = false;
-    /** @type {StreamConfig | null} */
-    this.config = null;
-    /** The server's clock − localNowMs(), from the server_ms stamps. */
-    this.offset = new ClockOffset();
-    /** @type {CaptureClock | null} capture time of each packet, from the `clock` events */
-    this.captureClock = null;
-    /** How old live packets are when they arrive. */
-    this.ages = new PacketAge();
-    /** After a reconnect: skipping the backlog the server resumes with, until live again. */
-    this.catchingUp = false;
-    /** @type {number | null} local time of the first packet while catching up */
-    this.catchUpStartMs = null;
-    /** Packets skipped to get back to live after reconnects. */
-    this.skippedFrames = 0;
-    /** @type {{serverMs: number, localMs: number} | null} the current connection's config */
-    this.configStamp = null;
-    /** @type {number | null} id of the newest audio event, whichever connection brought it */
-    this.lastId = null;
-    /** Connections that sent their config: each after the first is a reconnect. */
-    this.connections = 0;
-    this.reconnects = 0;
-    /** The current connection has sent its config, and no error since. */
-    this.connected = false;
-    /** performance.now() of the current connection's last event. */
-    this.lastEventMs = 0;
-    /** Refused connections in a row: how long to wait before the next. */
-    this.refusals = 0;
-    /** @type {ReturnType<typeof setTimeout> | undefined} */
-    this.retryTimer = undefined;
-    /** @type {ReturnType<typeof setInterval> | undefined} */
-    this.ticker = undefined;
-    this.lastReportMs = -Infinity;
-    this.latencyReported = false;
-    this.reportRefused = false;
-    this.lostFrames = 0;
-    /** @type {OpusDecoder | null} */
-    this.decoder = null;
-    /** @type {AudioStream | null} */
-    this.stream = null;
-    /** What the connection starts with, pushed to the player in one piece. */
-    this.prefill = new Prefill(0, 0);
-    /** @type {number | null} the newest packet held while the player loaded: what arrived
-     * meanwhile is decoded in a burst, so the Prefill of its config holds through it */
-    this.heldNewestId = null;
-    /** @type {(() => void)[] | null} events that arrived while the player loads, in order */
-    this.held = null;
-    /** @type {{ text: string, tone: string | undefined } | null} status the hint replaced */
-    this.statusBeforeBlock = null;
-    /** The last capture state the server announced. */
-    this.state = /** @type {import('./wire.js').CaptureState | null} */ (null);
-    // Created synchronously, inside the click, so that the browser lets it play.
-    this.player = new Player((stats) => this.showFigures(stats));
-    panel.attach(this.player);
-    /** Whether the audio context froze (audio_watch.js). */
-    this.watch = new AudioWatch();
-    this.replacing = false;
-  }
+/** @type {Session | null} */
+let session = null;
+/** @type {{ text: string, tone: string | undefined } | null} status the tap hint replaced */
+let statusBeforeBlock = null;
 
-  async start() {
-    setStatus('connecting…', 'busy');
-    const { ctx } = this.player;
-    ctx.addEventListener('statechange', () => this.checkAudio());
-    // Connect at once, while the decoder and the worklet load: what arrives meanwhile is held
-    // (with its arrival time) and handled, in order, once they are ready.
-    this.held = [];
-    this.openStream();
-    // A browser that blocks sound leaves the context suspended (and load() waiting for it
-    // until a tap): then hold no audio that would be stale by then, and connect afresh.
-    const check = setTimeout(() => {
-      this.checkAudio();
-      this.stream?.close();
-      this.stream = null;
-      this.held = [];
-    }, BLOCKED_AFTER_MS);
-    try {
-      await this.player.load(await chooseDecoder(1));
-    } finally {
-      clearTimeout(check);
+/**
+ * Show or hide the "Tap to listen" hint; when it goes, put back what the session said
+ * meanwhile, unless something newer replaced the hint.
+ * @param {boolean} blocked
+ */
+function showBlocked(blocked) {
+  if (blocked) {
+    if (ui.status.textContent !== BLOCKED_TEXT) {
+      statusBeforeBlock = { text: ui.status.textContent ?? '', tone: ui.status.dataset.tone };
     }
-    if (this.closed) return;
-    this.checkAudio();
-    const held = this.held ?? [];
-    this.held = null;
-    if (this.stream) {
-      for (const handle of held) handle();
-    } else {
-      this.openStream();
+    setStatus(BLOCKED_TEXT, 'warn');
+    showUnlock();
+  } else {
+    hideUnlock();
+    const before = statusBeforeBlock;
+    statusBeforeBlock = null;
+    if (before && ui.status.textContent === BLOCKED_TEXT) {
+      setStatus(before.text, /** @type {StatusTone} */ (before.tone));
     }
-    this.ticker = setInterval(() => this.tick(), TICK_MS);
-  }
-
-  /**
-   * Open the stream (again), resuming after the newest audio event received. EventSource
-   * sends Last-Event-ID by itself only when it reconnects on its own: a new one is told
-   * with ?last_id=. The first connection asks for the newest BACKLOG_MS of audio at once,
-   * so that the jitter buffer starts full instead of filling in real time.
-   */
-  openStream() {
-    clearTimeout(this.retryTimer);
-    this.stream?.close();
-    this.connected = false;
-    this.lastEventMs = performance.now();
-    const resume = this.lastId === null ? `backlog_ms=${BACKLOG_MS}` : `last_id=${this.lastId}`;
-    const url = `${STREAM_URL}${STREAM_URL.includes('?') ? '&' : '?'}${resume}`;
-    /**
-     * A handler that runs now, or later in arrival order while the player loads.
-     * @template {unknown[]} A
-     * @param {(arrivedMs: number, ...args: A) => void} handler
-     * @param {(...args: A) => void} [onHold]  also called when it is held
-     * @returns {(...args: A) => void}
-     */
-    const when = (handler, onHold) => (...args) => {
-      const arrivedMs = localNowMs();
-      if (this.held) {
-        onHold?.(...args);
-        this.held.push(() => handler(arrivedMs, ...args));
-      } else {
-        handler(arrivedMs, ...args);
-      }
-    };
-    this.heldNewestId = null;
-    this.stream = new AudioStream(url, {
-      onConfig: when((arrivedMs, config) => this.onConfig(config, arrivedMs)),
-      onPacket: when((arrivedMs, id, packet) => this.onPacket(id, packet, arrivedMs),
-        (id) => { this.heldNewestId = id; }),
-      onClock: when((arrivedMs, clock) => this.onClock(clock, arrivedMs)),
-      onState: when((_, { state, source, reason }) => {
-        this.lastEventMs = performance.now();
-        showSource(source);
-        this.onCaptureState(state, reason);
-      }),
-      onGap: when((_, gap) => this.onGap(gap)),
-      onDisconnect: when((_, closed) => this.onDisconnect(closed)),
-      onBadEvent: (err) => console.warn('broadcaster: ignored a malformed event:', err),
-    });
-  }
-
-  /** @param {import('./wire.js').Gap} gap */
-  onGap(gap) {
-    this.lastEventMs = performance.now();
-    // What is buffered, and the arrival times the buffer measured, are from before the skip:
-    // start again at the target depth from the live edge, or the latency would jump.
-    this.player.reset();
-    if (gap.reason === 'restart') {
-      // A new server process: other ids, and perhaps another clock.
-      this.captureClock?.clear();
-      this.offset.clear();
-      if (this.configStamp) this.offset.add(this.configStamp.serverMs, this.configStamp.localMs);
-    } else {
-      this.lostFrames += gap.lost ?? 0;
-    }
-  }
-
-  /** Once a second: notice frozen audio and a dead connection; report figures when due. */
-  tick() {
-    if (this.closed) return;
-    if (!this.replacing) this.watchAudio();
-    if (!this.connected) return;
-    const now = performance.now();
-    if (this.state === 'running' && now - this.lastEventMs > STALL_MS) {
-      this.live = false;
-      setStatus('the stream stalled: reconnecting…', 'busy');
-      this.openStream();
-      return;
-    }
-    const figures = this.figures();
-    if (!figures) return;
-    // The first report as soon as the latency is known, then every REPORT_EVERY_MS.
-    const sinceMs = now - this.lastReportMs;
-    const first = !this.latencyReported && figures.latencyMs !== null;
-    if (sinceMs >= REPORT_EVERY_MS || (first && sinceMs >= 2 * TICK_MS)) {
-      this.lastReportMs = now;
-      this.latencyReported ||= figures.latencyMs !== null;
-      this.report(figures);
-    }
-  }
-
-  /**
-   * POST the figures to the server (docs/protocol.md, /audio/telemetry). A refusal is a bug
-   * here: said once on the console. An unreachable server is the stream's to report.
-   * @param {Figures} figures
-   */
-  report(figures) {
-    fetch(TELEMETRY_URL, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(buildReport(figures)),
-    }).then(async (response) => {
-      if (response.ok || this.reportRefused) return;
-      this.reportRefused = true;
-      const answer = await response.json().catch(() => ({}));
-      console.warn(`broadcaster: the server refused the telemetry report (${response.status}):`,
-        answer.error ?? response.statusText);
-    }, () => {});
-  }
-
-  /** Resume an audio context that stopped, and replace one that stays stopped or frozen. */
-  watchAudio() {
-    const { ctx } = this.player;
-    const verdict = this.watch.check(ctx.state, ctx.currentTime, performance.now());
-    if (verdict === 'resume') {
-      ctx.resume().catch(() => {}); // still stopped at the next look: replaced then
-    } else if (verdict === 'recreate') {
-      this.replacePlayer().catch((err) => {
-        if (session === this) stop(`the audio output failed: ${err.message ?? err}`, 'error');
-      });
-    }
-  }
-
-  /** Close a frozen AudioContext and play on in a new one; the stream stays connected. */
-  async replacePlayer() {
-    this.replacing = true;
-    const old = this.player;
-    this.live = false;
-    setStatus('the audio output froze: restarting it…', 'busy');
-    this.player = new Player((stats) => this.showFigures(stats));
-    this.watch = new AudioWatch();
-    panel.attach(this.player);
-    this.player.ctx.addEventListener('statechange', () => this.checkAudio());
-    old.close().catch((err) => console.warn('broadcaster: closing audio failed:', err));
-    const check = setTimeout(() => this.checkAudio(), BLOCKED_AFTER_MS);
-    try {
-      await this.player.load(old.decoderKind);
-    } finally {
-      clearTimeout(check);
-      this.replacing = false;
-    }
-    if (this.closed) return;
-    if (this.config) this.player.configure(this.config.channels, jitterTarget(this.config.frameMs));
-    if (this.state) this.onCaptureState(this.state);
-    this.checkAudio();
-  }
-
-  /** Show the "Tap to listen" hint while the browser keeps the audio context suspended. */
-  checkAudio() {
-    if (this.closed) return;
-    // 'interrupted': Safari's state while a call or another app holds the audio.
-    const state = /** @type {string} */ (this.player.ctx.state);
-    if (state === 'suspended' || state === 'interrupted') {
-      if (ui.status.textContent !== BLOCKED_TEXT) {
-        this.statusBeforeBlock = { text: ui.status.textContent ?? '', tone: ui.status.dataset.tone };
-      }
-      setStatus(BLOCKED_TEXT, 'warn');
-      showUnlock();
-    } else {
-      hideUnlock();
-      // Put back what the stream said meanwhile, unless something newer replaced the hint.
-      const before = this.statusBeforeBlock;
-      this.statusBeforeBlock = null;
-      if (before && ui.status.textContent === BLOCKED_TEXT) {
-        setStatus(before.text, /** @type {StatusTone} */ (before.tone));
-      }
-    }
-  }
-
-  /** Resume the audio context: call only inside a tap or click, the one time it may start. */
-  unlock() {
-    this.player.ctx.resume().catch((err) => {
-      if (session === this) stop(`sound is still blocked: ${err.message ?? err}`, 'error');
-    });
-  }
-
-  /**
-   * @param {StreamConfig} config
-   * @param {number} localMs  when it arrived (localNowMs)
-   */
-  onConfig(config, localMs) {
-    if (config.sampleRateHz !== SAMPLE_RATE_HZ) {
-      stop(`unsupported stream: sample_rate_hz ${config.sampleRateHz}, expected 48000`, 'error');
-      return;
-    }
-    this.lastEventMs = performance.now();
-    const previous = this.config;
-    this.config = config;
-    this.connected = true;
-    this.refusals = 0;
-    this.connections += 1;
-    if (this.connections > 1) {
-      this.reconnects += 1;
-      this.catchingUp = true;
-      this.catchUpStartMs = null;
-    }
-    this.configStamp = { serverMs: config.serverMs, localMs };
-    this.prefill = new Prefill(config.nextId,
-      Math.max(config.liveId, (this.heldNewestId ?? -Infinity) + 1));
-    this.heldNewestId = null; // only the held connection's config holds through it
-    this.offset.add(config.serverMs, localMs);
-    showSource(config.source);
-    if (!previous || previous.channels !== config.channels || previous.frameMs !== config.frameMs) {
-      this.decoder?.close();
-      this.captureClock = new CaptureClock(config.frameMs);
-      this.decoder = new OpusDecoder({
-        kind: this.player.decoderKind,
-        channels: config.channels,
-        frameMs: config.frameMs,
-        onPcm: (samples, id) => {
-          const piece = this.prefill.add(samples, id, this.captureClock?.captureMs(id) ?? undefined);
-          if (piece) this.player.push(piece.samples, piece.captureMs);
-        },
-        onError: (err) => {
-          this.live = false;
-          setStatus(`decoder error: ${err.message}`, 'error');
-        },
-      });
-      this.player.configure(config.channels, jitterTarget(config.frameMs));
-    }
-    this.onCaptureState(config.state);
-  }
-
-  /**
-   * @param {number} id
-   * @param {Uint8Array} packet
-   * @param {number} localMs  when it arrived (localNowMs)
-   */
-  onPacket(id, packet, localMs) {
-    this.lastId = id;
-    this.lastEventMs = performance.now();
-    if (!this.decoder || this.closed || !this.config) return;
-    const captureMs = this.captureClock?.captureMs(id) ?? null;
-    const offsetMs = this.offset.offsetMs;
-    const ageMs = captureMs === null || offsetMs === null ? null : localMs + offsetMs - captureMs;
-    if (this.catchingUp) {
-      // A resumed connection brings what the ring kept since the last packet, in a burst.
-      // Played, it would add the outage to the latency, and the burst would look like jitter
-      // to the buffer (whose target would jump): skip it, and start again from live.
-      this.catchUpStartMs ??= localMs;
-      if (ageMs !== null && this.ages.isStale(ageMs, this.config.frameMs) &&
-          localMs - this.catchUpStartMs < CATCH_UP_MAX_MS) {
-        this.skippedFrames += 1;
-        return;
-      }
-      this.catchingUp = false;
-      this.player.reset();
-    } else if (ageMs !== null) {
-      this.ages.note(ageMs, localMs);
-    }
-    this.decoder.decode(packet, id);
-    // A frame captured just before a stop can arrive after the `stopped` state: not live.
-    if (!this.live && this.state === 'running') {
-      this.live = true;
-      setStatus('live', 'live');
-    }
-  }
-
-  /**
-   * @param {ClockFrame} clock
-   * @param {number} localMs  when it arrived (localNowMs)
-   */
-  onClock(clock, localMs) {
-    this.lastEventMs = performance.now();
-    this.captureClock?.add(clock);
-    this.offset.add(clock.serverMs, localMs);
-  }
-
-  /**
-   * @param {import('./wire.js').CaptureState} state
-   * @param {string | null} [reason]  why the source is offline
-   */
-  onCaptureState(state, reason = null) {
-    this.live = false;
-    this.state = state;
-    if (state !== 'running') {
-      let text = STATE_TEXT[state];
-      if (state === 'offline') {
-        text += `${reason ? ` (${reason})` : ''}: waiting for it to come back`;
-      }
-      setStatus(text, 'warn');
-      this.player.expectEnd(true);
-      // The worklet posts stats only while audio arrives: fetch them once it has drained.
-      setTimeout(() => this.player.requestStats(), 250);
-    } else {
-      this.player.expectEnd(false);
-      setStatus('waiting for audio…', 'busy');
-    }
-  }
-
-  /** @param {boolean} closed */
-  onDisconnect(closed) {
-    if (this.closed) return;
-    this.live = false;
-    this.connected = false;
-    if (closed) {
-      this.recover().catch((err) => console.warn('broadcaster: reconnecting failed:', err));
-    } else if (this.state === 'shutdown') {
-      setStatus('the broadcaster has shut down: reconnecting…', 'busy');
-    } else {
-      setStatus('cannot reach the broadcaster: reconnecting…', 'busy');
-    }
-  }
-
-  /**
-   * EventSource gives up when the server answers with an error instead of the stream. A
-   * missing or wrong key ends the session, saying so; anything else (a full server, one
-   * shutting down, a proxy's error page) is tried again, waiting longer each time.
-   */
-  async recover() {
-    const refusal = await keyRefusal();
-    if (this.closed || this.connected) return;
-    if (refusal !== null) {
-      stop(`the broadcaster refused the stream: ${refusal}`, 'error');
-      return;
-    }
-    const waitMs = Math.min(REFUSED_MAX_MS, REFUSED_FIRST_MS * 2 ** this.refusals) *
-      (0.5 + Math.random() / 2); // spread out, so that refused listeners do not come back at once
-    this.refusals += 1;
-    const inS = Math.ceil(waitMs / 1000);
-    setStatus(this.state === 'shutdown'
-      ? 'the broadcaster has shut down: reconnecting…'
-      : `the broadcaster refused the stream (too many listeners?): trying again in ${inS} s…`,
-    'busy');
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => this.openStream(), waitMs);
-  }
-
-  /**
-   * The figures now; null before the player's first stats.
-   * @returns {Figures | null}
-   */
-  figures() {
-    const stats = this.player.figures;
-    if (!stats) return null;
-    const offsetMs = this.offset.offsetMs;
-    const path = /** @type {{ path?: unknown }} */ (this.player).path;
-    return {
-      listener: LISTENER_ID,
-      latencyMs: stats.playing && offsetMs !== null ? this.player.latencyMs(offsetMs) : null,
-      outputMs: 1000 * (this.player.ctx.outputLatency || 0),
-      bufferMs: (1000 * stats.depthSamples) / SAMPLE_RATE_HZ,
-      targetMs: (1000 * stats.targetSamples) / SAMPLE_RATE_HZ,
-      driftPpm: stats.driftPpm,
-      underruns: stats.underruns,
-      reconnects: this.reconnects,
-      path: typeof path === 'string' ? path : null,
-      agent: AGENT,
-    };
-  }
-
-  showFigures() {
-    const figures = this.figures();
-    if (!figures) return;
-    showFigureParts(figureParts({ ...figures, lostFrames: this.lostFrames }));
-    panel.show(figures);
-  }
-
-  async close() {
-    this.closed = true;
-    clearInterval(this.ticker);
-    clearTimeout(this.retryTimer);
-    this.stream?.close();
-    this.decoder?.close();
-    await this.player.close();
   }
 }
 
-/** @type {Session | null} */
-let session = null;
-
 /**
- * Why the server refuses this page's listening key (/status needs the same key as the
- * stream), or null when the key is not the problem.
- * @returns {Promise<string | null>}
+ * What a session shows goes to the page while it is the current one.
+ * @param {() => Session | null} self  the session the view is for (once it exists)
+ * @returns {import('./session.js').SessionView}
  */
-async function keyRefusal() {
-  try {
-    const response = await fetch(STATUS_URL, { cache: 'no-store' });
-    if (response.status !== 401 && response.status !== 403) return null;
-    const answer = await response.json().catch(() => ({}));
-    return String(answer.error ?? response.statusText);
-  } catch {
-    return null; // unreachable: worth trying again
-  }
+function viewFor(self) {
+  const current = () => session !== null && session === self();
+  return {
+    status: (text, tone) => { if (current()) setStatus(text, tone); },
+    source: (source) => { if (current()) showSource(source); },
+    blocked: (blocked) => { if (current()) showBlocked(blocked); },
+    attach: (player) => panel.attach(player),
+    figures: (figures, lostFrames) => {
+      if (!current()) return;
+      showFigureParts(figureParts({ ...figures, lostFrames }));
+      panel.show(figures);
+    },
+    end: (text, tone) => { if (current()) stop(text, tone); },
+  };
 }
 
 /**
@@ -663,17 +188,19 @@ function listen() {
       stop(err instanceof Error ? err.message : String(err), 'error');
     }
   };
-  let current;
+  /** @type {Session | null} */
+  let current = null;
   try {
-    current = new Session();
+    current = new Session(viewFor(() => current), URLS);
   } catch (err) {
     failed(err);
     return;
   }
   session = current;
   setButton(true);
-  current.start().catch((err) => {
-    if (session === current) failed(err);
+  const started = current;
+  started.start().catch((err) => {
+    if (session === started) failed(err);
   });
 }
 
@@ -688,7 +215,7 @@ async function explainInsecurePage() {
     'On plain http from another device, browsers turn off WebCodecs and AudioWorklet: ' +
     'this page plays through a fallback decoder and output, with more latency.';
   ui.secureNote.hidden = false;
-  const port = await peekHttpsPort(STREAM_URL);
+  const port = await peekHttpsPort(URLS.stream);
   if (port === null) return;
   const origin = `https://${location.hostname}:${port}`;
   ui.secureText.textContent =

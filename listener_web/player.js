@@ -10,6 +10,7 @@
  * "wasm+scriptprocessor".
  */
 import { ScriptProcessorOutput } from './legacy_output.js';
+import { latencyHint } from './output_buffer.js';
 
 /**
  * @typedef {object} PlayerStats  posted by the worklet a few times a second
@@ -69,13 +70,18 @@ export function jitterTarget(frameMs) {
 
 /** The AudioContext and the output node that plays decoded PCM. */
 export class Player {
-  /** @param {(stats: PlayerStats) => void} onStats */
-  constructor(onStats) {
+  /**
+   * @param {(stats: PlayerStats) => void} onStats
+   * @param {import('./output_buffer.js').OutputBuffer} [outputBuffer]  what to ask the
+   *   device for (output_buffer.js)
+   */
+  constructor(onStats, outputBuffer = 'interactive') {
     this.onStats = onStats;
+    this.outputBuffer = outputBuffer;
     // Before the context starts: iOS picks the audio session when it does.
     setPlaybackAudioSession();
     // Must run synchronously inside the user gesture for autoplay policies.
-    this.ctx = new AudioContext({ sampleRate: SAMPLE_RATE_HZ, latencyHint: 'interactive' });
+    this.ctx = new AudioContext({ sampleRate: SAMPLE_RATE_HZ, latencyHint: latencyHint(outputBuffer) });
     /** @type {OutputKind} AudioWorklet exists only in a secure context */
     this.outputKind = this.ctx.audioWorklet ? 'worklet' : 'scriptprocessor';
     /** @type {import('./decoder.js').DecoderKind} what decodes the PCM pushed here */
@@ -172,6 +178,18 @@ export class Player {
   get outputLatencyMs() {
     const queuedS = this.node instanceof ScriptProcessorOutput ? this.node.aheadS : 0;
     return this.deviceLatencyMs + 1000 * queuedS;
+  }
+
+  /**
+   * Times the device got no audio in time from the browser (output_buffer.js); null where
+   * the browser does not say.
+   * @returns {number | null}
+   */
+  get glitches() {
+    const stats = /** @type {{ playbackStats?: { underrunEvents?: unknown } }} */ (
+      /** @type {unknown} */ (this.ctx)).playbackStats;
+    const count = stats?.underrunEvents;
+    return typeof count === 'number' && Number.isFinite(count) ? count : null;
   }
 
   /** Latency after the context's output, in ms: what the device adds. */

@@ -23,16 +23,17 @@ export const REPORT_LIMITS = {
   target_ms: [0, 60000],
   drift_ppm: [-10000, 10000],
   underruns: [0, 1e9],
+  glitches: [0, 1e9],
   reconnects: [0, 1e9],
 };
-const NULLABLE = new Set(['latency_ms', 'output_ms', 'path']);
-const COUNTS = new Set(['underruns', 'reconnects']);
+const NULLABLE = new Set(['latency_ms', 'output_ms', 'glitches', 'path']);
+const COUNTS = new Set(['underruns', 'glitches', 'reconnects']);
 const LISTENER_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const PATH = /^[A-Za-z0-9][A-Za-z0-9 ._:/+-]{0,31}$/;
 const AGENT = /^[\x20-\x7e]{0,64}$/;
 export const REPORT_FIELDS = [
   'listener', 'latency_ms', 'output_ms', 'buffer_ms', 'target_ms', 'drift_ppm', 'underruns',
-  'reconnects', 'path', 'agent',
+  'glitches', 'reconnects', 'path', 'agent',
 ];
 
 /** The largest of the values added in the last `windowMs` (and always the newest). */
@@ -241,6 +242,8 @@ export function shortAgent(userAgent) {
  * @property {number} targetMs
  * @property {number} driftPpm
  * @property {number} underruns
+ * @property {number | null} glitches  times the output device got no audio in time (not
+ *   the buffer's underruns: the browser's; output_buffer.js); null where it does not say
  * @property {number} reconnects
  * @property {string | null} path  how the page plays (player.path), when it says
  * @property {string} agent  shortAgent(navigator.userAgent)
@@ -253,6 +256,7 @@ export function shortAgent(userAgent) {
  * @property {number} target_ms
  * @property {number} drift_ppm
  * @property {number} underruns
+ * @property {number | null} glitches
  * @property {number} reconnects
  * @property {string | null} path
  * @property {string} agent
@@ -297,6 +301,7 @@ export function buildReport(f) {
     target_ms: clamped(f.targetMs, 'target_ms'),
     drift_ppm: clamped(f.driftPpm, 'drift_ppm'),
     underruns: clamped(f.underruns, 'underruns'),
+    glitches: inRange(f.glitches, 'glitches'),
     reconnects: clamped(f.reconnects, 'reconnects'),
     path: f.path !== null && PATH.test(f.path) ? f.path : null,
     agent: AGENT.test(f.agent) ? f.agent : f.agent.replace(/[^\x20-\x7e]/g, '?').slice(0, 64),
@@ -333,14 +338,16 @@ export function reportProblem(report) {
 
 /**
  * @typedef {object} FigurePart  one figure of the page's figures line
- * @property {string} name  latency, buffer, drift, underruns, reconnects, lost or path
+ * @property {string} name  latency, buffer, drift, underruns, glitches, reconnects, lost or
+ *   path
  * @property {string} text  what the page shows
  * @property {string} value  the bare number (or text), for tests and tools; '' when unknown
  */
 
 /**
  * The page's figures line, one part per figure: latency, buffer and target, drift,
- * underruns, reconnects, lost frames (when any) and the playback path (when known).
+ * underruns, output glitches, reconnects and lost frames (each of these two when any) and
+ * the playback path (when known).
  * @param {Figures & {lostFrames: number}} f
  * @returns {FigurePart[]}
  */
@@ -359,8 +366,11 @@ export function figureParts(f) {
     },
     { name: 'drift', text: `drift ${drift > 0 ? '+' : ''}${drift} ppm`, value: f.driftPpm.toFixed(1) },
     { name: 'underruns', text: `underruns ${f.underruns}`, value: String(f.underruns) },
-    { name: 'reconnects', text: `reconnects ${f.reconnects}`, value: String(f.reconnects) },
   ];
+  if (f.glitches) {
+    parts.push({ name: 'glitches', text: `output glitches ${f.glitches}`, value: String(f.glitches) });
+  }
+  parts.push({ name: 'reconnects', text: `reconnects ${f.reconnects}`, value: String(f.reconnects) });
   if (f.lostFrames > 0) {
     parts.push({ name: 'lost', text: `lost ${f.lostFrames} frames`, value: String(f.lostFrames) });
   }

@@ -26,6 +26,8 @@ export class WireError extends Error {
  * @property {number} frameSamples  per channel
  * @property {number | null} bitrateBps
  * @property {string | null} application
+ * @property {number} codecDelayMs  how much older decoded audio is than its packet's capture
+ *   time (the encoder's lookahead); 0 when the server does not say
  * @property {string} source
  * @property {CaptureState} state
  * @property {number} serverMs
@@ -147,12 +149,25 @@ export function parseConfig(text) {
     frameSamples: integer(o, 'frame_samples', what, 1),
     bitrateBps: o.bitrate_bps === undefined ? null : integer(o, 'bitrate_bps', what, 1),
     application: o.application === undefined ? null : string(o, 'application', what),
+    codecDelayMs: o.codec_delay_ms === undefined ? 0 : delay(o, 'codec_delay_ms', what),
     source: string(o, 'source', what),
     state: captureState(o, what),
     serverMs: finite(o, 'server_ms', what),
     nextId: integer(o, 'next_id', what, 0),
     liveId: o.live_id === undefined ? integer(o, 'next_id', what, 0) : integer(o, 'live_id', what, 0),
   };
+}
+
+/**
+ * A delay in ms: a finite number from 0 to 1000.
+ * @param {Record<string, unknown>} o
+ * @param {string} key
+ * @param {string} what
+ */
+function delay(o, key, what) {
+  const value = finite(o, key, what);
+  if (value < 0 || value > 1000) throw new WireError(`${what}.${key}: expected 0..1000, got ${value}`);
+  return value;
 }
 
 /**

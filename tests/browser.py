@@ -49,7 +49,14 @@ RECORDER_JS = """
   window.__recordedRate = 0;
   window.__recordedFrames = 0;
   const recorders = new WeakMap();
+  const all = [];
   const connect = AudioNode.prototype.connect;
+  // Stop recording, for good: a ScriptProcessorNode costs the audio output (its main-thread
+  // round trips make a small output buffer glitch now and then), which benchmarks leave out.
+  window.__stopRecording = () => {
+    for (const rec of all) { rec.onaudioprocess = null; rec.disconnect(); }
+    window.__recordingStopped = true;
+  };
 
   function recorderFor(ctx) {
     let rec = recorders.get(ctx);
@@ -79,6 +86,7 @@ RECORDER_JS = """
       }
     };
     recorders.set(ctx, rec);
+    all.push(rec);
     // A ScriptProcessorNode only runs when it reaches the destination; its output is silent.
     connect.call(rec, ctx.destination);
     return rec;
@@ -86,7 +94,8 @@ RECORDER_JS = """
 
   AudioNode.prototype.connect = function (destination, output = 0, input = 0) {
     const result = connect.call(this, destination, output, input);
-    if (destination instanceof AudioDestinationNode && this !== recorders.get(this.context)) {
+    if (destination instanceof AudioDestinationNode && this !== recorders.get(this.context) &&
+        !window.__recordingStopped) {
       connect.call(this, recorderFor(destination.context), output, 0);
     }
     return result;

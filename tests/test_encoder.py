@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from broadcaster.encoder import EncoderError, EncoderSettings, OpusEncoder
+from broadcaster.config import OPUS_APPLICATIONS
+from broadcaster.encoder import EncoderError, EncoderSettings, OpusEncoder, codec_delay_ms
 from tests.signal_tools import decode_packets, dominant_frequency, rms_dbfs, sine_s16le
 
 
@@ -69,6 +70,13 @@ def test_packets_are_those_opuslib_makes(application: str) -> None:
 def test_restricted_lowdelay_has_the_short_lookahead() -> None:
     assert OpusEncoder(settings(application="restricted_lowdelay")).lookahead_samples == 120
     assert OpusEncoder(settings()).lookahead_samples == 312
+
+
+@pytest.mark.parametrize("application", OPUS_APPLICATIONS)
+def test_the_codec_delay_the_listeners_are_told_is_the_encoders_lookahead(
+        application: str) -> None:
+    encoder = OpusEncoder(settings(application=application))
+    assert codec_delay_ms(application) == encoder.lookahead_samples * 1000 / 48000
 
 
 def test_a_partial_frame_is_refused() -> None:

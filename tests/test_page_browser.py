@@ -205,6 +205,59 @@ def test_a_frozen_audio_context_is_replaced_and_the_stream_plays_on(tone_server:
         assert problems == []
 
 
+def test_an_output_device_that_glitches_gets_a_larger_buffer(tone_server: str) -> None:
+    with launch_chromium() as browser:
+        page = new_recording_page(browser)
+        # Keep every AudioContext and the latencyHint it was made with. Headless Chromium's
+        # output never glitches, so the first context's glitch count (playbackStats) is
+        # the test's to set, in window.__glitches.
+        page.add_init_script("""(() => {
+          const Native = window.AudioContext;
+          window.__contexts = [];
+          window.__hints = [];
+          window.__glitches = 0;
+          window.AudioContext = class extends Native {
+            constructor(options) {
+              super(options);
+              window.__hints.push(options?.latencyHint);
+              if (window.__contexts.push(this) === 1) {
+                Object.defineProperty(this, 'playbackStats', {
+                  get: () => ({ underrunEvents: window.__glitches }),
+                });
+              }
+            }
+          };
+        })();""")
+        problems = collect_problems(page)
+        page.goto(f"{tone_server}/")
+        listen_and_wait_for_sound(page)
+        assert page.evaluate("window.__hints") == [0]  # the smallest buffer first
+        expect(page.locator("#figures")).not_to_contain_text("glitches")
+        page.evaluate("window.__glitches = 1")
+        page.wait_for_timeout(1_500)
+        assert page.evaluate("window.__contexts.length") == 1, "one glitch is no reason"
+        page.evaluate("window.__glitches = 4")
+        page.wait_for_function("() => window.__contexts.length === 2", timeout=5_000)
+        assert page.evaluate("window.__hints") == [0, "interactive"]
+        expect(page.locator("#status")).to_have_text("live", timeout=10_000)
+        assert page.evaluate("window.__contexts[0].state") == "closed"
+        page.wait_for_timeout(1_000)
+        samples = recorded_samples(page, 0.5)
+        assert dominant_frequency(samples, 48_000) == pytest.approx(440, abs=5)
+        assert rms_dbfs(samples, full_scale=1.0) > -30
+        # The glitches stay counted after the switch; the stream carried on.
+        expect(page.locator('#figures [data-figure="glitches"]')).to_have_attribute(
+            "data-value", "4")
+        expect(page.locator('#figures [data-figure="reconnects"]')).to_have_attribute(
+            "data-value", "0")
+        # Stop and Start again: the page remembers that this device needs the larger buffer.
+        page.locator("#listen").click()
+        listen_and_wait_for_sound(page)
+        assert page.evaluate("window.__hints") == [0, "interactive", "interactive"]
+        assert [p for p in problems if "smallest output buffer" not in p] == []
+        assert len(problems) == 1, problems
+
+
 def test_insecure_origin_explains_the_fallback(tone_server: str) -> None:
     # Plain http on a LAN name is not a secure context: no WebCodecs, no AudioWorklet. The
     # page plays there through its fallback (tests/test_page_paths.py), and says so.

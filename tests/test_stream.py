@@ -135,16 +135,24 @@ def test_a_malformed_resume_id_is_a_400(tone_server: str, bad: str) -> None:
 
 
 def test_a_new_listener_can_start_with_fresh_backlog(tone_server: str) -> None:
+    # A plain start has no backlog; listening to it 6 frames makes sure the server has been
+    # capturing for more than 100 ms (the fixture's server may have just started).
+    plain = receive(tone_server + "/audio/stream", frames=6).config
+    assert plain["live_id"] == plain["next_id"]
     with_backlog = receive(tone_server + "/audio/stream?backlog_ms=100", frames=8)
     config = with_backlog.config
     assert with_backlog.ids == list(range(with_backlog.ids[0], with_backlog.ids[0] + 8))
     assert with_backlog.ids[0] == config["next_id"]
     # 5 frames (100 ms) before the live edge; fewer only if the capture was uneven just then.
     assert 3 <= config["live_id"] - config["next_id"] <= 5
-    plain = receive(tone_server + "/audio/stream", frames=1).config
-    assert plain["live_id"] == plain["next_id"]
     pcm = decode_packets(with_backlog.packets)
     assert dominant_frequency(pcm[960:]) == pytest.approx(440, abs=5)
+
+
+def test_the_config_says_how_much_older_decoded_audio_is(tone_server: str) -> None:
+    # The default application, `audio`: libopus's 312-sample lookahead at 48 kHz
+    # (tests/test_encoder.py checks each application against the encoder).
+    assert receive(tone_server + "/audio/stream", frames=1).config["codec_delay_ms"] == 6.5
 
 
 @pytest.mark.parametrize("bad", ["abc", "-1", "1.5", "1001", "99999999999", "\uff15"])

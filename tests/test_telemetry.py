@@ -35,6 +35,7 @@ GOOD: dict[str, Any] = {
     "target_ms": 50.0,
     "drift_ppm": -12.5,
     "underruns": 0,
+    "glitches": 0,
     "reconnects": 1,
     "path": "worklet",
     "agent": "Chrome 131 on Linux",
@@ -61,8 +62,9 @@ def test_a_good_report_round_trips() -> None:
 
 
 def test_unknowns_and_the_path_may_be_null() -> None:
-    parsed = Report.parse(body(latency_ms=None, output_ms=None, path=None))
-    assert (parsed.latency_ms, parsed.output_ms, parsed.path) == (None, None, None)
+    parsed = Report.parse(body(latency_ms=None, output_ms=None, glitches=None, path=None))
+    assert (parsed.latency_ms, parsed.output_ms, parsed.glitches, parsed.path) == (
+        None, None, None, None)
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -80,6 +82,8 @@ def test_unknowns_and_the_path_may_be_null() -> None:
     ("underruns", 1.5, "underruns must be an integer"),
     ("underruns", -1, "underruns must be from 0"),
     ("underruns", False, "underruns must be an integer"),
+    ("glitches", 0.5, "glitches must be an integer"),
+    ("glitches", -2, "glitches must be from 0"),
     ("reconnects", 10**10, "reconnects must be from 0"),
     ("path", "", "path must be 1 to 32"),
     ("path", "a" * 33, "path must be 1 to 32"),

@@ -157,6 +157,7 @@ const FIGURES = {
   targetMs: 50,
   driftPpm: -12.46,
   underruns: 0,
+  glitches: 0,
   reconnects: 1,
   path: 'worklet',
   agent: 'Chrome 131 on Linux',
@@ -173,6 +174,7 @@ describe('buildReport', () => {
       target_ms: 50,
       drift_ppm: -12.5,
       underruns: 0,
+      glitches: 0,
       reconnects: 1,
       path: 'worklet',
       agent: 'Chrome 131 on Linux',
@@ -201,6 +203,15 @@ describe('buildReport', () => {
     assert.equal(reportProblem(report), null);
   });
 
+  test('glitches the browser does not count are null', () => {
+    for (const glitches of [null, NaN, -1]) {
+      const report = buildReport({ ...FIGURES, glitches });
+      assert.equal(report.glitches, null);
+      assert.equal(reportProblem(report), null);
+    }
+    assert.equal(buildReport({ ...FIGURES, glitches: 4 }).glitches, 4);
+  });
+
   test('a path or agent the server would refuse is left out or made safe', () => {
     const report = buildReport({ ...FIGURES, path: '<script>', agent: 'Navigateur é'.repeat(9) });
     assert.equal(report.path, null);
@@ -217,6 +228,7 @@ describe('reportProblem', () => {
     [{ ...good, buffer_ms: null }, 'buffer_ms must not be null'],
     [{ ...good, latency_ms: '84' }, 'latency_ms must be a number'],
     [{ ...good, underruns: 1.5 }, 'underruns must be an integer'],
+    [{ ...good, glitches: 2.5 }, 'glitches must be an integer'],
     [{ ...good, drift_ppm: 20000 }, 'drift_ppm must be from -10000 to 10000'],
     [{ ...good, listener: 'short' }, 'listener is malformed'],
     [{ ...good, path: '' }, 'path is malformed'],
@@ -239,12 +251,15 @@ describe('figureParts', () => {
     assert.equal(parts[0].value, '84.2');
   });
 
-  test('an unknown latency is a dash; lost frames show when there are any; no path, no part', () => {
-    const parts = figureParts({ ...FIGURES, latencyMs: null, path: null, driftPpm: 0.3, lostFrames: 37 });
+  test('an unknown latency is a dash; glitches and lost frames show when there are any; no path, no part', () => {
+    const parts = figureParts({
+      ...FIGURES, latencyMs: null, path: null, driftPpm: 0.3, glitches: 2, lostFrames: 37,
+    });
     assert.deepEqual(parts.map((p) => p.text), [
-      'latency –', 'buffer 42 ms (target 50)', 'drift 0 ppm', 'underruns 0', 'reconnects 1',
-      'lost 37 frames',
+      'latency –', 'buffer 42 ms (target 50)', 'drift 0 ppm', 'underruns 0', 'output glitches 2',
+      'reconnects 1', 'lost 37 frames',
     ]);
+    assert.equal(figureParts({ ...FIGURES, glitches: null, lostFrames: 0 }).length, 6);
     assert.equal(parts[0].value, '');
     assert.equal(figureParts({ ...FIGURES, driftPpm: 7.6, lostFrames: 0 })[2].text, 'drift +8 ppm');
   });

@@ -21,6 +21,7 @@ const CONFIG = {
   frame_samples: 960,
   bitrate_bps: 64000,
   application: 'audio',
+  codec_delay_ms: 6.5,
   source: 'tone:440',
   state: 'running',
   server_ms: 1764064033123.4,
@@ -48,6 +49,7 @@ describe('parseConfig', () => {
       frameSamples: 960,
       bitrateBps: 64000,
       application: 'audio',
+      codecDelayMs: 6.5,
       source: 'tone:440',
       state: 'running',
       serverMs: 1764064033123.4,
@@ -59,6 +61,10 @@ describe('parseConfig', () => {
   test('takes live_id for next_id from a server that does not send it', () => {
     assert.equal(parseConfig(without('live_id')).liveId, 1234);
     assert.equal(parseConfig(withConfig({ live_id: 1240 })).liveId, 1240);
+  });
+
+  test('takes no codec delay from a server that does not say', () => {
+    assert.equal(parseConfig(without('codec_delay_ms')).codecDelayMs, 0);
   });
 
   test('accepts stereo, a stopped state and missing informative fields', () => {
@@ -108,6 +114,7 @@ describe('parseConfig', () => {
     live_id: [-1, 1.5, '7', null],
     bitrate_bps: [0, '64k'],
     application: [3],
+    codec_delay_ms: [-1, 1001, '6.5', null],
   };
   for (const [key, values] of Object.entries(bad)) {
     for (const value of values) {

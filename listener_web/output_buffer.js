@@ -1,0 +1,68 @@
+// @ts-check
+/**
+ * The size of the output buffer the page asks the browser for, and when to ask for a bigger
+ * one; pure.
+ *
+ * An AudioContext's `latencyHint` sets how much audio the browser hands the device at a
+ * time. 'interactive', the usual choice, is the platform's normal low-latency size (on
+ * desktop Chromium 10 ms blocks, and about 30 ms of output latency). A hint of 0 asks for
+ * the smallest size the platform can do (one 128-sample render quantum on Chromium, with
+ * about 8 ms of output latency). Smaller blocks take latency off twice: the device queues
+ * less, and the jitter buffer need not cover the wait for the next block.
+ *
+ * Some devices cannot keep up with the smallest size: the device then gets no audio in time
+ * and glitches. Chromium counts that (`AudioContext.playbackStats.underrunEvents`); a
+ * GlitchWatch fed the count once a second says when to move up to 'interactive'. Browsers
+ * that do not count glitches keep the size they chose for the hint.
+ */
+
+/** @typedef {'smallest' | 'interactive'} OutputBuffer */
+
+/** Glitches within GLITCH_WINDOW_MS that make the smallest output buffer too small. */
+export const GLITCHES_TO_WIDEN = 2;
+export const GLITCH_WINDOW_MS = 60000;
+
+/**
+ * The AudioContext latencyHint for an output buffer size.
+ * @param {OutputBuffer} size
+ * @returns {number | AudioContextLatencyCategory}
+ */
+export function latencyHint(size) {
+  return size === 'smallest' ? 0 : 'interactive';
+}
+
+/**
+ * Says when a device glitches too often, from its running count of glitches. The count at
+ * the first look is where counting starts: a context may glitch while it starts up.
+ */
+export class GlitchWatch {
+  /**
+   * @param {number} [limit]
+   * @param {number} [windowMs]
+   */
+  constructor(limit = GLITCHES_TO_WIDEN, windowMs = GLITCH_WINDOW_MS) {
+    this.limit = limit;
+    this.windowMs = windowMs;
+    /** @type {number | null} the count at the previous look */
+    this.last = null;
+    /** @type {{atMs: number, count: number}[]} glitches seen, oldest first */
+    this.recent = [];
+  }
+
+  /**
+   * @param {number | null | undefined} total  glitches so far (null: the browser does not say)
+   * @param {number} nowMs  a monotonic clock
+   * @returns {boolean}  whether `limit` glitches happened within the last `windowMs`
+   */
+  check(total, nowMs) {
+    if (typeof total !== 'number' || !Number.isFinite(total)) return false;
+    const last = this.last;
+    this.last = total;
+    if (last === null) return false;
+    if (total > last) this.recent.push({ atMs: nowMs, count: total - last });
+    while (this.recent.length > 0 && nowMs - this.recent[0].atMs > this.windowMs) {
+      this.recent.shift();
+    }
+    return this.recent.reduce((sum, seen) => sum + seen.count, 0) >= this.limit;
+  }
+}
