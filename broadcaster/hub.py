@@ -248,8 +248,10 @@ class Hub:
     # -- what the workers are told ------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         status = self.station.status()
+        # The log level too: a reload (SIGHUP) changes it here, and the workers follow.
         return {"state": status["state"], "source": status["source"],
-                "reason": status["offline_reason"]}
+                "reason": status["offline_reason"],
+                "log_level": self.station.config.logging.level}
 
     def snapshot(self) -> dict[str, Any]:
         """The state and the counters every worker's /status and /healthz show."""

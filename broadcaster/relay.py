@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from broadcaster.config import Config
+from broadcaster.config import LOG_LEVELS, Config
 from broadcaster.fanout import Fanout
 from broadcaster.feed import FeedDecoder, FeedError, Kind, Message, encode_json
 from broadcaster.station import CaptureBusyError, hello_payload, make_fanout
@@ -26,6 +26,16 @@ logger = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 5.0
 STATS_EVERY_S = 1.0
+
+
+def follow_log_level(level: object) -> None:
+    """Take the capture process's log level (a reload may have changed it)."""
+    if not isinstance(level, str) or level not in LOG_LEVELS:
+        return
+    root = logging.getLogger()
+    if root.level != logging.getLevelName(level.upper()):
+        root.setLevel(level.upper())
+        logger.info("log level now %s", level)
 
 
 class HubGoneError(RuntimeError):
@@ -98,6 +108,7 @@ class Relay:
             self.end_streams()
 
     def _set_state(self, data: dict[str, Any]) -> None:
+        follow_log_level(data.get("log_level"))
         snapshot = data.get("status", self._snapshot)
         changed = (data["state"], data["source"], data.get("reason")) != (
             self.state, self.source_name, self._reason)

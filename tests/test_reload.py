@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 import time
@@ -12,7 +13,7 @@ import pytest
 
 from broadcaster.config import config_from_dict
 from broadcaster.reload import changed_keys, plan_reload
-from tests.conftest import start_broadcaster
+from tests.conftest import start_broadcaster, wait_until
 from tests.signal_tools import decode_packets, dominant_frequency
 from tests.sse_client import Received, receive
 
@@ -62,5 +63,22 @@ def test_sighup_switches_the_source_without_dropping_listeners(tmp_path: Path) -
         assert "config reload failed, keeping the running config: source.spec" in proc.log()
         status = httpx.get(proc.url + "/status", timeout=5).json()
         assert (status["state"], status["source"]) == ("running", "tone:1000")
+    finally:
+        assert proc.stop() == 0, proc.log()
+
+
+def test_sighup_changes_the_log_level_of_the_workers_too(tmp_path: Path) -> None:
+    proc = start_broadcaster(tmp_path, config="[server]\nworkers = 2\n")
+    config_file = next(tmp_path.glob("config-*.toml"))
+    try:
+        wait_until(lambda: len(httpx.get(proc.url + "/status", timeout=5).json()["workers"]) == 2,
+                   10, "both workers up")
+        config_file.write_text('[server]\nworkers = 2\n[logging]\nlevel = "debug"\n')
+        proc.process.send_signal(signal.SIGHUP)
+        def switched(index: int) -> bool:
+            line = rf"worker {index} broadcaster\.relay: log level now debug"
+            return re.search(line, proc.log()) is not None
+
+        wait_until(lambda: switched(0) and switched(1), 5, "both workers at the new level")
     finally:
         assert proc.stop() == 0, proc.log()
