@@ -67,8 +67,9 @@ class Tally:
 
 
 def figure(page: Page, name: str) -> str:
-    """The bare value of one of the page's figures ('' when unknown)."""
-    return page.locator(f'#figures [data-figure="{name}"]').get_attribute("data-value") or ""
+    """The bare value of one of the page's figures ('' when unknown or not shown)."""
+    found = page.locator(f'#figures [data-figure="{name}"]')
+    return (found.get_attribute("data-value") or "") if found.count() else ""
 
 
 def reports(url: str) -> list[dict[str, Any]]:
@@ -119,7 +120,7 @@ def session(browser: Browser, url: str, args: argparse.Namespace, tally: Tally) 
         underruns = int(figure(page, "underruns") or 0)
         tally.underruns_steady += underruns - underruns_before
         tally.underruns_total += underruns
-        tally.glitches += int(figure(page, "glitches") or 0)  # shown only when some
+        tally.glitches += int(figure(page, "glitches") or 0)  # shown only when there are some
         tally.reconnects += int(figure(page, "reconnects") or 0)
     finally:
         page.context.close()
