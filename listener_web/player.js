@@ -134,7 +134,7 @@ export class Player {
         processorOptions: { channels, ...target },
       })
       : new ScriptProcessorOutput(this.ctx, { channels, ...target });
-    node.port.onmessage = (event) => {
+    node.port.onmessage = (/** @type {MessageEvent} */ event) => {
       if (event.data.type !== 'stats') return;
       this.latest = event.data;
       this.onStats(event.data);

@@ -174,6 +174,7 @@ export class Session {
     }
     if (this.closed) return;
     this.checkAudio();
+    /** @type {(() => void)[]} */
     const held = this.held ?? [];
     this.held = null;
     if (this.stream) {

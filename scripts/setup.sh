@@ -3,7 +3,8 @@
 # system packages, a virtualenv in .venv, the package itself, and the listener page's npm
 # packages in node_modules (the WebAssembly Opus decoder, pinned by package-lock.json).
 #   scripts/setup.sh          runtime only
-#   scripts/setup.sh --dev    also what the test suite needs (PulseAudio, Chromium, Node.js, dev extras)
+#   scripts/setup.sh --dev    also what the test suite needs (PulseAudio, Chromium, Node.js, dev extras,
+#                             the type checker in tools/node_modules)
 #   scripts/setup.sh --bench  also what bench/peers.py compares with (Icecast2, DarkIce, snapserver)
 set -euo pipefail
 
@@ -75,6 +76,18 @@ if [ ! -f "$here/node_modules/opus-decoder/dist/opus-decoder.min.js" ] ||
     say "installing the page's npm packages into node_modules"
     log="$here/.venv/npm.log"
     if ! (cd "$here" && npm ci --ignore-scripts --no-audit --no-fund) >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        say "npm ci failed (full log: $log)"
+        exit 1
+    fi
+fi
+
+# The test suite's own npm tools (the type checker), in tools/node_modules: never shipped.
+if [ "$dev" -eq 1 ] && { [ ! -x "$here/tools/node_modules/.bin/tsc" ] ||
+        [ "$here/tools/package-lock.json" -nt "$here/tools/node_modules/.package-lock.json" ]; }; then
+    say "installing the test tools into tools/node_modules"
+    log="$here/.venv/npm-tools.log"
+    if ! (cd "$here/tools" && npm ci --ignore-scripts --no-audit --no-fund) >"$log" 2>&1; then
         tail -n 30 "$log" >&2
         say "npm ci failed (full log: $log)"
         exit 1

@@ -13,6 +13,8 @@ step "ruff"
 .venv/bin/ruff check broadcaster tests bench
 step "mypy"
 .venv/bin/mypy
+step "tsc (the listener page's JavaScript types)"
+tools/node_modules/.bin/tsc -p tsconfig.json
 step "node --test"
 node --test tests/js/*.test.mjs
 step "pytest"
