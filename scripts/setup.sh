@@ -70,26 +70,25 @@ if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
     touch "$stamp"
 fi
 
+# npm_ci DIR LOG: install DIR's npm packages as its package-lock.json pins them.
+npm_ci() {
+    if ! (cd "$1" && npm ci --ignore-scripts --no-audit --no-fund) >"$2" 2>&1; then
+        tail -n 30 "$2" >&2
+        say "npm ci failed (full log: $2)"
+        exit 1
+    fi
+}
+
 # The page's third-party browser code: never in git, served by the app from node_modules.
 if [ ! -f "$here/node_modules/opus-decoder/dist/opus-decoder.min.js" ] ||
    [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
     say "installing the page's npm packages into node_modules"
-    log="$here/.venv/npm.log"
-    if ! (cd "$here" && npm ci --ignore-scripts --no-audit --no-fund) >"$log" 2>&1; then
-        tail -n 30 "$log" >&2
-        say "npm ci failed (full log: $log)"
-        exit 1
-    fi
+    npm_ci "$here" "$here/.venv/npm.log"
 fi
 
 # The test suite's own npm tools (the type checker), in tools/node_modules: never shipped.
 if [ "$dev" -eq 1 ] && { [ ! -x "$here/tools/node_modules/.bin/tsc" ] ||
         [ "$here/tools/package-lock.json" -nt "$here/tools/node_modules/.package-lock.json" ]; }; then
     say "installing the test tools into tools/node_modules"
-    log="$here/.venv/npm-tools.log"
-    if ! (cd "$here/tools" && npm ci --ignore-scripts --no-audit --no-fund) >"$log" 2>&1; then
-        tail -n 30 "$log" >&2
-        say "npm ci failed (full log: $log)"
-        exit 1
-    fi
+    npm_ci "$here/tools" "$here/.venv/npm-tools.log"
 fi
