@@ -12,8 +12,11 @@
  *
  * Some devices cannot keep up with the smallest size: the device then gets no audio in time
  * and glitches. Chromium counts that (`AudioContext.playbackStats.underrunEvents`); a
- * GlitchWatch fed the count once a second says when to move up to 'interactive'. Browsers
- * that do not count glitches keep the size they chose for the hint.
+ * GlitchWatch fed the count once a second says when to move up to 'interactive'. Where the
+ * browser does not count glitches nobody would notice them, so the page asks for the
+ * smallest size only where it does. Nor with a ScriptProcessor output (no AudioWorklet,
+ * plain http): it hands every block over through the main thread, which the smallest
+ * buffer leaves too little time for.
  */
 
 /** @typedef {'smallest' | 'interactive'} OutputBuffer */
@@ -21,6 +24,16 @@
 /** Glitches within GLITCH_WINDOW_MS that make the smallest output buffer too small. */
 export const GLITCHES_TO_WIDEN = 2;
 export const GLITCH_WINDOW_MS = 60000;
+
+/**
+ * The output buffer to start with.
+ * @param {{ worklet: boolean, countsGlitches: boolean }} browser  whether it has
+ *   AudioWorklet (a secure context) and AudioContext.playbackStats
+ * @returns {OutputBuffer}
+ */
+export function firstOutputBuffer({ worklet, countsGlitches }) {
+  return worklet && countsGlitches ? 'smallest' : 'interactive';
+}
 
 /**
  * The AudioContext latencyHint for an output buffer size.

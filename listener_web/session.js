@@ -8,7 +8,7 @@
  */
 import { AudioWatch } from './audio_watch.js';
 import { OpusDecoder, chooseDecoder } from './decoder.js';
-import { GlitchWatch } from './output_buffer.js';
+import { GlitchWatch, firstOutputBuffer } from './output_buffer.js';
 import { Player, SAMPLE_RATE_HZ, jitterTarget } from './player.js';
 import { Prefill } from './prefill.js';
 import { AudioStream } from './stream.js';
@@ -61,11 +61,12 @@ const BLOCKED_AFTER_MS = 500;
 // Audio a new connection starts with (docs/protocol.md, backlog_ms): at least the jitter
 // buffer's starting target for any frame size up to 40 ms; the buffer skips what is more.
 const BACKLOG_MS = 100;
-/** @type {import('./output_buffer.js').OutputBuffer} the smallest, until the device glitches
- * with it: then 'interactive' for as long as the page is open. The ScriptProcessor output
- * (no AudioWorklet: plain http) hands every block over through the main thread, which the
- * smallest buffer leaves too little time for. */
-let outputBuffer = typeof AudioWorkletNode === 'function' ? 'smallest' : 'interactive';
+/** @type {import('./output_buffer.js').OutputBuffer} the smallest where it may be, until the
+ * device glitches with it: then 'interactive' for as long as the page is open */
+let outputBuffer = firstOutputBuffer({
+  worklet: typeof AudioWorkletNode === 'function',
+  countsGlitches: typeof AudioContext === 'function' && 'playbackStats' in AudioContext.prototype,
+});
 
 /** This page's clock, the one AudioContext.getOutputTimestamp() answers in (ms). */
 function localNowMs() {

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { GLITCHES_TO_WIDEN, GLITCH_WINDOW_MS, GlitchWatch, latencyHint } from '../../listener_web/output_buffer.js';
+import {
+  GLITCHES_TO_WIDEN, GLITCH_WINDOW_MS, GlitchWatch, firstOutputBuffer, latencyHint,
+} from '../../listener_web/output_buffer.js';
+
+describe('firstOutputBuffer', () => {
+  test('the smallest only with an AudioWorklet, and where the browser counts glitches', () => {
+    assert.equal(firstOutputBuffer({ worklet: true, countsGlitches: true }), 'smallest');
+    assert.equal(firstOutputBuffer({ worklet: true, countsGlitches: false }), 'interactive');
+    assert.equal(firstOutputBuffer({ worklet: false, countsGlitches: true }), 'interactive');
+  });
+});
 
 describe('latencyHint', () => {
   test('the smallest buffer asks for 0 s, the other for the platform\'s interactive size', () => {
