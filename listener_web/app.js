@@ -157,6 +157,7 @@ function showFigureParts(parts) {
 function stop(text, tone) {
   const ending = session;
   session = null;
+  statusBeforeBlock = null; // that session's: never put back in another's place
   setButton(false);
   setStatus(text, tone);
   hideUnlock();
