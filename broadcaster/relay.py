@@ -18,9 +18,9 @@ from typing import Any
 from broadcaster.config import LOG_LEVELS, Config
 from broadcaster.fanout import Fanout
 from broadcaster.feed import FeedDecoder, FeedError, Kind, Message, encode_json
-from broadcaster.station import CaptureBusyError, hello_payload, make_fanout
+from broadcaster.station import CaptureBusyError, listen_to, make_fanout
 from broadcaster.telemetry import TelemetryStore
-from broadcaster.wire import config_event, state_event
+from broadcaster.wire import state_event
 
 logger = logging.getLogger(__name__)
 
@@ -207,12 +207,6 @@ class Relay:
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
                backlog_ms: float = 0.0) -> AsyncIterator[bytes]:
         """One listener's stream from this process's copy of the ring."""
-        fanout = self.fanout
-        if fanout is None:
+        if self.fanout is None:
             raise HubGoneError("no feed from the capture process yet")
-        start = fanout.start_seq(last_id, backlog_ms)
-        payload = hello_payload(self.config, source=self.source_name, state=self.state,
-                                epoch=fanout.ring.first_seq, next_id=fanout.next_id(start),
-                                live_id=fanout.ring.next_seq)
-        return fanout.listen(start, config_event(payload, self.config.server.retry_ms),
-                             self, on_end)
+        return listen_to(self.fanout, self.config, self, last_id, backlog_ms, on_end)

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from broadcaster.capture import CaptureThread
 from broadcaster.config import Config
 from broadcaster.encoder import EncoderSettings, OpusEncoder, codec_delay_ms
-from broadcaster.fanout import Fanout
+from broadcaster.fanout import Fanout, StateView
 from broadcaster.limits import Admission
 from broadcaster.sources import PcmSource, SourceError
 from broadcaster.stride import max_stride
@@ -76,6 +76,32 @@ def hello_payload(config: Config, *, source: str, state: str, epoch: int, next_i
         "live_id": live_id,
         "https_port": config.tls.port or None,
     }
+
+
+class Broadcaster(StateView, Protocol):
+    """What a listener's config event names: the source and the state."""
+
+    @property
+    def source_name(self) -> str:
+        """The source being broadcast."""
+
+    @property
+    def state(self) -> str:
+        """The capture state."""
+
+
+def listen_to(fanout: Fanout, config: Config, broadcast: Broadcaster, last_id: int | None,
+              backlog_ms: float, on_end: Callable[[], None] | None) -> AsyncIterator[bytes]:
+    """One listener's stream from `fanout` (the capturing process's or a worker's copy):
+    its `config` event, then the frames from after `last_id` when the ring still has it,
+    else from `backlog_ms` of fresh audio before the live edge."""
+    start = fanout.start_seq(last_id, backlog_ms)
+    ring = fanout.ring
+    payload = hello_payload(config, source=broadcast.source_name, state=broadcast.state,
+                            epoch=ring.first_seq, next_id=fanout.next_id(start),
+                            live_id=ring.next_seq)
+    return fanout.listen(start, config_event(payload, config.server.retry_ms), broadcast,
+                         on_end)
 
 
 def make_fanout(config: Config, first_seq: int, start_seq: int | None = None) -> Fanout:
@@ -358,19 +384,8 @@ class Station:
             "listeners_detail": self.telemetry.detail(time.monotonic()),
         }
 
-    def config_payload(self, next_id: int) -> dict[str, Any]:
-        """The `config` event every connection starts with."""
-        ring = self.fanout.ring
-        return hello_payload(self.config, source=self.source_name, state=self.state,
-                             epoch=ring.first_seq, next_id=next_id, live_id=ring.next_seq)
-
     # -- listening --------------------------------------------------------------------
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
                backlog_ms: float = 0.0) -> AsyncIterator[bytes]:
-        """One listener's stream, resuming after `last_id` when the ring still has it, else
-        starting `backlog_ms` of fresh audio before the live edge."""
-        fanout = self.fanout
-        start = fanout.start_seq(last_id, backlog_ms)
-        hello = config_event(self.config_payload(fanout.next_id(start)),
-                             self.config.server.retry_ms)
-        return fanout.listen(start, hello, self, on_end)
+        """One listener's stream (see `listen_to`)."""
+        return listen_to(self.fanout, self.config, self, last_id, backlog_ms, on_end)

@@ -198,7 +198,7 @@ export class JitterBuffer {
     const count = samples.length / ch;
     if (count === 0) return;
     const start = this._writePos;
-    if (this._measuring && this.outputSamples >= this._measureFrom) {
+    if (this._measuring && !this._settling) {
       this.tracker.arrive(this.outputSamples - start, this.outputSamples - (start + count));
     }
     this._arrived = true;
@@ -254,7 +254,6 @@ export class JitterBuffer {
     return this._stamps.at(this._readPos, this.sampleRateHz);
   }
 
-  /** @param {number} target */
   /**
    * Depth beyond which audio is dropped. While a start settles it is just above the target:
    * more than that is the rest of the start's burst, and would only add latency.
@@ -264,6 +263,11 @@ export class JitterBuffer {
   _boundFor(target, settling = false) {
     if (settling) return target + Math.max(this.fadeSamples, SETTLE_SLACK_S * this.sampleRateHz);
     return target + Math.max(this.headroomSamples, target / 2);
+  }
+
+  /** Whether a start is still settling: its arrivals are not measured. */
+  get _settling() {
+    return this.outputSamples < this._measureFrom;
   }
 
   /** @param {number} samples */
@@ -312,7 +316,7 @@ export class JitterBuffer {
         } else {
           this.underruns++;
         }
-      } else if (pending === 0 && depth > this._boundFor(target, this.outputSamples < this._measureFrom)) {
+      } else if (pending === 0 && depth > this._boundFor(target, this._settling)) {
         this._xfadeOffset = depth - target;
         this._xfadeLeft = this.fadeSamples;
         this._dropped(this._xfadeOffset);
