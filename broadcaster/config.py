@@ -55,7 +55,7 @@ class AudioConfig:
     channels: int = 1
     frame_ms: float = 20.0
     bitrate_bps: int = 64000
-    application: str = "audio"
+    application: str = "restricted_lowdelay"
     complexity: int = 5
 
     def __post_init__(self) -> None:

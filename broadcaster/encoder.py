@@ -28,6 +28,22 @@ def codec_delay_ms(application: str) -> float:
     return 2.5 if application == "restricted_lowdelay" else 6.5
 
 
+# Below this bitrate libopus's `audio` application may code speech with its speech codec
+# (SILK, alone or in hybrid), which `restricted_lowdelay` does without; from here up it
+# codes everything with the music codec (CELT) at any complexity, as `restricted_lowdelay`
+# does, and only adds 4 ms of delay.
+SPEECH_CODEC_BELOW_BPS = 64000
+
+
+def bitrate_advice(application: str, bitrate_bps: int) -> str | None:
+    """A warning for settings that cost more sound than the latency they save, or None."""
+    if application != "restricted_lowdelay" or bitrate_bps >= SPEECH_CODEC_BELOW_BPS:
+        return None
+    return (f"audio.application = 'restricted_lowdelay' at {bitrate_bps / 1000:g} kbit/s: "
+            f"speech would sound better with application = 'audio' (4 ms more delay) or "
+            f"bitrate_bps >= {SPEECH_CODEC_BELOW_BPS}")
+
+
 def _opuslib() -> Any:
     try:
         import opuslib  # import late: it fails when libopus is missing

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from broadcaster.capture import CaptureThread
 from broadcaster.config import Config
-from broadcaster.encoder import EncoderSettings, OpusEncoder, codec_delay_ms
+from broadcaster.encoder import EncoderSettings, OpusEncoder, bitrate_advice, codec_delay_ms
 from broadcaster.fanout import Fanout, StateView
 from broadcaster.limits import Admission
 from broadcaster.sources import PcmSource, SourceError
@@ -130,6 +130,9 @@ class Station:
         self._renew = renew
         self.encoder_settings = self._encoder_settings(source)
         self._encoder = OpusEncoder(self.encoder_settings)
+        advice = bitrate_advice(audio.application, audio.bitrate_bps)
+        if advice:
+            logger.warning("%s", advice)
         first_seq = epoch_first_seq()
         self._packetizer = Packetizer(audio.frame_ms, next_seq=first_seq)
         self.fanout = make_fanout(config, first_seq)

@@ -21,7 +21,7 @@ const BINS = 120;
  * @property {number} [memorySamples]  how long the worst arrival counts (default 300 s)
  * @property {number} [fallPerSample]  how fast the target may then fall, in samples per
  *   output sample (default 0.0005: 0.5 ms a second, half what the controller can remove)
- * @property {number} [marginSamples]  added to the measured spread (default 5 ms)
+ * @property {number} [marginSamples]  added to the measured spread (default 2 ms)
  * @property {number} [marginFraction]  and this fraction of the spread (default 0.1)
  */
 
@@ -37,7 +37,10 @@ const BINS = 120;
  * lands in a pair with on-time audio (the frames before the stall, or those right after
  * it), while clock drift moves arrivals by only 300 ppm × 2 bins = 1.5 ms across a pair, so
  * drift is not taken for jitter. Target = clamp(jitter × (1 + marginFraction) + block +
- * margin, floor, ceiling).
+ * margin, floor, ceiling). Arrivals are measured when the output takes them, between its
+ * blocks, so the spread already holds the wait for the next block: a depth of the spread
+ * alone would just do against the worst arrival in the memory. The block, the fraction and
+ * the margin (together about 6 ms at 10 ms frames) are for arrivals worse than that.
  */
 export class TargetTracker {
   /** @param {TargetOptions} options */
@@ -48,7 +51,7 @@ export class TargetTracker {
     sampleRateHz = 48000,
     memorySamples = 300 * sampleRateHz,
     fallPerSample = 0.0005,
-    marginSamples = 0.005 * sampleRateHz,
+    marginSamples = 0.002 * sampleRateHz,
     marginFraction = 0.1,
   }) {
     positive('memorySamples', memorySamples);

@@ -13,7 +13,7 @@
  *    `ratio` input samples: resampling by up to ±0.1 % without an audible pitch change.
  *  - Target depth (drift.js TargetTracker): every push is an arrival; the spread of arrival
  *    times over the last 300 s (one frame when nothing is late) sets
- *    target = clamp(1.1 × spread + block + 5 ms, floor 20 ms, ceiling 500 ms). It rises at
+ *    target = clamp(1.1 × spread + block + 2 ms, floor 20 ms, ceiling 500 ms). It rises at
  *    once when something arrives later than before, and falls by at most 0.5 ms a second.
  *    For 250 ms after playback starts from nothing arrivals are not measured, and depth
  *    more than 5 ms above the target is dropped (with a crossfade): a start is a burst (a

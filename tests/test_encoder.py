@@ -3,8 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from broadcaster.config import OPUS_APPLICATIONS
-from broadcaster.encoder import EncoderError, EncoderSettings, OpusEncoder, codec_delay_ms
+from broadcaster.config import OPUS_APPLICATIONS, AudioConfig
+from broadcaster.encoder import (
+    SPEECH_CODEC_BELOW_BPS,
+    EncoderError,
+    EncoderSettings,
+    OpusEncoder,
+    bitrate_advice,
+    codec_delay_ms,
+)
 from tests.signal_tools import decode_packets, dominant_frequency, rms_dbfs, sine_s16le
 
 
@@ -87,3 +94,42 @@ def test_a_partial_frame_is_refused() -> None:
 def test_unsupported_rate_lists_the_rates_opus_takes() -> None:
     with pytest.raises(EncoderError, match="44100 Hz: it takes 48000, 24000, 16000"):
         settings(sample_rate_hz=44100)
+
+
+def speech_like_s16le(seconds: float) -> bytes:
+    """A 140 Hz voice with a 3 Hz syllable rhythm over a little noise."""
+    t = np.arange(int(48000 * seconds)) / 48000
+    voice = 0.3 * np.sin(2 * np.pi * 140 * t) * (1 + np.sin(2 * np.pi * 3 * t))
+    noise = 0.05 * np.random.default_rng(1).standard_normal(t.size)
+    return (np.clip(voice + noise, -1, 1) * 20000).astype("<i2").tobytes()
+
+
+def codecs_used(encoder: OpusEncoder, pcm: bytes) -> set[str]:
+    """Which of Opus's codecs the packets' TOC bytes name (RFC 6716, 3.1)."""
+    size = encoder.settings.frame_bytes
+    configs = {encoder.encode(pcm[i:i + size])[0] >> 3 for i in range(0, len(pcm) - size + 1, size)}
+    return {"silk" if c < 12 else "hybrid" if c < 16 else "celt" for c in configs}
+
+
+@pytest.mark.parametrize("complexity", [5, 10])
+def test_from_the_advised_bitrate_up_audio_codes_speech_with_the_music_codec_too(
+        complexity: int) -> None:
+    # So the default `restricted_lowdelay` only saves the 4 ms `audio` would add.
+    pcm = speech_like_s16le(3.0)
+    for application in ("audio", "restricted_lowdelay"):
+        encoder = OpusEncoder(settings(application=application, complexity=complexity,
+                                       bitrate_bps=SPEECH_CODEC_BELOW_BPS))
+        assert codecs_used(encoder, pcm) == {"celt"}
+    # ... while below it, at the highest effort, `audio` codes speech with SILK in part.
+    encoder = OpusEncoder(settings(application="audio", complexity=10,
+                                   bitrate_bps=SPEECH_CODEC_BELOW_BPS // 2))
+    assert "hybrid" in codecs_used(encoder, pcm)
+
+
+def test_a_low_bitrate_without_the_speech_codec_is_advised_against() -> None:
+    default = AudioConfig()
+    assert bitrate_advice(default.application, default.bitrate_bps) is None
+    assert bitrate_advice("audio", 16000) is None
+    advice = bitrate_advice("restricted_lowdelay", 24000)
+    assert advice is not None and "24 kbit/s" in advice
+    assert "application = 'audio'" in advice and "bitrate_bps >= 64000" in advice

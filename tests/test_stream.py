@@ -150,9 +150,10 @@ def test_a_new_listener_can_start_with_fresh_backlog(tone_server: str) -> None:
 
 
 def test_the_config_says_how_much_older_decoded_audio_is(tone_server: str) -> None:
-    # The default application, `audio`: libopus's 312-sample lookahead at 48 kHz
-    # (tests/test_encoder.py checks each application against the encoder).
-    assert receive(tone_server + "/audio/stream", frames=1).config["codec_delay_ms"] == 6.5
+    # The default application, `restricted_lowdelay`: libopus's 120-sample lookahead at
+    # 48 kHz (tests/test_encoder.py checks each application against the encoder).
+    config = receive(tone_server + "/audio/stream", frames=1).config
+    assert (config["application"], config["codec_delay_ms"]) == ("restricted_lowdelay", 2.5)
 
 
 @pytest.mark.parametrize("bad", ["abc", "-1", "1.5", "1001", "99999999999", "\uff15"])

@@ -48,9 +48,9 @@ describe('TargetTracker', () => {
   test('with regular arrivals the target settles on one frame plus margins', () => {
     const t = tracker();
     sender(t).run(60);
-    // spread = a frame + up to a block of quantisation; target = 1.1 spread + block + 5 ms
+    // spread = a frame + up to a block of quantisation; target = 1.1 spread + block + 2 ms
     assert.ok(t.jitterSamples >= FRAME && t.jitterSamples <= FRAME + BLOCK, `${t.jitterSamples}`);
-    const want = t.jitterSamples * 1.1 + BLOCK + 240;
+    const want = t.jitterSamples * 1.1 + BLOCK + 96;
     assert.ok(Math.abs(t.targetSamples - want) < 1, `${t.targetSamples} vs ${want}`);
   });
 

@@ -307,6 +307,36 @@ describe('JitterBuffer', () => {
     assert.ok(buf.targetSamples > target, `${buf.targetSamples} <= ${target}`);
   });
 
+  for (const skewPpm of [-300, 0, 300]) {
+    test(`a depth of the spread is enough for the worst arrival already seen (${skewPpm} ppm)`, () => {
+      // 10 ms frames, and every 1.5 s one comes 8 ms late (those behind it wait for it).
+      // Without the margins (the target is the spread plus a block) only the first late
+      // frame, which nothing had shown yet, may underrun: the margins are for worse.
+      const frame = FRAME / 2;
+      const buf = make({
+        targetSamples: 2 * frame, floorSamples: 1, tracking: { marginSamples: 0, marginFraction: 0 },
+      });
+      const pcm = new Float32Array(frame);
+      const sender = 1 + skewPpm * 1e-6;
+      const arrival = (k) => ((k + 1) * frame) / sender + (k % 150 === 149 ? 0.008 * RATE : 0);
+      let k = 0;
+      let next = arrival(0);
+      const underrunsAt = [];
+      for (let q = 0; q < (600 * RATE) / BLOCK; q++) {
+        while (next <= q * BLOCK) {
+          buf.push(pcm);
+          k++;
+          next = Math.max(next, arrival(k));
+        }
+        const before = buf.underruns;
+        buf.advance(BLOCK);
+        if (buf.underruns !== before) underrunsAt.push((q * BLOCK) / RATE);
+      }
+      assert.ok(underrunsAt.length <= 1 && underrunsAt.every((s) => s < 2), `underruns at ${underrunsAt} s`);
+      assert.ok(buf.targetSamples < 0.025 * RATE, `target ${buf.targetSamples}`);
+    });
+  }
+
   test('a burst beyond the bound is dropped down to the target with a crossfade', () => {
     // A burst also raises the target (what came before looks late): a low ceiling keeps
     // the target from covering this one.
