@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "broadcaster"
 PURE = ["ring.py", "feed.py", "stride.py", "metrics.py", "limits.py", "sse.py", "wire.py",
-        "reblock.py", "source_spec.py", "config.py", "sources/pacer.py"]
+        "reblock.py", "standing.py", "source_spec.py", "config.py", "sources/pacer.py"]
 FORBIDDEN = {"asyncio", "threading", "socket", "pyaudio", "opuslib", "quart", "hypercorn",
              "time", "os", "subprocess"}
 

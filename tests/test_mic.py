@@ -194,3 +194,35 @@ def test_a_reader_that_stalls_drops_the_stale_audio_and_reads_the_newest(
     assert dominant_frequency(newest) == pytest.approx(1000, abs=30)  # not the stale 440 Hz
     assert time.time() * 1000 - chunk.capture_ms < 300
 
+
+
+def test_audio_left_behind_every_read_is_dropped_once_so_reads_come_in_step(
+    vmic: VirtualMic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in vmic.env.items():
+        monkeypatch.setenv(key, value)
+    source = MicSource("", 1, max_backlog_ms=100)
+    source.probe()
+    source.open(960)
+    stream = source._stream  # the real PortAudio stream, to step out of PulseAudio's pace
+
+    def queued_after_reads(count: int) -> list[int]:
+        queued = []
+        for _ in range(count):
+            source.read()
+            queued.append(stream.get_read_available())
+        return queued
+
+    try:
+        vmic.play(sine_s16le(440, 6.0))
+        queued_after_reads(75)  # 1.5 s: any standing queue from the start is gone
+        dropped = source.dropped_frames
+        # Half a block read on its own: the 20 ms reads now end half a fragment into
+        # PulseAudio's 20 ms fragments, and 10 ms waits behind every read.
+        stream.read(480, exception_on_overflow=False)
+        assert min(queued_after_reads(10)) >= 480
+        queued_after_reads(100)  # a whole second's window ends: the standing 10 ms goes
+        assert source.dropped_frames - dropped == pytest.approx(480, abs=48)
+        assert max(queued_after_reads(50)) == 0  # in step, and it stays so
+    finally:
+        source.close()

@@ -9,6 +9,7 @@ from typing import Any
 from broadcaster.devices import InputDevice, PortAudio, find_device, pick_rate
 from broadcaster.reblock import PcmChunk
 from broadcaster.sources import SourceError
+from broadcaster.standing import StandingQueue
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +19,8 @@ class MicSource:
 
     Each open() starts a new PortAudio session, so a device plugged in again (perhaps under
     a new index) is found by name. Overruns are counted, never raised; a reader that has
-    fallen more than `max_backlog_ms` behind drops the stale audio to stay live.
+    fallen more than `max_backlog_ms` behind drops the stale audio to stay live, and audio
+    that stays queued behind every read for a second is dropped once (standing.py).
     """
 
     def __init__(self, device: str, channels: int, max_backlog_ms: float) -> None:
@@ -36,6 +38,7 @@ class MicSource:
         self._max_backlog = 0
         self._overflow_code = 0
         self._latency_ms = 0.0
+        self._standing = StandingQueue(1, 1)
 
     def _choose(self, pa: PortAudio) -> tuple[InputDevice, int]:
         device = find_device(pa.input_devices(), self._wanted)
@@ -73,6 +76,9 @@ class MicSource:
         self._block_bytes = block_frames * self.channels * 2
         self._max_backlog = max(block_frames, int(rate * self._max_backlog_ms / 1000))
         self._latency_ms = 1000.0 * self._stream.get_input_latency()
+        # A verdict a second, on a standing queue of 2 ms or more.
+        self._standing = StandingQueue(window_reads=max(1, rate // block_frames),
+                                       min_frames=rate // 500)
         logger.info("opened input %s at %d Hz, %d channel(s), latency %.1f ms", device.name,
                     rate, self.channels, self._latency_ms)
 
@@ -101,6 +107,15 @@ class MicSource:
                 self.dropped_frames += queued
                 now_ms = time.time() * 1000.0
                 queued = stream.get_read_available()
+                self._standing.reset()
+            standing = self._standing.observe(queued)
+            if standing:
+                # Read in step from now on: this block keeps its stamp, the audio behind it
+                # is skipped (it never helped a read, it only made every frame later).
+                stream.read(standing, exception_on_overflow=False)
+                self.dropped_frames += standing
+                logger.info("%s: dropped %.1f ms of audio that waited behind every read",
+                            self.name, 1000.0 * standing / self.sample_rate_hz)
         except OSError as exc:
             raise SourceError(f"reading {self.name} failed: {exc}") from exc
         # The block's first sample entered `block + queued` frames before now: what PortAudio
