@@ -765,8 +765,8 @@ def notes(args: argparse.Namespace, targets: list[Target]) -> str:
     page_s = 4096 * 8 / (args.bitrate_kbps * 1000)
     text = f"""
 Ratios are peer / broadcaster. Opus {args.bitrate_kbps} kb/s, 48 kHz, from one PulseAudio source.
-- broadcaster: {args.frame_ms:g} ms frames, application "audio", mono; PyAudio on ALSA `default`
-  (the pulse plugin); one SSE event per packet.
+- broadcaster: {args.frame_ms:g} ms frames, application "restricted_lowdelay" (the default),
+  mono; PyAudio on ALSA `default` (the pulse plugin); one SSE event per packet.
 - {icecast}: burst-on-connect 0 and burst-size 0 (server and mount), so a listener starts
   at the next page and gets each page as it arrives; queue-size 512 KiB.
 - {darkice}: reads the PulseAudio source directly, asking for {PULSE_LATENCY_MS} ms fragments
