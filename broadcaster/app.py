@@ -16,7 +16,8 @@ from werkzeug.exceptions import HTTPException
 
 from broadcaster.access import basic_password, bearer_token, is_loopback, matches
 from broadcaster.config import Config
-from broadcaster.fanout import MAX_BACKLOG_MS
+from broadcaster.direct import sink_from, with_transports
+from broadcaster.fanout import MAX_BACKLOG_MS, Sink
 from broadcaster.metrics import render_metrics
 from broadcaster.station import CaptureBusyError
 from broadcaster.telemetry import (
@@ -133,7 +134,7 @@ class Broadcast(Protocol):
         """A listener admitted by `admit` has gone."""
 
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
-               backlog_ms: float = 0.0) -> AsyncIterator[bytes]:
+               backlog_ms: float = 0.0, sink: Sink | None = None) -> AsyncIterator[bytes]:
         """One listener's stream (see Station.listen)."""
 
     def status(self) -> dict[str, Any]:
@@ -256,7 +257,8 @@ def create_app(station: Broadcast, web_root: Path,
                 released = True
                 station.release(address)
 
-        stream = station.listen(last_id, on_end=release, backlog_ms=backlog_ms)
+        stream = station.listen(last_id, on_end=release, backlog_ms=backlog_ms,
+                                sink=sink_from(request.scope))
         weakref.finalize(stream, release)  # also when the body is never sent
         response = Response(stream, status=200, headers=STREAM_HEADERS)
         response.timeout = None  # Quart would otherwise end the endless stream after 60 s
@@ -298,4 +300,7 @@ def create_app(station: Broadcast, web_root: Path,
         ok, reason = station.health()
         return {"ok": ok, "reason": reason}, 200 if ok else 503
 
+    # Listeners' streams go straight to their connections where Hypercorn allows (direct.py).
+    wrapped = with_transports(app.asgi_app, frozenset({"/audio/stream"}))
+    app.asgi_app = wrapped  # type: ignore[method-assign]
     return app

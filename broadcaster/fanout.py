@@ -7,6 +7,7 @@ import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from broadcaster.ring import FrameRing
@@ -14,6 +15,23 @@ from broadcaster.stride import StrideController
 from broadcaster.wire import HEARTBEAT, gap_event
 
 MAX_BACKLOG_MS = 1000  # the most a new listener may ask to start behind the live edge
+# A sink holding more unsent bytes than this is not written to: its listener has stopped
+# reading. It catches up in one write once it reads again, or falls off the ring.
+SINK_HIGH_WATER = 64 * 1024
+
+
+class Sink(Protocol):
+    """A listener's connection, written to directly once its response has begun (direct.py):
+    no coroutine is woken, and no HTTP layer is crossed, per write."""
+
+    def send(self, data: bytes) -> None:
+        """Queue `data` for the listener at once (never blocks)."""
+
+    def backlog(self) -> int:
+        """Bytes queued that the connection has not taken yet."""
+
+    def closed(self) -> bool:
+        """Whether the connection has gone (its stream is about to be cancelled)."""
 
 
 class StateView(Protocol):
@@ -27,14 +45,28 @@ class StateView(Protocol):
         """The current `state` event."""
 
 
+@dataclass(slots=True, eq=False)
+class _Listener:
+    """Where one listener is: the next frame it gets, the state it was last told."""
+
+    seq: int
+    state: StateView
+    seen_state: int
+    slot: int  # joining order: which staggered group it is woken with
+    last_sent: float
+    sink: Sink | None = None  # written to directly (else its coroutine is woken)
+    ended: asyncio.Future[bytes] | None = None  # a direct stream's end, with its last bytes
+
+
 class Fanout:
     """Holds the framed frames and wakes listeners; never waits on any of them.
 
-    Listeners wait on shared events and, when woken, send everything they have not sent
-    yet in one write, so a frame costs one append however many listen. A listener that
-    falls behind the ring jumps to the live edge and is told what it lost. When the event
-    loop gets busy, listeners are woken every `stride` frames, in staggered groups (see
-    stride.py), so that each write carries more.
+    A listener gets everything it has not had yet in one write, so a frame costs one
+    append however many listen. Listeners with a sink (a plain HTTP/1.1 connection) are
+    written to straight from `publish`, in one loop; the others' coroutines wait on shared
+    events. A listener that falls behind the ring jumps to the live edge and is told what
+    it lost. When the event loop gets busy, listeners are served every `stride` frames, in
+    staggered groups (see stride.py), so that each write carries more.
     """
 
     def __init__(self, capacity_frames: int, first_seq: int, heartbeat_s: float,
@@ -48,6 +80,7 @@ class Fanout:
         self.stride = 1
         self._stride_control = StrideController(max_stride)
         self._groups = [asyncio.Event() for _ in range(max_stride)]
+        self._direct: list[dict[_Listener, None]] = [{} for _ in range(max_stride)]
         self._joined = 0
         self._frame_s = frame_ms / 1000
         self._published_at = time.monotonic()
@@ -58,20 +91,34 @@ class Fanout:
         self._wake_delay_s = 0.0  # summed over the wake-ups since the last pace()
         self._wakeups = 0
 
+    @property
+    def direct_listeners(self) -> int:
+        """Listeners written to directly (the rest are served through ASGI)."""
+        return sum(len(group) for group in self._direct)
+
     def publish(self, seq: int, wire: bytes) -> None:
         """Append one framed frame and wake the listeners whose turn it is."""
         self.ring.append(seq, wire)
         self._published_at = now = time.monotonic()
         self._recent.append((seq, now))
-        news = self._groups[seq % self.stride]
+        group = seq % self.stride
+        news = self._groups[group]
         news.set()
         news.clear()
+        for listener in self._direct[group]:
+            self._serve(listener)
 
     def wake(self) -> None:
-        """Wake every listener (a state change, a heartbeat tick, shutdown)."""
+        """Serve every listener (a state change, a heartbeat tick, shutdown)."""
         for news in self._groups:
             news.set()
             news.clear()
+        for group in self._direct:
+            for listener in group:
+                if not self.closing:
+                    self._serve(listener)
+                elif listener.ended is not None and not listener.ended.done():
+                    listener.ended.set_result(self._state_news(listener))
 
     async def pace(self, period_s: float = 1.0) -> None:
         """Keep the stride suited to how busy this thread's event loop is (runs forever).
@@ -92,6 +139,11 @@ class Fanout:
             cpu, wall = cpu_now, wall_now
             if stride != self.stride:
                 self.stride = stride
+                direct = [listener for group in self._direct for listener in group]
+                for group in self._direct:
+                    group.clear()
+                for listener in direct:
+                    self._direct[listener.slot % stride][listener] = None
                 self.wake()  # listeners move to their group for the new stride
 
     def close(self) -> None:
@@ -129,50 +181,86 @@ class Fanout:
         return start_seq if self.ring.holds(start_seq) else self.ring.next_seq
 
     async def listen(self, start_seq: int, hello: bytes, state: StateView,
-                     on_end: Callable[[], None] | None = None) -> AsyncIterator[bytes]:
+                     on_end: Callable[[], None] | None = None,
+                     sink: Sink | None = None) -> AsyncIterator[bytes]:
         """One listener's stream: `hello`, then state changes and frames from `start_seq`;
-        `on_end` runs when the stream ends, however it ends."""
+        `on_end` runs when the stream ends, however it ends. With a `sink`, everything
+        after `hello` but the final state goes to it directly."""
         ring = self.ring
-        seq = start_seq
-        seen_state = state.state_version
-        last_sent = time.monotonic()
-        slot = self._joined
+        listener = _Listener(start_seq, state, state.state_version, self._joined,
+                             time.monotonic())
         self._joined += 1
         self.listeners += 1
         try:
-            out = hello
-            if seq < ring.first_seq:  # an id from before this process started
-                seq = ring.next_seq
-                out += gap_event(None, seq, "restart")
-            yield out
-            while True:
-                out = b""
-                if state.state_version != seen_state:
-                    seen_state = state.state_version
-                    out = state.state_event()
-                if self.closing:
+            if start_seq < ring.first_seq:  # an id from before this process started
+                listener.seq = ring.next_seq
+                hello += gap_event(None, listener.seq, "restart")
+            yield hello
+            if sink is not None:
+                final = await self._direct_stream(listener, sink)
+            else:
+                while not self.closing:
+                    out = self._take(listener)
                     if out:
                         yield out
-                    return
-                batch = ring.read(seq)
-                if batch.lost:
-                    self.skips += batch.lost
-                    out += gap_event(batch.lost, batch.next_seq, "behind")
-                seq = batch.next_seq
-                out += batch.data
-                now = time.monotonic()
-                if batch.data:
-                    self._wake_delay_s += now - self._published_at
-                    self._wakeups += 1
-                if out:
-                    last_sent = now
-                    yield out
-                elif now - last_sent >= self.heartbeat_s / 2:
-                    last_sent = now
-                    yield HEARTBEAT
-                else:
-                    await self._groups[slot % self.stride].wait()
+                    else:
+                        await self._groups[listener.slot % self.stride].wait()
+                final = self._state_news(listener)
+            if final:
+                yield final
         finally:
             self.listeners -= 1
             if on_end is not None:
                 on_end()
+
+    async def _direct_stream(self, listener: _Listener, sink: Sink) -> bytes:
+        """Serve `listener` through `sink` until the fan-out closes; the final bytes."""
+        if self.closing:
+            return self._state_news(listener)
+        listener.sink = sink
+        listener.ended = asyncio.get_running_loop().create_future()
+        group = self._direct[listener.slot % self.stride]
+        group[listener] = None
+        try:
+            self._serve(listener)  # what it is owed already: a backlog, a resume
+            return await listener.ended
+        finally:
+            for group in self._direct:
+                group.pop(listener, None)
+
+    def _serve(self, listener: _Listener) -> None:
+        """Write what a direct listener is owed, unless its connection has stopped taking."""
+        sink = listener.sink
+        if sink is None or sink.closed() or sink.backlog() > SINK_HIGH_WATER:
+            return
+        out = self._take(listener)
+        if out:
+            sink.send(out)
+
+    def _state_news(self, listener: _Listener) -> bytes:
+        """The state event, if the state changed since `listener` was last told."""
+        state = listener.state
+        if state.state_version == listener.seen_state:
+            return b""
+        listener.seen_state = state.state_version
+        return state.state_event()
+
+    def _take(self, listener: _Listener) -> bytes:
+        """Everything `listener` is owed now (a heartbeat if it has been quiet), or b""."""
+        out = self._state_news(listener)
+        batch = self.ring.read(listener.seq)
+        if batch.lost:
+            self.skips += batch.lost
+            out += gap_event(batch.lost, batch.next_seq, "behind")
+        listener.seq = batch.next_seq
+        out += batch.data
+        now = time.monotonic()
+        if batch.data:
+            self._wake_delay_s += now - self._published_at
+            self._wakeups += 1
+        if out:
+            listener.last_sent = now
+        elif now - listener.last_sent >= self.heartbeat_s / 2:
+            listener.last_sent = now
+            out = HEARTBEAT
+        return out

@@ -45,6 +45,7 @@ class WorkerLink:
         self.reader, self.writer = reader, writer
         self.listeners = 0
         self.skips = 0
+        self.direct = 0  # of its listeners, those written to directly (direct.py)
         self.stride = 1  # frames per write it uses (see stride.py)
         self.reports: list[dict[str, Any]] = []  # its listeners' latest telemetry
         self.admitted: Counter[str] = Counter()
@@ -206,6 +207,7 @@ class Hub:
         if message.kind is Kind.STATS:
             link.listeners = int(data.get("listeners", 0))
             link.skips = int(data.get("skips", 0))
+            link.direct = int(data.get("direct", 0))
             link.stride = int(data.get("stride", 1))
             link.reports = feed_detail(data.get("reports"))
         elif message.kind is Kind.RELEASE:
@@ -258,6 +260,7 @@ class Hub:
         status = self.station.status()
         links = sorted(self._links.values(), key=lambda link: link.index)
         status["skips"] += sum(link.skips for link in links)
+        status["direct_listeners"] += sum(link.direct for link in links)
         status["workers"] = [{"index": link.index, "pid": link.process.pid,
                               "listeners": link.listeners, "stride": link.stride}
                              for link in links]

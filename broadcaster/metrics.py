@@ -8,6 +8,8 @@ STATES = ("running", "stopped", "offline", "shutdown")
 # (name, type, help, the /status key)
 SERIES = (
     ("broadcaster_listeners", "gauge", "Connected listeners.", "listeners"),
+    ("broadcaster_direct_listeners", "gauge",
+     "Listeners whose stream is written straight to their connection.", "direct_listeners"),
     ("broadcaster_frames_total", "counter", "Opus frames broadcast.", "frames"),
     ("broadcaster_overflows_total", "counter", "Input overflows reported by the device.",
      "overflows"),

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from broadcaster.config import LOG_LEVELS, Config
-from broadcaster.fanout import Fanout
+from broadcaster.fanout import Fanout, Sink
 from broadcaster.feed import FeedDecoder, FeedError, Kind, Message, encode_json
 from broadcaster.station import CaptureBusyError, listen_to, make_fanout
 from broadcaster.telemetry import TelemetryStore
@@ -138,6 +138,7 @@ class Relay:
             fanout = self.fanout
             if fanout is not None:
                 self._send(Kind.STATS, {"listeners": fanout.listeners, "skips": fanout.skips,
+                                        "direct": fanout.direct_listeners,
                                         "stride": fanout.stride,
                                         "reports": self.telemetry.detail(time.monotonic())})
             await asyncio.sleep(STATS_EVERY_S)
@@ -205,8 +206,8 @@ class Relay:
         return bool(health[0]), str(health[1])
 
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
-               backlog_ms: float = 0.0) -> AsyncIterator[bytes]:
+               backlog_ms: float = 0.0, sink: Sink | None = None) -> AsyncIterator[bytes]:
         """One listener's stream from this process's copy of the ring."""
         if self.fanout is None:
             raise HubGoneError("no feed from the capture process yet")
-        return listen_to(self.fanout, self.config, self, last_id, backlog_ms, on_end)
+        return listen_to(self.fanout, self.config, self, last_id, backlog_ms, on_end, sink)

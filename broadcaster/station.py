@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from broadcaster.capture import CaptureThread
 from broadcaster.config import Config
 from broadcaster.encoder import EncoderSettings, OpusEncoder, bitrate_advice, codec_delay_ms
-from broadcaster.fanout import Fanout, StateView
+from broadcaster.fanout import Fanout, Sink, StateView
 from broadcaster.limits import Admission
 from broadcaster.sources import PcmSource, SourceError
 from broadcaster.stride import max_stride
@@ -91,17 +91,18 @@ class Broadcaster(StateView, Protocol):
 
 
 def listen_to(fanout: Fanout, config: Config, broadcast: Broadcaster, last_id: int | None,
-              backlog_ms: float, on_end: Callable[[], None] | None) -> AsyncIterator[bytes]:
+              backlog_ms: float, on_end: Callable[[], None] | None,
+              sink: Sink | None = None) -> AsyncIterator[bytes]:
     """One listener's stream from `fanout` (the capturing process's or a worker's copy):
     its `config` event, then the frames from after `last_id` when the ring still has it,
-    else from `backlog_ms` of fresh audio before the live edge."""
+    else from `backlog_ms` of fresh audio before the live edge; through `sink` when given."""
     start = fanout.start_seq(last_id, backlog_ms)
     ring = fanout.ring
     payload = hello_payload(config, source=broadcast.source_name, state=broadcast.state,
                             epoch=ring.first_seq, next_id=fanout.next_id(start),
                             live_id=ring.next_seq)
     return fanout.listen(start, config_event(payload, config.server.retry_ms), broadcast,
-                         on_end)
+                         on_end, sink)
 
 
 def make_fanout(config: Config, first_seq: int, start_seq: int | None = None) -> Fanout:
@@ -370,6 +371,7 @@ class Station:
             "source": self.source_name,
             "offline_reason": self._offline,
             "listeners": self.listeners,
+            "direct_listeners": self.fanout.direct_listeners,
             "frames": ring.next_seq - ring.first_seq,
             "overflows": self.source.overflows,
             "dropped_frames": self.source.dropped_frames,
@@ -389,6 +391,6 @@ class Station:
 
     # -- listening --------------------------------------------------------------------
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
-               backlog_ms: float = 0.0) -> AsyncIterator[bytes]:
+               backlog_ms: float = 0.0, sink: Sink | None = None) -> AsyncIterator[bytes]:
         """One listener's stream (see `listen_to`)."""
-        return listen_to(self.fanout, self.config, self, last_id, backlog_ms, on_end)
+        return listen_to(self.fanout, self.config, self, last_id, backlog_ms, on_end, sink)

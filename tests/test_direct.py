@@ -1,0 +1,310 @@
+"""Streams written straight to their connections (direct.py, fanout.py's sinks): the
+fan-out against in-memory sinks, and which requests a real Hypercorn lets us write to."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h11
+import httpx
+import pytest
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as HypercornConfig
+from quart import Quart, request
+
+from broadcaster.direct import http_chunk, sink_from, with_transports
+from broadcaster.fanout import SINK_HIGH_WATER, Fanout
+from broadcaster.wire import HEARTBEAT, gap_event
+from tests.conftest import Broadcaster, free_port, start_broadcaster, wait_until
+from tests.sse_client import BackgroundListener, receive
+
+
+def test_a_chunk_is_what_an_http_client_reads_back() -> None:
+    client = h11.Connection(h11.CLIENT)
+    client.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))
+    head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+    client.receive_data(head + http_chunk(b"id: 1\ndata: AAAA\n\n") + http_chunk(b"x" * 300))
+    assert isinstance(client.next_event(), h11.Response)
+    got = b""
+    while isinstance(event := client.next_event(), h11.Data):
+        got += event.data
+    assert got == b"id: 1\ndata: AAAA\n\n" + b"x" * 300
+
+
+# -- the fan-out's direct listeners, on in-memory sinks ---------------------------------
+
+@dataclass
+class MemorySink:
+    """What a listener's connection was sent; its backlog and whether it has gone are set
+    by the test."""
+
+    sent: list[bytes] = field(default_factory=list)
+    queued: int = 0
+    gone: bool = False
+
+    def send(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def backlog(self) -> int:
+        return self.queued
+
+    def closed(self) -> bool:
+        return self.gone
+
+
+@dataclass
+class State:
+    state_version: int = 0
+    name: str = "running"
+
+    def state_event(self) -> bytes:
+        return b"event: state\ndata: %s\n\n" % self.name.encode()
+
+
+def frame(seq: int) -> bytes:
+    return b"id: %d\n\n" % seq
+
+
+class Served:
+    """A direct listener's stream running in the background."""
+
+    def __init__(self, fanout: Fanout, sink: MemorySink, state: State, start: int) -> None:
+        self.through_asgi: list[bytes] = []  # what the stream's generator yielded
+        self.ended = False
+        self._stream = fanout.listen(start, b"hello\n\n", state, sink=sink)
+        self.task = asyncio.ensure_future(self._run(self._stream))
+
+    async def _run(self, stream: AsyncIterator[bytes]) -> None:
+        async for out in stream:
+            self.through_asgi.append(out)
+        self.ended = True
+
+
+def in_a_loop(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
+    """Run an async test in a fresh event loop (the fan-out needs one for its futures)."""
+    def run() -> None:
+        asyncio.run(test())
+    return run
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def fanout_at(seq: int, frames: int = 0, capacity: int = 50, max_stride: int = 1) -> Fanout:
+    fanout = Fanout(capacity, first_seq=seq, heartbeat_s=10.0, max_stride=max_stride)
+    for s in range(seq, seq + frames):
+        fanout.publish(s, frame(s))
+    return fanout
+
+
+@in_a_loop
+async def test_after_the_hello_frames_go_to_the_sink_as_they_are_published() -> None:
+    fanout, sink, state = fanout_at(100, frames=3), MemorySink(), State()
+    served = Served(fanout, sink, state, start=101)  # a resume: 101 and 102 are owed
+    await settle()
+    assert served.through_asgi == [b"hello\n\n"]
+    assert sink.sent == [frame(101) + frame(102)]  # what it was owed, in one write
+    assert fanout.direct_listeners == 1
+    fanout.publish(103, frame(103))  # written from publish itself: no task runs
+    assert sink.sent[-1] == frame(103)
+    served.task.cancel()  # the client hangs up
+    await settle()
+    assert fanout.direct_listeners == 0 and fanout.listeners == 0
+
+
+@in_a_loop
+async def test_a_connection_that_stopped_taking_is_skipped_then_caught_up_in_one_write(
+) -> None:
+    fanout, sink, state = fanout_at(0, frames=1), MemorySink(), State()
+    served = Served(fanout, sink, state, start=1)
+    await settle()
+    sink.queued = SINK_HIGH_WATER + 1
+    for seq in range(1, 6):
+        fanout.publish(seq, frame(seq))
+    assert sink.sent == []
+    sink.queued = 0
+    fanout.publish(6, frame(6))
+    assert sink.sent == [b"".join(frame(s) for s in range(1, 7))]
+    served.task.cancel()
+
+
+@in_a_loop
+async def test_a_listener_that_falls_off_the_ring_is_told_and_moved_to_the_live_edge() -> None:
+    fanout, sink, state = fanout_at(0, frames=1, capacity=4), MemorySink(), State()
+    served = Served(fanout, sink, state, start=1)
+    await settle()
+    sink.queued = SINK_HIGH_WATER + 1
+    for seq in range(1, 10):
+        fanout.publish(seq, frame(seq))
+    sink.queued = 0
+    fanout.publish(10, frame(10))
+    assert sink.sent == [gap_event(10, 11, "behind")]
+    assert fanout.skips == 10
+    fanout.publish(11, frame(11))
+    assert sink.sent[-1] == frame(11)
+    served.task.cancel()
+
+
+@in_a_loop
+async def test_a_gone_connection_is_not_written_to() -> None:
+    fanout, sink, state = fanout_at(0, frames=1), MemorySink(), State()
+    served = Served(fanout, sink, state, start=1)
+    await settle()
+    sink.gone = True
+    fanout.publish(1, frame(1))
+    assert sink.sent == []
+    served.task.cancel()
+
+
+@in_a_loop
+async def test_state_changes_and_heartbeats_go_to_the_sink() -> None:
+    fanout, sink, state = fanout_at(0, frames=1), MemorySink(), State()
+    served = Served(fanout, sink, state, start=1)
+    await settle()
+    fanout.heartbeat_s = 0.0  # from now on a wake-up of a quiet listener is a heartbeat
+    state.state_version, state.name = 1, "stopped"
+    fanout.wake()
+    assert sink.sent == [b"event: state\ndata: stopped\n\n"]
+    fanout.wake()
+    assert sink.sent[-1] == HEARTBEAT
+    served.task.cancel()
+
+
+@in_a_loop
+async def test_closing_ends_the_stream_through_asgi_with_the_final_state() -> None:
+    fanout, sink, state = fanout_at(0, frames=1), MemorySink(), State()
+    served = Served(fanout, sink, state, start=1)
+    await settle()
+    state.state_version, state.name = 1, "shutdown"
+    fanout.close()
+    await settle()
+    assert served.ended
+    assert served.through_asgi == [b"hello\n\n", b"event: state\ndata: shutdown\n\n"]
+    assert sink.sent == [] and fanout.listeners == 0
+
+
+@in_a_loop
+async def test_direct_listeners_are_served_in_staggered_groups_too() -> None:
+    fanout, state = fanout_at(0, frames=1, max_stride=2), State()
+    fanout.stride = 2
+    sinks = [MemorySink(), MemorySink()]
+    served = [Served(fanout, sink, state, start=1) for sink in sinks]
+    await settle()
+    fanout.publish(1, frame(1))  # group 1 (slot 1) is due
+    assert (sinks[0].sent, sinks[1].sent) == ([], [frame(1)])
+    fanout.publish(2, frame(2))  # group 0 gets both of its frames in one write
+    assert sinks[0].sent == [frame(1) + frame(2)]
+    for one in served:
+        one.task.cancel()
+
+
+# -- which requests Hypercorn lets us write to ------------------------------------------
+
+@pytest.fixture(scope="module")
+def probe_server() -> Iterator[tuple[int, list[bool]]]:
+    """A real Hypercorn serving a Quart app that notes, per request to /probe, whether it
+    found a transport to write to."""
+    app = Quart(__name__)
+    found: list[bool] = []
+
+    @app.route("/probe", methods=["GET", "HEAD"])
+    async def probe() -> Any:
+        found.append(sink_from(request.scope) is not None)
+        return "ok"
+
+    app.asgi_app = with_transports(app.asgi_app, frozenset({"/probe"}))  # type: ignore[method-assign]
+    port = free_port()
+    config = HypercornConfig()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    def run() -> None:
+        loop.run_until_complete(serve(app, config, shutdown_trigger=stop.wait))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    wait_until(lambda: _answers(port), 10, "the probe server answers")
+    found.clear()
+    yield port, found
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(10)
+    loop.close()
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/probe", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def raw_request(port: int, text: str) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(text.encode())
+        return sock.recv(4096)
+
+
+def test_a_get_over_http11_is_written_to_directly(probe_server: tuple[int, list[bool]]
+                                                   ) -> None:
+    port, found = probe_server
+    found.clear()
+    assert httpx.get(f"http://127.0.0.1:{port}/probe", timeout=5).text == "ok"
+    assert found == [True]
+
+
+@pytest.mark.parametrize("head", [
+    "GET /probe HTTP/1.0\r\n\r\n",  # no chunked coding: the body ends with the connection
+    "HEAD /probe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",  # no body at all
+])
+def test_other_requests_go_through_asgi(probe_server: tuple[int, list[bool]],
+                                        head: str) -> None:
+    port, found = probe_server
+    found.clear()
+    assert raw_request(port, head).startswith(b"HTTP/1.")
+    assert found == [False]
+
+
+def test_http2_goes_through_asgi(probe_server: tuple[int, list[bool]]) -> None:
+    port, found = probe_server
+    found.clear()
+    with httpx.Client(http1=False, http2=True, timeout=5) as client:  # h2c, prior knowledge
+        response = client.get(f"http://127.0.0.1:{port}/probe")
+    assert (response.http_version, response.text) == ("HTTP/2", "ok")
+    assert found == [False]
+
+
+# -- the real broadcaster -----------------------------------------------------------------
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_broadcaster_writes_its_http11_listeners_directly(tmp_path: Path,
+                                                             workers: int) -> None:
+    proc: Broadcaster = start_broadcaster(tmp_path, "--source", "tone:440",
+                                          config=f"[server]\nworkers = {workers}\n")
+    try:
+        def status() -> dict[str, Any]:
+            result: dict[str, Any] = httpx.get(proc.url + "/status", timeout=5).json()
+            return result
+
+        listeners = [BackgroundListener(proc.url + "/audio/stream") for _ in range(3)]
+        try:
+            wait_until(lambda: status()["direct_listeners"] == 3, 5, "3 direct listeners")
+            got = receive(proc.url + "/audio/stream", frames=50)
+            assert got.ids == list(range(got.ids[0], got.ids[0] + 50))
+            wait_until(lambda: "broadcaster_direct_listeners 3\n" in httpx.get(
+                proc.url + "/metrics", timeout=5).text, 5, "the metric")
+        finally:
+            for listener in listeners:
+                listener.stop()
+        wait_until(lambda: status()["direct_listeners"] == 0, 5, "all gone")
+    finally:
+        assert proc.stop() == 0, proc.log()
