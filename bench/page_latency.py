@@ -1,6 +1,7 @@
 """The page's own latency figure: what the listener page measures and reports, at steady state.
 
     .venv/bin/python bench/page_latency.py [--seconds 300] [--warm-up 10] [--sessions 1]
+                                           [--frame-ms 20 10]
 
 For 20 ms and 10 ms frames (the default config otherwise, the built-in tone as the source),
 the real broadcaster serves the listener page to real headless Chromium (tests/browser.py),
@@ -176,10 +177,12 @@ def main() -> None:
                         help="seconds between the page loading and the press (default 1)")
     parser.add_argument("--sessions", type=int, default=1,
                         help="listening sessions (fresh pages) per frame size (default 1)")
+    parser.add_argument("--frame-ms", type=float, nargs="+", default=list(FRAME_SIZES_MS),
+                        help="the frame sizes to measure (default 20 10)")
     args = parser.parse_args()
     tallies = []
     with tempfile.TemporaryDirectory() as tmp, launch_chromium() as browser:
-        for frame_ms in FRAME_SIZES_MS:
+        for frame_ms in args.frame_ms:
             tally = measure(browser, frame_ms, args, Path(tmp))
             print(f"{frame_ms:g} ms frames: {len(tally.latency_ms)} page readings, "
                   f"{len(tally.reported_ms)} reports, {tally.unknown} s without a figure",

@@ -132,21 +132,31 @@ function viewFor(self) {
 
 /**
  * Show the figures line: one span per figure, its bare value in data-value (for tools).
+ * The spans stay while the same figures are shown, and only text that changed is set: the
+ * main thread, which hands every packet on to the player, then lays out no more than that.
  * @param {FigurePart[]} parts
  */
 function showFigureParts(parts) {
-  /** @type {(Node | string)[]} */
-  const nodes = [];
-  for (const part of parts) {
-    if (nodes.length > 0) nodes.push(' · ');
-    const span = document.createElement('span');
-    span.dataset.figure = part.name;
-    span.dataset.value = part.value;
-    // No-break spaces inside each figure: a phone's narrow line wraps only between figures.
-    span.textContent = part.text.replaceAll(' ', '\u00a0');
-    nodes.push(span);
+  let shown = /** @type {HTMLElement[]} */ (Array.from(ui.figures.children));
+  if (shown.length !== parts.length || parts.some((part, i) => shown[i].dataset.figure !== part.name)) {
+    /** @type {(Node | string)[]} */
+    const nodes = [];
+    for (const part of parts) {
+      if (nodes.length > 0) nodes.push(' · ');
+      const span = document.createElement('span');
+      span.dataset.figure = part.name;
+      nodes.push(span);
+    }
+    ui.figures.replaceChildren(...nodes);
+    shown = /** @type {HTMLElement[]} */ (Array.from(ui.figures.children));
   }
-  ui.figures.replaceChildren(...nodes);
+  parts.forEach((part, i) => {
+    const span = shown[i];
+    // No-break spaces inside each figure: a phone's narrow line wraps only between figures.
+    const text = part.text.replaceAll(' ', '\u00a0');
+    if (span.dataset.value !== part.value) span.dataset.value = part.value;
+    if (span.textContent !== text) span.textContent = text;
+  });
 }
 
 /**

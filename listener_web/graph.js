@@ -2,11 +2,32 @@
 /**
  * The latency/buffer graph: the figures of the last minute (the ones the figures line shows),
  * drawn on a canvas as wide as the card, so a phone shows it whole.
+ *
+ * Drawing runs on the page's main thread, which also hands every packet on to the player:
+ * it reads no layout and no computed style (each would make the browser recalculate the
+ * page there and then). The canvas's size comes from a ResizeObserver, the colours are read
+ * once and again when the colour scheme changes.
  */
 import { PointRing, axisTopMs, xFor, yFor } from './graph_points.js';
 
 export const GRAPH_WINDOW_MS = 60000;
 const POINT_EVERY_MS = 250;
+
+/**
+ * The graph's colours, from the page's style.
+ * @param {HTMLCanvasElement} canvas
+ */
+function readColours(canvas) {
+  const style = getComputedStyle(canvas);
+  const colour = (/** @type {string} */ name, /** @type {string} */ fallback) =>
+    style.getPropertyValue(name).trim() || fallback;
+  return {
+    track: colour('--track', 'rgb(128 128 128 / 25%)'),
+    muted: colour('--muted', 'gray'),
+    buffer: colour('--live', 'green'),
+    latency: colour('--accent', 'blue'),
+  };
+}
 
 /** The graph of the current session. */
 export class Graph {
@@ -18,6 +39,18 @@ export class Graph {
     this.g = ctx2d;
     this.points = new PointRing(Math.ceil(GRAPH_WINDOW_MS / POINT_EVERY_MS) + 8);
     this.lastPointMs = -Infinity;
+    /** The canvas's size on screen, in CSS pixels. */
+    this.cssWidth = canvas.clientWidth;
+    this.cssHeight = canvas.clientHeight;
+    if (typeof ResizeObserver === 'function') {
+      new ResizeObserver(() => {
+        this.cssWidth = canvas.clientWidth; // fresh in the observer's callback: no extra layout
+        this.cssHeight = canvas.clientHeight;
+      }).observe(canvas);
+    }
+    this.colours = readColours(canvas);
+    window.matchMedia?.('(prefers-color-scheme: dark)')
+      .addEventListener?.('change', () => { this.colours = readColours(canvas); });
     this.clear();
   }
 
@@ -46,8 +79,8 @@ export class Graph {
   /** Match the canvas's pixels to its size on screen (sharp on a phone's dense screen). */
   fit() {
     const ratio = window.devicePixelRatio || 1;
-    const width = Math.round(this.canvas.clientWidth * ratio);
-    const height = Math.round(this.canvas.clientHeight * ratio);
+    const width = Math.round(this.cssWidth * ratio);
+    const height = Math.round(this.cssHeight * ratio);
     if (width > 0 && height > 0 && (this.canvas.width !== width || this.canvas.height !== height)) {
       this.canvas.width = width;
       this.canvas.height = height;
@@ -60,7 +93,7 @@ export class Graph {
     const ratio = this.fit();
     const { g, points } = this;
     const { width, height } = this.canvas;
-    const style = getComputedStyle(this.canvas);
+    const colours = this.colours;
     const sinceMs = nowMs - GRAPH_WINDOW_MS;
     // Headroom above the largest value, so that a steady line does not hug the top edge.
     const topMs = axisTopMs(1.2 * points.maxSince(sinceMs));
@@ -68,7 +101,7 @@ export class Graph {
     const plotHeight = height - 2 * pad;
     g.clearRect(0, 0, width, height);
     // Grid: the top and the middle of the axis, labelled.
-    g.strokeStyle = style.getPropertyValue('--track').trim() || 'rgb(128 128 128 / 25%)';
+    g.strokeStyle = colours.track;
     g.lineWidth = ratio;
     g.beginPath();
     for (const y of [pad, pad + plotHeight / 2, pad + plotHeight]) {
@@ -76,14 +109,12 @@ export class Graph {
       g.lineTo(width, Math.round(y) + 0.5);
     }
     g.stroke();
-    g.fillStyle = style.getPropertyValue('--muted').trim() || 'gray';
+    g.fillStyle = colours.muted;
     g.font = `${11 * ratio}px system-ui, sans-serif`;
     g.textBaseline = 'top';
     g.fillText(`${topMs} ms`, 4 * ratio, pad + ratio);
-    this.line(points.bufferMs, style.getPropertyValue('--live').trim() || 'green',
-      nowMs, topMs, pad, plotHeight, ratio);
-    this.line(points.latencyMs, style.getPropertyValue('--accent').trim() || 'blue',
-      nowMs, topMs, pad, plotHeight, ratio);
+    this.line(points.bufferMs, colours.buffer, nowMs, topMs, pad, plotHeight, ratio);
+    this.line(points.latencyMs, colours.latency, nowMs, topMs, pad, plotHeight, ratio);
     this.canvas.dataset.points = String(points.length);
   }
 
