@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import deque
@@ -13,6 +14,8 @@ from typing import Protocol
 from broadcaster.ring import FrameRing
 from broadcaster.stride import StrideController
 from broadcaster.wire import HEARTBEAT, gap_event
+
+logger = logging.getLogger(__name__)
 
 MAX_BACKLOG_MS = 1000  # the most a new listener may ask to start behind the live edge
 # A sink holding more unsent bytes than this is not written to: its listener has stopped
@@ -229,13 +232,20 @@ class Fanout:
                 group.pop(listener, None)
 
     def _serve(self, listener: _Listener) -> None:
-        """Write what a direct listener is owed, unless its connection has stopped taking."""
+        """Write what a direct listener is owed, unless its connection has stopped taking.
+        A connection that fails the write ends its stream, never the round."""
         sink = listener.sink
-        if sink is None or sink.closed() or sink.backlog() > SINK_HIGH_WATER:
-            return
-        out = self._take(listener)
-        if out:
-            sink.send(out)
+        try:
+            if sink is None or sink.closed() or sink.backlog() > SINK_HIGH_WATER:
+                return
+            out = self._take(listener)
+            if out:
+                sink.send(out)
+        except Exception:  # one listener's connection, whatever broke it
+            logger.exception("writing to a listener failed: ending its stream")
+            if listener.ended is not None and not listener.ended.done():
+                listener.ended.set_result(b"")
+            listener.sink = None
 
     def _state_news(self, listener: _Listener) -> bytes:
         """The state event, if the state changed since `listener` was last told."""

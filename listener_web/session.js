@@ -149,6 +149,8 @@ export class Session {
     this.glitchWatch = new GlitchWatch();
     /** Glitches of the players this one replaced. */
     this.glitchesBefore = 0;
+    /** Underruns of the players this one replaced: the figure counts since Start. */
+    this.underrunsBefore = 0;
     this.replacing = false;
   }
 
@@ -331,6 +333,7 @@ export class Session {
     this.live = false;
     this.view.status(text, 'busy');
     this.glitchesBefore += old.glitches ?? 0;
+    this.underrunsBefore += old.figures?.underruns ?? 0;
     this.player = new Player(() => this.showFigures(), outputBuffer);
     this.watch = new AudioWatch();
     this.glitchWatch = new GlitchWatch();
@@ -536,7 +539,7 @@ export class Session {
       bufferMs: (1000 * stats.depthSamples) / SAMPLE_RATE_HZ,
       targetMs: (1000 * stats.targetSamples) / SAMPLE_RATE_HZ,
       driftPpm: stats.driftPpm,
-      underruns: stats.underruns,
+      underruns: this.underrunsBefore + stats.underruns,
       glitches: this.glitches(),
       reconnects: this.reconnects,
       path: typeof path === 'string' ? path : null,

@@ -4,6 +4,7 @@ fan-out against in-memory sinks, and which requests a real Hypercorn lets us wri
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -86,10 +87,11 @@ class Served:
         self.ended = True
 
 
-def in_a_loop(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
+def in_a_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
     """Run an async test in a fresh event loop (the fan-out needs one for its futures)."""
-    def run() -> None:
-        asyncio.run(test())
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
     return run
 
 
@@ -162,6 +164,27 @@ async def test_a_gone_connection_is_not_written_to() -> None:
     fanout.publish(1, frame(1))
     assert sink.sent == []
     served.task.cancel()
+
+
+class BrokenSink(MemorySink):
+    def send(self, data: bytes) -> None:
+        raise OSError("the connection broke in a way nobody expected")
+
+
+@in_a_loop
+async def test_a_write_that_fails_ends_that_stream_and_the_round_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    fanout, state = fanout_at(0, frames=1), State()
+    broken, healthy = BrokenSink(), MemorySink()
+    served = [Served(fanout, sink, state, start=1) for sink in (broken, healthy)]
+    await settle()
+    fanout.publish(1, frame(1))
+    fanout.publish(2, frame(2))
+    await settle()
+    assert healthy.sent == [frame(1), frame(2)]
+    assert served[0].ended and not served[1].ended
+    assert "writing to a listener failed" in caplog.text
+    served[1].task.cancel()
 
 
 @in_a_loop
