@@ -107,6 +107,14 @@ def fanout_at(seq: int, frames: int = 0, capacity: int = 50, max_stride: int = 1
     return fanout
 
 
+async def one_listener(capacity: int = 50) -> tuple[Fanout, MemorySink, State, Served]:
+    """A fan-out that has published frame 0, and a direct listener waiting for frame 1."""
+    fanout, sink, state = fanout_at(0, frames=1, capacity=capacity), MemorySink(), State()
+    served = Served(fanout, sink, state, start=1)
+    await settle()
+    return fanout, sink, state, served
+
+
 @in_a_loop
 async def test_after_the_hello_frames_go_to_the_sink_as_they_are_published() -> None:
     fanout, sink, state = fanout_at(100, frames=3), MemorySink(), State()
@@ -125,9 +133,7 @@ async def test_after_the_hello_frames_go_to_the_sink_as_they_are_published() -> 
 @in_a_loop
 async def test_a_connection_that_stopped_taking_is_skipped_then_caught_up_in_one_write(
 ) -> None:
-    fanout, sink, state = fanout_at(0, frames=1), MemorySink(), State()
-    served = Served(fanout, sink, state, start=1)
-    await settle()
+    fanout, sink, _, served = await one_listener()
     sink.queued = SINK_HIGH_WATER + 1
     for seq in range(1, 6):
         fanout.publish(seq, frame(seq))
@@ -140,9 +146,7 @@ async def test_a_connection_that_stopped_taking_is_skipped_then_caught_up_in_one
 
 @in_a_loop
 async def test_a_listener_that_falls_off_the_ring_is_told_and_moved_to_the_live_edge() -> None:
-    fanout, sink, state = fanout_at(0, frames=1, capacity=4), MemorySink(), State()
-    served = Served(fanout, sink, state, start=1)
-    await settle()
+    fanout, sink, _, served = await one_listener(capacity=4)
     sink.queued = SINK_HIGH_WATER + 1
     for seq in range(1, 10):
         fanout.publish(seq, frame(seq))
@@ -157,9 +161,7 @@ async def test_a_listener_that_falls_off_the_ring_is_told_and_moved_to_the_live_
 
 @in_a_loop
 async def test_a_gone_connection_is_not_written_to() -> None:
-    fanout, sink, state = fanout_at(0, frames=1), MemorySink(), State()
-    served = Served(fanout, sink, state, start=1)
-    await settle()
+    fanout, sink, _, served = await one_listener()
     sink.gone = True
     fanout.publish(1, frame(1))
     assert sink.sent == []
@@ -189,9 +191,7 @@ async def test_a_write_that_fails_ends_that_stream_and_the_round_goes_on(
 
 @in_a_loop
 async def test_state_changes_and_heartbeats_go_to_the_sink() -> None:
-    fanout, sink, state = fanout_at(0, frames=1), MemorySink(), State()
-    served = Served(fanout, sink, state, start=1)
-    await settle()
+    fanout, sink, state, served = await one_listener()
     fanout.heartbeat_s = 0.0  # from now on a wake-up of a quiet listener is a heartbeat
     state.state_version, state.name = 1, "stopped"
     fanout.wake()
@@ -203,9 +203,7 @@ async def test_state_changes_and_heartbeats_go_to_the_sink() -> None:
 
 @in_a_loop
 async def test_closing_ends_the_stream_through_asgi_with_the_final_state() -> None:
-    fanout, sink, state = fanout_at(0, frames=1), MemorySink(), State()
-    served = Served(fanout, sink, state, start=1)
-    await settle()
+    fanout, sink, state, served = await one_listener()
     state.state_version, state.name = 1, "shutdown"
     fanout.close()
     await settle()

@@ -170,14 +170,21 @@ def test_unplugging_the_mic_keeps_listeners_and_the_stream_resumes_by_itself(
     assert len(loud) >= 8 and np.median(loud) == pytest.approx(700, abs=3), loud
 
 
+def open_mic(vmic: VirtualMic, monkeypatch: pytest.MonkeyPatch,
+             max_backlog_ms: float) -> MicSource:
+    """The virtual mic through the production MicSource, open for 20 ms reads."""
+    for key, value in vmic.env.items():
+        monkeypatch.setenv(key, value)
+    source = MicSource("", 1, max_backlog_ms=max_backlog_ms)
+    source.probe()
+    source.open(960)
+    return source
+
+
 def test_a_reader_that_stalls_drops_the_stale_audio_and_reads_the_newest(
     vmic: VirtualMic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for key, value in vmic.env.items():
-        monkeypatch.setenv(key, value)
-    source = MicSource("", 1, max_backlog_ms=50)
-    source.probe()
-    source.open(960)
+    source = open_mic(vmic, monkeypatch, max_backlog_ms=50)
     try:
         for _ in range(10):
             source.read()  # settle: reading live
@@ -195,15 +202,10 @@ def test_a_reader_that_stalls_drops_the_stale_audio_and_reads_the_newest(
     assert time.time() * 1000 - chunk.capture_ms < 300
 
 
-
 def test_audio_left_behind_every_read_is_dropped_once_so_reads_come_in_step(
     vmic: VirtualMic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for key, value in vmic.env.items():
-        monkeypatch.setenv(key, value)
-    source = MicSource("", 1, max_backlog_ms=100)
-    source.probe()
-    source.open(960)
+    source = open_mic(vmic, monkeypatch, max_backlog_ms=100)
     stream = source._stream  # the real PortAudio stream, to step out of PulseAudio's pace
 
     def queued_after_reads(count: int) -> list[int]:
