@@ -318,6 +318,30 @@ def test_the_stream_flows_over_http2_frame_by_frame(served: Served) -> None:
     assert got.reads >= 40
 
 
+def test_an_https_stream_over_http11_is_written_straight_to_its_connection(
+        served: Served) -> None:
+    ids: list[int] = []
+    packets: list[bytes] = []
+    checked = False
+    with served.client(http2=False) as client, \
+            client.stream("GET", served.https + "/audio/stream") as response:
+        assert response.http_version == "HTTP/1.1"
+        decoder = SSEDecoder()
+        for chunk in response.iter_raw():
+            for event in decoder.feed(chunk):
+                if event.event == "message":
+                    ids.append(int(event.id or -1))
+                    packets.append(base64.b64decode(event.data))
+            if len(ids) >= 5 and not checked:  # through the TLS transport, past HTTP's layers
+                status = httpx.get(served.proc.url + "/status", timeout=5).json()
+                assert status["direct_listeners"] == 1
+                checked = True
+            if len(ids) >= 60:
+                break
+    assert checked and ids == list(range(ids[0], ids[0] + len(ids)))
+    assert abs(dominant_frequency(decode_packets(packets)[48000 // 5:]) - 440) < 5
+
+
 def test_plain_http_is_served_alongside(served: Served) -> None:
     with httpx.Client(timeout=10) as client:
         page = client.get(served.proc.url + "/")
