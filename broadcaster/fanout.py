@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from broadcaster.ring import FrameRing
+from broadcaster.ring import Batch, FrameRing
 from broadcaster.stride import StrideController
 from broadcaster.wire import HEARTBEAT, gap_event
 
@@ -84,6 +84,9 @@ class Fanout:
         self._stride_control = StrideController(max_stride)
         self._groups = [asyncio.Event() for _ in range(max_stride)]
         self._direct: list[dict[_Listener, None]] = [{} for _ in range(max_stride)]
+        # What the ring gives a reader at each position, until the next frame: listeners
+        # at the same place (most are at the live edge) share one read and one join.
+        self._reads: dict[int, Batch] = {}
         self._joined = 0
         self._frame_s = frame_ms / 1000
         self._published_at = time.monotonic()
@@ -102,6 +105,7 @@ class Fanout:
     def publish(self, seq: int, wire: bytes) -> None:
         """Append one framed frame and wake the listeners whose turn it is."""
         self.ring.append(seq, wire)
+        self._reads.clear()
         self._published_at = now = time.monotonic()
         self._recent.append((seq, now))
         group = seq % self.stride
@@ -258,7 +262,9 @@ class Fanout:
     def _take(self, listener: _Listener) -> bytes:
         """Everything `listener` is owed now (a heartbeat if it has been quiet), or b""."""
         out = self._state_news(listener)
-        batch = self.ring.read(listener.seq)
+        batch = self._reads.get(listener.seq)
+        if batch is None:
+            batch = self._reads[listener.seq] = self.ring.read(listener.seq)
         if batch.lost:
             self.skips += batch.lost
             out += gap_event(batch.lost, batch.next_seq, "behind")

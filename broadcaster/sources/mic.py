@@ -38,7 +38,7 @@ class MicSource:
         self._max_backlog = 0
         self._overflow_code = 0
         self._latency_ms = 0.0
-        self._standing = StandingQueue(1, 1)
+        self._standing = StandingQueue(1, 1)  # sized for the stream by open()
 
     def _choose(self, pa: PortAudio) -> tuple[InputDevice, int]:
         device = find_device(pa.input_devices(), self._wanted)
