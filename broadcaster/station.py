@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -13,6 +12,7 @@ from broadcaster.capture import CaptureThread
 from broadcaster.config import Config
 from broadcaster.encoder import EncoderSettings, OpusEncoder, bitrate_advice, codec_delay_ms
 from broadcaster.fanout import Fanout, Sink, StateView
+from broadcaster.handoff import Handoff
 from broadcaster.limits import Admission
 from broadcaster.sources import PcmSource, SourceError
 from broadcaster.stride import max_stride
@@ -27,6 +27,8 @@ STALL_S = 2.0  # capture that should run but has made no frame for this long is 
 WEDGED_S = 5.0  # a capture loop that has not come round for this long is stuck in the device
 SUPERVISE_S = 1.0
 FUTILE_RESTARTS = 2  # restarts without a frame in between: the watchdog may take over
+CATCH_UP_S = 0.5  # while nobody listens, frames reach the ring at least this often
+PROMPT_AFTER_LISTEN_S = 2.0  # every frame wakes the loop this long after a listener asks
 
 Renew = Callable[[Config], PcmSource]
 
@@ -118,8 +120,10 @@ def make_fanout(config: Config, first_seq: int, start_seq: int | None = None) ->
 class Station:
     """Owns the capture thread, its state and the fan-out to listeners.
 
-    Encoded packets come from the capture thread through `loop.call_soon_threadsafe`; here
-    they are numbered and framed once, then appended to the ring every listener reads.
+    Encoded packets come from the capture thread through a Handoff (handoff.py); here they
+    are numbered and framed once, then appended to the ring every listener reads. While
+    nobody listens here or in a worker, they reach the ring in batches: every CATCH_UP_S,
+    and before anything reads it (a listener arriving, a status request).
     A capture thread stuck in the device is abandoned and a fresh one started on a fresh
     source (`renew`).
     """
@@ -141,7 +145,8 @@ class Station:
         self.telemetry = TelemetryStore(config.server.max_listeners,
                                         config.server.max_listeners_per_ip)
         self.taps: list[Tap] = []
-        self._loop = asyncio.get_running_loop()
+        self._handoff = Handoff(asyncio.get_running_loop())
+        self._prompt_until = 0.0  # a listener asked for the stream: wake per frame until then
         self._capture: CaptureThread | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._wanted = False  # capture should run
@@ -194,20 +199,29 @@ class Station:
         capture: CaptureThread
 
         def publish(packet: bytes, capture_ms: float) -> None:
-            self._call_soon(self._publish, capture, packet, capture_ms)
+            self._handoff.put(self._publish, capture, packet, capture_ms)
 
         def report(reason: str | None) -> None:
-            self._call_soon(self._on_report, capture, reason)
+            self._handoff.put(self._on_report, capture, reason, urgent=True)
 
         capture = CaptureThread(self.source, self._encoder, publish, report)
         self._capture = capture
         self._packetizer.resync_clock()
         capture.start()
 
-    def _call_soon(self, callback: Callable[..., None], *args: object) -> None:
-        # RuntimeError: the loop has closed under a capture thread that outlived it
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(callback, *args)
+    def catch_up(self) -> None:
+        """Put every frame captured so far into the ring (see the class's docstring)."""
+        self._handoff.run_pending()
+
+    def _every_frame_wanted(self) -> bool:
+        return bool(self.fanout.listeners or self.taps
+                    or time.monotonic() < self._prompt_until)
+
+    async def _catch_up_now_and_then(self) -> None:
+        while True:
+            await asyncio.sleep(CATCH_UP_S)
+            self.catch_up()
+            self._handoff.prompt = self._every_frame_wanted()
 
     def _publish(self, capture: CaptureThread, packet: bytes, capture_ms: float) -> None:
         if capture is not self._capture:
@@ -258,6 +272,7 @@ class Station:
         if not await asyncio.to_thread(capture.join, STOP_WAIT_S):
             raise CaptureBusyError(f"the capture thread has not let go of {self.source.name} "
                                    f"after {STOP_WAIT_S:g} s")
+        self.catch_up()  # its last frames are still its own
         self._capture = None
 
     async def _supervise(self) -> None:
@@ -293,7 +308,8 @@ class Station:
         """Start the heartbeat and the supervisor, and capture if the config says so."""
         self._tasks = [asyncio.create_task(self._heartbeat(), name="heartbeat"),
                        asyncio.create_task(self.fanout.pace(), name="pace"),
-                       asyncio.create_task(self._supervise(), name="supervise")]
+                       asyncio.create_task(self._supervise(), name="supervise"),
+                       asyncio.create_task(self._catch_up_now_and_then(), name="catch up")]
         if self.config.server.autostart:
             await self.start()
 
@@ -340,10 +356,12 @@ class Station:
 
     def summary(self) -> str:
         """One line for `systemctl status`."""
+        self.catch_up()
         return f"{self.state}: {self.source_name}, {self.listeners} listener(s)"
 
     def health(self) -> tuple[bool, str]:
         """(healthy, reason): unhealthy when capture should run but makes no frames."""
+        self.catch_up()
         capture = self._capture
         if not self._wanted or capture is None:
             return True, self.state
@@ -365,6 +383,7 @@ class Station:
 
     def status(self) -> dict[str, Any]:
         """Counters for /status."""
+        self.catch_up()
         ring = self.fanout.ring
         return {
             "state": self.state,
@@ -393,4 +412,7 @@ class Station:
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
                backlog_ms: float = 0.0, sink: Sink | None = None) -> AsyncIterator[bytes]:
         """One listener's stream (see `listen_to`)."""
+        self.catch_up()
+        self._handoff.prompt = True
+        self._prompt_until = time.monotonic() + PROMPT_AFTER_LISTEN_S
         return listen_to(self.fanout, self.config, self, last_id, backlog_ms, on_end, sink)

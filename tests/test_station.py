@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -17,7 +19,7 @@ from broadcaster.config import Config, config_from_dict
 from broadcaster.server import WEB_ROOT
 from broadcaster.sources.tone import tone_source
 from broadcaster.sse import SSEDecoder
-from broadcaster.station import Station
+from broadcaster.station import CATCH_UP_S, Station
 from tests.conftest import free_port
 from tests.signal_tools import decode_packets, dominant_frequency
 
@@ -128,5 +130,46 @@ def test_the_stream_outlives_quarts_response_timeout() -> None:
             stop.set()
             await asyncio.wait_for(server, 5)
             assert frames >= 75
+
+    asyncio.run(main())
+
+
+def test_with_nobody_listening_frames_reach_the_ring_in_batches_and_none_is_lost() -> None:
+    async def main() -> None:
+        async with running_station(make_config()) as station:
+            await asyncio.sleep(CATCH_UP_S * 2.5)
+            assert not station._handoff.prompt  # the loop is not woken per frame
+            ring = station.fanout.ring
+            frames = station.status()["frames"]  # a status request catches up first
+            started = time.monotonic()
+            seen = [ring.next_seq]
+            for _ in range(60):  # 1.2 s
+                await asyncio.sleep(0.02)
+                seen.append(ring.next_seq)
+            batches = sum(1 for a, b in itertools.pairwise(seen) if b != a)
+            assert batches <= 2 * 1.2 / CATCH_UP_S  # not once a frame
+            later = station.status()["frames"]
+            expected = (time.monotonic() - started) / 0.020
+            assert expected - 3 <= later - frames <= expected + 3  # every frame, none twice
+            assert len(ring) == later
+
+    asyncio.run(main())
+
+
+def test_a_listener_after_an_idle_spell_starts_live_and_gets_each_frame_as_it_comes() -> None:
+    async def main() -> None:
+        async with running_station(make_config()) as station:
+            await asyncio.sleep(CATCH_UP_S * 2.5)
+            stream = station.listen(None)
+            decoder, arrivals = SSEDecoder(), []
+            loop = asyncio.get_running_loop()
+            while len(arrivals) < 25:
+                for event in decoder.feed(await anext(stream)):
+                    if event.event == "message":
+                        arrivals.append(loop.time())
+            await stream.aclose()
+            gaps = sorted(b - a for a, b in itertools.pairwise(arrivals[5:]))
+            # One by one at the frame rate (20 ms), not in bursts every CATCH_UP_S.
+            assert gaps[len(gaps) // 2] > 0.010
 
     asyncio.run(main())
