@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -24,13 +25,32 @@ class Handoff:
     """Calls from any thread, run on the event loop in the order they were made.
 
     `put(..., urgent=True)` (or any put while `prompt` is true) wakes the loop; other calls
-    wait for the loop's next `run_pending()`. Only the loop sets `prompt`.
+    wait for the loop's next `run_pending()`. Only the loop sets `prompt`: `keep_up()` sets
+    it from `wanted()` (someone waits for every call), `prompt_for()` for a while.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop,
+                 wanted: Callable[[], bool] = lambda: True) -> None:
         self._loop = loop
+        self._wanted = wanted
         self._pending: deque[Call] = deque()
+        self._prompt_until = 0.0
         self.prompt = True  # wake the loop for every call
+
+    def prompt_for(self, seconds: float) -> None:
+        """Run the pending calls now, then wake the loop for every call for `seconds` at
+        least (someone is about to wait for them)."""
+        self.run_pending()
+        self.prompt = True
+        self._prompt_until = time.monotonic() + seconds
+
+    async def keep_up(self, period_s: float) -> None:
+        """Every `period_s`: run the pending calls, and decide whether each call should
+        wake the loop (runs until cancelled)."""
+        while True:
+            await asyncio.sleep(period_s)
+            self.run_pending()
+            self.prompt = self._wanted() or time.monotonic() < self._prompt_until
 
     def put(self, callback: Callable[..., None], *args: object, urgent: bool = False) -> None:
         """Queue `callback(*args)` for the event loop (any thread)."""

@@ -18,7 +18,8 @@ from typing import Any
 from broadcaster.config import LOG_LEVELS, Config
 from broadcaster.fanout import Fanout, Sink
 from broadcaster.feed import FeedDecoder, FeedError, Kind, Message, encode_json
-from broadcaster.station import CaptureBusyError, listen_to, make_fanout
+from broadcaster.listening import listen_to, make_fanout
+from broadcaster.station import CaptureBusyError
 from broadcaster.telemetry import TelemetryStore
 from broadcaster.wire import state_event
 

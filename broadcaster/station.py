@@ -10,18 +10,17 @@ from typing import Any, Protocol
 
 from broadcaster.capture import CaptureThread
 from broadcaster.config import Config
-from broadcaster.encoder import EncoderSettings, OpusEncoder, bitrate_advice, codec_delay_ms
-from broadcaster.fanout import Fanout, Sink, StateView
+from broadcaster.encoder import EncoderSettings, OpusEncoder, bitrate_advice
+from broadcaster.fanout import Sink
 from broadcaster.handoff import Handoff
 from broadcaster.limits import Admission
+from broadcaster.listening import OPUS_DECODE_RATE_HZ, listen_to, make_fanout
 from broadcaster.sources import PcmSource, SourceError
-from broadcaster.stride import max_stride
 from broadcaster.telemetry import TelemetryStore
-from broadcaster.wire import Packetizer, config_event, state_event
+from broadcaster.wire import Packetizer, state_event
 
 logger = logging.getLogger(__name__)
 
-OPUS_DECODE_RATE_HZ = 48000
 STOP_WAIT_S = 2.0
 STALL_S = 2.0  # capture that should run but has made no frame for this long is unhealthy
 WEDGED_S = 5.0  # a capture loop that has not come round for this long is stuck in the device
@@ -57,66 +56,6 @@ def epoch_first_seq() -> int:
     return int(time.time() * 1000)
 
 
-def hello_payload(config: Config, *, source: str, state: str, epoch: int, next_id: int,
-                  live_id: int) -> dict[str, Any]:
-    """The `config` event every connection starts with (see docs/protocol.md)."""
-    audio = config.audio
-    return {
-        "codec": "opus",
-        "sample_rate_hz": OPUS_DECODE_RATE_HZ,
-        "channels": audio.channels,
-        "frame_ms": audio.frame_ms,
-        "frame_samples": int(OPUS_DECODE_RATE_HZ * audio.frame_ms / 1000),
-        "bitrate_bps": audio.bitrate_bps,
-        "application": audio.application,
-        "codec_delay_ms": codec_delay_ms(audio.application),
-        "source": source,
-        "state": state,
-        "epoch": epoch,
-        "server_ms": round(time.time() * 1000.0, 3),
-        "next_id": next_id,
-        "live_id": live_id,
-        "https_port": config.tls.port or None,
-    }
-
-
-class Broadcaster(StateView, Protocol):
-    """What a listener's config event names: the source and the state."""
-
-    @property
-    def source_name(self) -> str:
-        """The source being broadcast."""
-
-    @property
-    def state(self) -> str:
-        """The capture state."""
-
-
-def listen_to(fanout: Fanout, config: Config, broadcast: Broadcaster, last_id: int | None,
-              backlog_ms: float, on_end: Callable[[], None] | None,
-              sink: Sink | None = None) -> AsyncIterator[bytes]:
-    """One listener's stream from `fanout` (the capturing process's or a worker's copy):
-    its `config` event, then the frames from after `last_id` when the ring still has it,
-    else from `backlog_ms` of fresh audio before the live edge; through `sink` when given."""
-    start = fanout.start_seq(last_id, backlog_ms)
-    ring = fanout.ring
-    payload = hello_payload(config, source=broadcast.source_name, state=broadcast.state,
-                            epoch=ring.first_seq, next_id=fanout.next_id(start),
-                            live_id=ring.next_seq)
-    return fanout.listen(start, config_event(payload, config.server.retry_ms), broadcast,
-                         on_end, sink)
-
-
-def make_fanout(config: Config, first_seq: int, start_seq: int | None = None) -> Fanout:
-    """The ring and its listeners as the config sizes them (a worker's copy starts at
-    `start_seq`)."""
-    frame_ms = config.audio.frame_ms
-    return Fanout(max(1, round(config.ring.capacity_s * 1000 / frame_ms)), first_seq,
-                  config.server.heartbeat_s, start_seq=start_seq,
-                  max_stride=max_stride(frame_ms, config.server.max_bundle_ms),
-                  frame_ms=frame_ms)
-
-
 class Station:
     """Owns the capture thread, its state and the fan-out to listeners.
 
@@ -145,8 +84,8 @@ class Station:
         self.telemetry = TelemetryStore(config.server.max_listeners,
                                         config.server.max_listeners_per_ip)
         self.taps: list[Tap] = []
-        self._handoff = Handoff(asyncio.get_running_loop())
-        self._prompt_until = 0.0  # a listener asked for the stream: wake per frame until then
+        self._handoff = Handoff(asyncio.get_running_loop(),
+                                wanted=lambda: bool(self.fanout.listeners or self.taps))
         self._capture: CaptureThread | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._wanted = False  # capture should run
@@ -212,16 +151,6 @@ class Station:
     def catch_up(self) -> None:
         """Put every frame captured so far into the ring (see the class's docstring)."""
         self._handoff.run_pending()
-
-    def _every_frame_wanted(self) -> bool:
-        return bool(self.fanout.listeners or self.taps
-                    or time.monotonic() < self._prompt_until)
-
-    async def _catch_up_now_and_then(self) -> None:
-        while True:
-            await asyncio.sleep(CATCH_UP_S)
-            self.catch_up()
-            self._handoff.prompt = self._every_frame_wanted()
 
     def _publish(self, capture: CaptureThread, packet: bytes, capture_ms: float) -> None:
         if capture is not self._capture:
@@ -309,7 +238,7 @@ class Station:
         self._tasks = [asyncio.create_task(self._heartbeat(), name="heartbeat"),
                        asyncio.create_task(self.fanout.pace(), name="pace"),
                        asyncio.create_task(self._supervise(), name="supervise"),
-                       asyncio.create_task(self._catch_up_now_and_then(), name="catch up")]
+                       asyncio.create_task(self._handoff.keep_up(CATCH_UP_S), name="catch up")]
         if self.config.server.autostart:
             await self.start()
 
@@ -412,7 +341,5 @@ class Station:
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
                backlog_ms: float = 0.0, sink: Sink | None = None) -> AsyncIterator[bytes]:
         """One listener's stream (see `listen_to`)."""
-        self.catch_up()
-        self._handoff.prompt = True
-        self._prompt_until = time.monotonic() + PROMPT_AFTER_LISTEN_S
+        self._handoff.prompt_for(PROMPT_AFTER_LISTEN_S)
         return listen_to(self.fanout, self.config, self, last_id, backlog_ms, on_end, sink)

@@ -27,9 +27,9 @@ from hypercorn.asyncio.worker_context import EventWrapper
 from hypercorn.protocol.h2 import BUFFER_HIGH_WATER, BUFFER_LOW_WATER, StreamBuffer
 
 from broadcaster.config import Config, TlsConfig
+from broadcaster.listening import hello_payload
 from broadcaster.server import hold_up_stalled_http2_writers
 from broadcaster.sse import Event, SSEDecoder
-from broadcaster.station import hello_payload
 from broadcaster.tls import (
     CERT_NAME,
     KEY_NAME,
