@@ -7,6 +7,7 @@
  * A Session (session.js) does the listening and shows what it does through the view made
  * here; this file holds no protocol, codec or audio logic of its own.
  */
+import { prestartDecoderWorker } from './direct_decoder.js';
 import { MediaControls } from './media_session.js';
 import { Panel } from './panel.js';
 import { Session } from './session.js';
@@ -263,6 +264,7 @@ ui.unlock.addEventListener('cancel', () => {
 setButton(false);
 setStatus('stopped', 'idle');
 explainInsecurePage().catch((err) => console.warn('broadcaster: https link failed:', err));
+prestartDecoderWorker(); // loads while the page waits for a press
 setUpControls(element('controls'), (text, ok) => {
   if (!session) setStatus(text, ok ? 'idle' : 'error');
 });

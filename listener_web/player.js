@@ -145,6 +145,18 @@ export class Player {
   }
 
   /**
+   * A port on which PCM ('pcm' messages, as push() sends) goes straight to the worklet, from
+   * any thread it is transferred to (direct_decoder.js); null without a worklet node.
+   * @returns {MessagePort | null}
+   */
+  feedPort() {
+    if (this.outputKind !== 'worklet' || !this.node) return null;
+    const channel = new MessageChannel();
+    this.node.port.postMessage({ type: 'feed', port: channel.port1 }, [channel.port1]);
+    return channel.port2;
+  }
+
+  /**
    * Queue interleaved PCM; its buffer is transferred to the audio thread (the worklet's).
    * @param {Float32Array} samples
    * @param {number} [captureMs]  when its first sample was captured (server clock), if known

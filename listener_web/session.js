@@ -8,6 +8,7 @@
  */
 import { AudioWatch } from './audio_watch.js';
 import { OpusDecoder, chooseDecoder } from './decoder.js';
+import { DirectDecoder, prestartDecoderWorker } from './direct_decoder.js';
 import { GlitchWatch, firstOutputBuffer } from './output_buffer.js';
 import { Player, SAMPLE_RATE_HZ, jitterTarget } from './player.js';
 import { Prefill } from './prefill.js';
@@ -127,7 +128,7 @@ export class Session {
     this.latencyReported = false;
     this.reportRefused = false;
     this.lostFrames = 0;
-    /** @type {OpusDecoder | null} */
+    /** @type {OpusDecoder | DirectDecoder | null} */
     this.decoder = null;
     /** @type {AudioStream | null} */
     this.stream = null;
@@ -348,7 +349,10 @@ export class Session {
       this.replacing = false;
     }
     if (this.closed) return;
-    if (this.config) this.player.configure(this.config.channels, jitterTarget(this.config.frameMs));
+    if (this.config) {
+      this.player.configure(this.config.channels, jitterTarget(this.config.frameMs));
+      this.feedDecoder();
+    }
     if (this.state) this.onCaptureState(this.state);
     this.checkAudio();
   }
@@ -389,33 +393,63 @@ export class Session {
       this.catchUpStartMs = null;
     }
     this.configStamp = { serverMs: config.serverMs, localMs };
-    this.prefill = new Prefill(config.nextId,
-      Math.max(config.liveId, (this.heldNewestId ?? -Infinity) + 1));
+    const liveId = Math.max(config.liveId, (this.heldNewestId ?? -Infinity) + 1);
+    this.prefill = new Prefill(config.nextId, liveId);
     this.heldNewestId = null; // only the held connection's config holds through it
     this.offset.add(config.serverMs, localMs);
     this.view.source(config.source);
     if (!previous || previous.channels !== config.channels || previous.frameMs !== config.frameMs) {
       this.decoder?.close();
       this.captureClock = new CaptureClock(config.frameMs);
-      this.decoder = new OpusDecoder({
-        kind: this.player.decoderKind,
-        channels: config.channels,
-        frameMs: config.frameMs,
-        onPcm: (samples, id) => {
-          // What a decoder puts out is older than its packet by the encoder's lookahead.
-          const packetMs = this.captureClock?.captureMs(id) ?? null;
-          const captureMs = packetMs === null ? undefined : packetMs - (this.config?.codecDelayMs ?? 0);
-          const piece = this.prefill.add(samples, id, captureMs);
-          if (piece) this.player.push(piece.samples, piece.captureMs);
-        },
-        onError: (err) => {
-          this.live = false;
-          this.view.status(`decoder error: ${err.message}`, 'error');
-        },
-      });
+      const onError = (/** @type {Error} */ err) => {
+        this.live = false;
+        this.view.status(`decoder error: ${err.message}`, 'error');
+      };
+      const { channels, frameMs } = config;
+      this.decoder = this.decodesInWorker()
+        ? new DirectDecoder({ channels, frameMs, onError })
+        : new OpusDecoder({
+          kind: this.player.decoderKind,
+          channels,
+          frameMs,
+          onPcm: (samples, id) => {
+            const piece = this.prefill.add(samples, id, this.decodedCaptureMs(id));
+            if (piece) this.player.push(piece.samples, piece.captureMs);
+          },
+          onError,
+        });
       this.player.configure(config.channels, jitterTarget(config.frameMs));
+      this.feedDecoder();
     }
+    if (this.decoder instanceof DirectDecoder) this.decoder.prefill(config.nextId, liveId);
     this.onCaptureState(config.state);
+  }
+
+  /**
+   * Whether packets are decoded in a Worker that hands the PCM straight to the worklet
+   * (direct_decoder.js): with WebCodecs and an AudioWorklet output.
+   */
+  decodesInWorker() {
+    return this.player.decoderKind === 'webcodecs' && this.player.outputKind === 'worklet' &&
+      typeof Worker === 'function';
+  }
+
+  /** Give a Worker decoder the current output's port (after the output node is built). */
+  feedDecoder() {
+    if (!(this.decoder instanceof DirectDecoder)) return;
+    const port = this.player.feedPort();
+    if (port) this.decoder.connect(port);
+  }
+
+  /**
+   * When the first sample decoded from packet `id` was captured (server clock), if known:
+   * what a decoder puts out is older than its packet by the encoder's lookahead.
+   * @param {number} id
+   * @returns {number | undefined}
+   */
+  decodedCaptureMs(id) {
+    const packetMs = this.captureClock?.captureMs(id) ?? null;
+    return packetMs === null ? undefined : packetMs - (this.config?.codecDelayMs ?? 0);
   }
 
   /**
@@ -445,7 +479,11 @@ export class Session {
     } else if (ageMs !== null) {
       this.ages.note(ageMs, localMs);
     }
-    this.decoder.decode(packet, id);
+    if (this.decoder instanceof DirectDecoder) {
+      this.decoder.decode(packet, id, this.decodedCaptureMs(id));
+    } else {
+      this.decoder.decode(packet, id);
+    }
     // A frame captured just before a stop can arrive after the `stopped` state: not live.
     if (!this.live && this.state === 'running') {
       this.live = true;
@@ -564,6 +602,7 @@ export class Session {
     clearTimeout(this.retryTimer);
     this.stream?.close();
     this.decoder?.close();
+    prestartDecoderWorker(); // for the next Start
     await this.player.close();
   }
 }

@@ -4,8 +4,9 @@
  * jitter buffer and its message protocol, see playout.js) on the audio thread.
  *
  * processorOptions: {channels, targetSamples, floorSamples?, ceilingSamples?, fadeSamples?}.
- * Messages in and out of the port: those of playout.js ('pcm' transfers its buffer). The
- * stats' contextTime is when the sample at the read head leaves the worklet.
+ * Messages in and out of the port: those of playout.js ('pcm' transfers its buffer), and
+ * 'feed' {port}: a MessagePort on which a decoder Worker sends 'pcm' directly. The stats'
+ * contextTime is when the sample at the read head leaves the worklet.
  */
 import { Playout } from './playout.js';
 
@@ -21,7 +22,14 @@ class BroadcasterPlayer extends AudioWorkletProcessor {
     const port = this.port;
     // @ts-ignore: sampleRate is a global of the AudioWorkletGlobalScope.
     this.playout = new Playout(options.processorOptions, sampleRate, (msg) => port.postMessage(msg));
-    port.onmessage = (event) => this.playout.onMessage(event.data);
+    port.onmessage = (event) => {
+      // 'feed': a second port that brings PCM from a decoder Worker (direct_decoder.js).
+      if (event.data?.type === 'feed') {
+        event.data.port.onmessage = (/** @type {MessageEvent} */ fed) => this.playout.onMessage(fed.data);
+      } else {
+        this.playout.onMessage(event.data);
+      }
+    };
   }
 
   /**

@@ -33,6 +33,18 @@ DECODER_JS = "/vendor/opus-decoder/opus-decoder.min.js"
 NO_OPUS_JS = "AudioDecoder.isConfigSupported = async (config) => ({ supported: false, config });"
 # Firefox for Android: no WebCodecs at all.
 NO_WEBCODECS_JS = "delete window.AudioDecoder; delete window.EncodedAudioChunk;"
+# Counts the WebCodecs outputs the page's main thread copies out (none where a Worker decodes).
+COUNT_MAIN_THREAD_DECODING_JS = """
+window.__mainThreadDecoded = 0;
+if (window.AudioData) {
+  const copyTo = AudioData.prototype.copyTo;
+  AudioData.prototype.copyTo = function (...args) {
+    window.__mainThreadDecoded += 1;
+    return copyTo.apply(this, args);
+  };
+}
+"""
+DECODER_WORKER_JS = "/static/decoder_worker.js"
 
 
 def vendor_requests(page: Page) -> list[str]:
@@ -63,6 +75,7 @@ def test_each_path_plays_the_live_tone_and_shows_its_name(
         page = new_recording_page(browser)
         if init_js is not None:
             page.add_init_script(init_js)
+        page.add_init_script(COUNT_MAIN_THREAD_DECODING_JS)
         problems = collect_problems(page)
         vendor = vendor_requests(page)
         page.goto(f"http://{host}:{port}/")
@@ -80,6 +93,13 @@ def test_each_path_plays_the_live_tone_and_shows_its_name(
         expect(page.locator("#figures")).to_contain_text(path)
         # Only the fallback loads the WebAssembly decoder.
         assert vendor == ([f"http://{host}:{port}{DECODER_JS}"] if path.startswith("wasm") else [])
+        # WebCodecs decodes in a Worker that hands the PCM to the worklet: the main thread
+        # decodes nothing.
+        workers = [w.url for w in page.workers if w.url.endswith(DECODER_WORKER_JS)]
+        if path == "webcodecs+worklet":
+            assert workers and page.evaluate("window.__mainThreadDecoded") == 0
+        if not secure:
+            assert workers == []
 
         page.locator("#listen").click()
         expect(page.locator("#status")).to_have_text("stopped")

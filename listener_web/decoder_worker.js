@@ -1,0 +1,78 @@
+// @ts-check
+/**
+ * A dedicated Worker that decodes the stream with WebCodecs and hands the PCM straight to
+ * the AudioWorklet through a MessagePort, so that decoded audio never waits for the page's
+ * main thread (direct_decoder.js starts it and says why).
+ *
+ * Messages in (from direct_decoder.js): 'port' {port} where the PCM goes (the worklet's
+ * end of a MessageChannel; replaced when the output is rebuilt); 'configure' {channels,
+ * frameMs}; 'prefill' {nextId, liveId} when a connection starts (prefill.js); 'packet'
+ * {packet, id, captureMs}; 'close'. Messages out: 'error' {message}.
+ */
+import { WebCodecsOpusDecoder } from './decoder.js';
+import { Prefill } from './prefill.js';
+
+// Capture times of the packets in the decoder, by id (at most a few: outputs follow soon).
+const MAX_PENDING = 256;
+
+/** @type {MessagePort | null} */
+let port = null;
+/** @type {WebCodecsOpusDecoder | null} */
+let decoder = null;
+/** @type {Prefill | null} */
+let prefill = null;
+/** @type {Map<number, number | undefined>} */
+const captureTimes = new Map();
+
+/**
+ * @param {Float32Array} samples
+ * @param {number} id
+ */
+function onPcm(samples, id) {
+  const captureMs = captureTimes.get(id);
+  captureTimes.delete(id);
+  const piece = prefill ? prefill.add(samples, id, captureMs) : { samples, captureMs };
+  if (piece && port) {
+    port.postMessage({ type: 'pcm', samples: piece.samples, captureMs: piece.captureMs },
+      [piece.samples.buffer]);
+  }
+}
+
+/** @param {Error} err */
+function onError(err) {
+  postMessage({ type: 'error', message: err.message });
+}
+
+self.addEventListener('message', (/** @type {MessageEvent} */ event) => {
+  const msg = event.data;
+  switch (msg.type) {
+    case 'port':
+      port = msg.port;
+      break;
+    case 'configure':
+      decoder?.close();
+      captureTimes.clear();
+      decoder = new WebCodecsOpusDecoder({ channels: msg.channels, frameMs: msg.frameMs, onPcm, onError });
+      break;
+    case 'prefill':
+      prefill = new Prefill(msg.nextId, msg.liveId);
+      break;
+    case 'packet':
+      if (!decoder) break;
+      if (captureTimes.size >= MAX_PENDING) captureTimes.clear(); // outputs that never came
+      captureTimes.set(msg.id, msg.captureMs);
+      try {
+        decoder.decode(msg.packet, msg.id);
+      } catch (err) {
+        onError(err instanceof Error ? err : new Error(String(err)));
+      }
+      break;
+    case 'close':
+      decoder?.close();
+      decoder = null;
+      captureTimes.clear();
+      break;
+    default:
+      onError(new Error(`decoder worker: unknown message ${JSON.stringify(msg.type)}`));
+  }
+});

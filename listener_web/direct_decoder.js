@@ -1,0 +1,90 @@
+// @ts-check
+/**
+ * WebCodecs decoding in a Worker whose PCM goes straight to the AudioWorklet: the decoder
+ * for the 'webcodecs+worklet' path.
+ *
+ * Decoded on the page's main thread, a packet's audio waits for that thread twice more (the
+ * decoder's output callback, then the hand-over to the worklet) behind whatever else it
+ * does: layout, drawing, timers. Timed in headless Chromium against the server's even pace,
+ * that made the latest of a minute's packets 3.5–7.5 ms later than the stream delivered
+ * them, while in a Worker it added 0.5 ms; the jitter buffer's target covers the latest
+ * arrival, so every such millisecond was latency. The stream itself stays on the main
+ * thread (an EventSource in a Worker delivered no more evenly), and sends each packet on
+ * with its capture time; the Worker holds a connection's first audio (prefill.js) and
+ * hands it over in one piece, as the main thread does on the other paths.
+ */
+
+/** @type {Worker | null} started ahead of need, not yet used */
+let spare = null;
+
+/** @returns {Worker} */
+function newWorker() {
+  return new Worker(new URL('./decoder_worker.js', import.meta.url), { type: 'module' });
+}
+
+/**
+ * Start a decoder Worker ahead of need where the page will use one (a secure context with
+ * WebCodecs and AudioWorklet), so that it has loaded by the time Start is pressed: loaded
+ * on the press, it made the first sound about 30 ms later.
+ */
+export function prestartDecoderWorker() {
+  if (spare || !globalThis.isSecureContext || typeof Worker !== 'function' ||
+      typeof AudioDecoder === 'undefined' || typeof AudioWorkletNode === 'undefined') return;
+  spare = newWorker();
+}
+
+/** @returns {Worker} the Worker started ahead, else a new one */
+function decoderWorker() {
+  const worker = spare ?? newWorker();
+  spare = null;
+  return worker;
+}
+
+export class DirectDecoder {
+  /**
+   * @param {{ channels: number, frameMs: number, onError: (err: Error) => void }} options
+   */
+  constructor({ channels, frameMs, onError }) {
+    this.worker = decoderWorker();
+    this.worker.addEventListener('message', (event) => {
+      if (event.data?.type === 'error') onError(new Error(String(event.data.message)));
+    });
+    this.worker.addEventListener('error', (event) => {
+      onError(new Error(`the decoder worker failed: ${event.message || 'could not load it'}`));
+    });
+    this.worker.postMessage({ type: 'configure', channels, frameMs });
+  }
+
+  /**
+   * Where the PCM goes from now on: the worklet's end is `player.feedPort()`'s partner.
+   * @param {MessagePort} port
+   */
+  connect(port) {
+    this.worker.postMessage({ type: 'port', port }, [port]);
+  }
+
+  /**
+   * A connection starts: hold its first audio as prefill.js says.
+   * @param {number} nextId
+   * @param {number} liveId
+   */
+  prefill(nextId, liveId) {
+    this.worker.postMessage({ type: 'prefill', nextId, liveId });
+  }
+
+  /**
+   * Queue one raw Opus packet (its buffer is handed to the Worker).
+   * @param {Uint8Array} packet
+   * @param {number} id
+   * @param {number} [captureMs]  capture time of its first decoded sample (server clock)
+   */
+  decode(packet, id, captureMs) {
+    this.worker.postMessage({ type: 'packet', packet, id, captureMs }, [packet.buffer]);
+  }
+
+  /** Stop decoding; the Worker ends. */
+  close() {
+    this.worker.postMessage({ type: 'close' });
+    this.worker.terminate();
+  }
+}
