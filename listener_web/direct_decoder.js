@@ -7,11 +7,11 @@
  * decoder's output callback, then the hand-over to the worklet) behind whatever else it
  * does: layout, drawing, timers. Timed in headless Chromium against the server's even pace,
  * that made the latest of a minute's packets 3.5–7.5 ms later than the stream delivered
- * them, while in a Worker it added 0.5 ms; the jitter buffer's target covers the latest
- * arrival, so every such millisecond was latency. The stream itself stays on the main
- * thread (an EventSource in a Worker delivered no more evenly), and sends each packet on
- * with its capture time; the Worker holds a connection's first audio (prefill.js) and
- * hands it over in one piece, as the main thread does on the other paths.
+ * them, while in a Worker it added 0.5 ms. The jitter buffer's target covers the latest
+ * arrival, so a busy main thread (a phone's, say) no longer adds to it. The stream itself
+ * stays on the main thread (an EventSource in a Worker delivered no more evenly), and sends
+ * each packet on with its capture time; the Worker holds a connection's first audio
+ * (prefill.js) and hands it over in one piece, as the main thread does on the other paths.
  */
 
 /** @type {Worker | null} started ahead of need, not yet used */
