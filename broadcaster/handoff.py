@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 Call = tuple[Callable[..., None], tuple[Any, ...]]
 
@@ -61,11 +64,15 @@ class Handoff:
                 self._loop.call_soon_threadsafe(self.run_pending)
 
     def run_pending(self) -> None:
-        """Run every queued call, oldest first (the event loop)."""
+        """Run every queued call, oldest first (the event loop). A call that raises is
+        logged, as the event loop would, and the others still run."""
         pending = self._pending
         while pending:
             callback, args = pending.popleft()
-            callback(*args)
+            try:
+                callback(*args)
+            except Exception:
+                logger.exception("%s failed", getattr(callback, "__qualname__", callback))
 
     @property
     def queued(self) -> int:

@@ -17,9 +17,17 @@
 /** @type {Worker | null} started ahead of need, not yet used */
 let spare = null;
 
+/** @type {WeakMap<Worker, Error>} why a Worker failed (a spare may fail before it is used) */
+const failures = new WeakMap();
+
 /** @returns {Worker} */
 function newWorker() {
-  return new Worker(new URL('./decoder_worker.js', import.meta.url), { type: 'module' });
+  const worker = new Worker(new URL('./decoder_worker.js', import.meta.url), { type: 'module' });
+  worker.addEventListener('error', (event) => {
+    event.preventDefault();
+    failures.set(worker, new Error(`the decoder worker failed: ${event.message || 'could not load it'}`));
+  });
+  return worker;
 }
 
 /**
@@ -42,16 +50,22 @@ function decoderWorker() {
 
 export class DirectDecoder {
   /**
-   * @param {{ channels: number, frameMs: number, onError: (err: Error) => void }} options
+   * @param {{ channels: number, frameMs: number, onError: (err: Error) => void,
+   *   onFailed: (err: Error) => void }} options  `onError`: a packet failed to decode;
+   *   `onFailed`: the Worker itself failed (it could not load, say) and decodes nothing more
    */
-  constructor({ channels, frameMs, onError }) {
-    this.worker = decoderWorker();
-    this.worker.addEventListener('message', (event) => {
+  constructor({ channels, frameMs, onError, onFailed }) {
+    const worker = decoderWorker();
+    this.worker = worker;
+    worker.addEventListener('message', (event) => {
       if (event.data?.type === 'error') onError(new Error(String(event.data.message)));
     });
-    this.worker.addEventListener('error', (event) => {
-      onError(new Error(`the decoder worker failed: ${event.message || 'could not load it'}`));
-    });
+    const failed = () => onFailed(failures.get(worker) ?? new Error('the decoder worker failed'));
+    if (failures.has(worker)) {
+      queueMicrotask(failed);
+    } else {
+      worker.addEventListener('error', failed);
+    }
     this.worker.postMessage({ type: 'configure', channels, frameMs });
   }
 

@@ -130,6 +130,8 @@ export class Session {
     this.lostFrames = 0;
     /** @type {OpusDecoder | DirectDecoder | null} */
     this.decoder = null;
+    /** A decoder Worker failed here: decode on the main thread. */
+    this.workerFailed = false;
     /** @type {AudioStream | null} */
     this.stream = null;
     /** What the connection starts with, pushed to the player in one piece. */
@@ -406,18 +408,26 @@ export class Session {
         this.view.status(`decoder error: ${err.message}`, 'error');
       };
       const { channels, frameMs } = config;
+      const onMainThread = () => new OpusDecoder({
+        kind: this.player.decoderKind,
+        channels,
+        frameMs,
+        onPcm: (samples, id) => {
+          const piece = this.prefill.add(samples, id, this.decodedCaptureMs(id));
+          if (piece) this.player.push(piece.samples, piece.captureMs);
+        },
+        onError,
+      });
+      const onFailed = (/** @type {Error} */ err) => {
+        // Decode on the main thread from now on: the next packets play, a few are lost.
+        console.warn(`broadcaster: ${err.message}; decoding on the main thread`);
+        this.workerFailed = true;
+        if (this.decoder instanceof DirectDecoder) this.decoder.close();
+        this.decoder = onMainThread();
+      };
       this.decoder = this.decodesInWorker()
-        ? new DirectDecoder({ channels, frameMs, onError })
-        : new OpusDecoder({
-          kind: this.player.decoderKind,
-          channels,
-          frameMs,
-          onPcm: (samples, id) => {
-            const piece = this.prefill.add(samples, id, this.decodedCaptureMs(id));
-            if (piece) this.player.push(piece.samples, piece.captureMs);
-          },
-          onError,
-        });
+        ? new DirectDecoder({ channels, frameMs, onError, onFailed })
+        : onMainThread();
       this.player.configure(config.channels, jitterTarget(config.frameMs));
       this.feedDecoder();
     }
@@ -431,7 +441,7 @@ export class Session {
    */
   decodesInWorker() {
     return this.player.decoderKind === 'webcodecs' && this.player.outputKind === 'worklet' &&
-      typeof Worker === 'function';
+      typeof Worker === 'function' && !this.workerFailed;
   }
 
   /** Give a Worker decoder the current output's port (after the output node is built). */

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from broadcaster.handoff import Handoff
 
 
@@ -77,3 +79,23 @@ def test_a_call_after_the_loop_closed_is_dropped_quietly() -> None:
     loop.close()
     handoff.put(got.append, 1)  # no RuntimeError from the closed loop
     assert handoff.queued == 1
+
+
+def test_a_call_that_raises_is_logged_and_the_others_still_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    got.clear()
+
+    def fails() -> None:
+        raise ValueError("broken frame")
+
+    loop = asyncio.new_event_loop()
+    handoff = Handoff(loop)
+    handoff.prompt = False
+    handoff.put(got.append, 1)
+    handoff.put(fails)
+    handoff.put(got.append, 3)
+    handoff.run_pending()
+    loop.close()
+    assert got == [1, 3] and handoff.queued == 0
+    assert "broken frame" in caplog.text

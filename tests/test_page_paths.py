@@ -107,6 +107,25 @@ def test_each_path_plays_the_live_tone_and_shows_its_name(
 
 
 @pytest.mark.browser
+def test_a_decoder_worker_that_cannot_load_leaves_decoding_to_the_main_thread(
+    tone_server: str,
+) -> None:
+    with launch_chromium() as browser:
+        page = new_recording_page(browser)
+        page.route(f"**{DECODER_WORKER_JS}", lambda route: route.abort())
+        page.add_init_script(COUNT_MAIN_THREAD_DECODING_JS)
+        page.goto(f"{tone_server}/")
+        page.locator("#listen").click()
+        expect(page.locator("#status")).to_have_text("live", timeout=10_000)
+        page.wait_for_function("() => window.__firstSoundMs !== undefined", timeout=5_000)
+        page.wait_for_timeout(2_000)
+        assert_plays_the_tone(page)
+        expect(page.locator("#figures")).to_contain_text("webcodecs+worklet")
+        assert page.evaluate("window.__mainThreadDecoded") > 0
+        page.context.close()
+
+
+@pytest.mark.browser
 def test_without_the_vendor_files_webcodecs_plays_and_the_fallback_says_why(
     tone_server: str,
 ) -> None:
