@@ -51,12 +51,15 @@ function decoderWorker() {
 export class DirectDecoder {
   /**
    * @param {{ channels: number, frameMs: number, onError: (err: Error) => void,
-   *   onFailed: (err: Error) => void }} options  `onError`: a packet failed to decode;
-   *   `onFailed`: the Worker itself failed (it could not load, say) and decodes nothing more
+   *   onFailed: (err: Error) => void, captureMsOf: (id: number) => number | undefined }}
+   *   options  `onError`: a packet failed to decode; `onFailed`: the Worker itself failed
+   *   (it could not load, say) and decodes nothing more; `captureMsOf`: when the first
+   *   sample decoded from packet `id` was captured (server clock), if known
    */
-  constructor({ channels, frameMs, onError, onFailed }) {
+  constructor({ channels, frameMs, onError, onFailed, captureMsOf }) {
     const worker = decoderWorker();
     this.worker = worker;
+    this.captureMsOf = captureMsOf;
     worker.addEventListener('message', (event) => {
       if (event.data?.type === 'error') onError(new Error(String(event.data.message)));
     });
@@ -87,12 +90,12 @@ export class DirectDecoder {
   }
 
   /**
-   * Queue one raw Opus packet (its buffer is handed to the Worker).
+   * Queue one raw Opus packet (its buffer is handed to the Worker), dated by `captureMsOf`.
    * @param {Uint8Array} packet
    * @param {number} id
-   * @param {number} [captureMs]  capture time of its first decoded sample (server clock)
    */
-  decode(packet, id, captureMs) {
+  decode(packet, id) {
+    const captureMs = this.captureMsOf(id);
     this.worker.postMessage({ type: 'packet', packet, id, captureMs }, [packet.buffer]);
   }
 

@@ -426,7 +426,9 @@ export class Session {
         this.decoder = onMainThread();
       };
       this.decoder = this.decodesInWorker()
-        ? new DirectDecoder({ channels, frameMs, onError, onFailed })
+        ? new DirectDecoder({
+          channels, frameMs, onError, onFailed, captureMsOf: (id) => this.decodedCaptureMs(id),
+        })
         : onMainThread();
       this.player.configure(config.channels, jitterTarget(config.frameMs));
       this.feedDecoder();
@@ -489,11 +491,7 @@ export class Session {
     } else if (ageMs !== null) {
       this.ages.note(ageMs, localMs);
     }
-    if (this.decoder instanceof DirectDecoder) {
-      this.decoder.decode(packet, id, this.decodedCaptureMs(id));
-    } else {
-      this.decoder.decode(packet, id);
-    }
+    this.decoder.decode(packet, id);
     // A frame captured just before a stop can arrive after the `stopped` state: not live.
     if (!this.live && this.state === 'running') {
       this.live = true;
