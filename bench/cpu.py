@@ -33,11 +33,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from broadcaster.encoder import EncoderSettings, OpusEncoder
+from broadcaster.audio.encoder import EncoderSettings, OpusEncoder
 from tests.conftest import no_device_env, start_broadcaster
-from tests.procstat import rss_kb, thread_cpu_seconds
-from tests.signal_tools import sine_s16le
-from tests.vmic import VirtualMic
+from tests.support.procstat import rss_kb, thread_cpu_seconds
+from tests.support.signal_tools import sine_s16le
+from tests.support.vmic import VirtualMic
 
 
 def thread_run_seconds(pid: int) -> dict[int, tuple[str, float]]:

@@ -29,7 +29,7 @@ from typing import cast
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import start_broadcaster
-from tests.procstat import cpu_seconds, rss_kb
+from tests.support.procstat import cpu_seconds, rss_kb
 
 CLIENT_PROCESSES = 2
 FRAME_MS = 20.0  # the default config's

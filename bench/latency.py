@@ -42,15 +42,15 @@ import opuslib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from broadcaster.capture import CaptureThread
+from broadcaster.audio.capture import CaptureThread
+from broadcaster.audio.encoder import EncoderSettings, OpusEncoder
+from broadcaster.audio.sources.mic import MicSource
 from broadcaster.config import AudioConfig
-from broadcaster.encoder import EncoderSettings, OpusEncoder
-from broadcaster.reblock import PcmChunk
-from broadcaster.sources.mic import MicSource
-from broadcaster.sse import SSEDecoder
+from broadcaster.core.reblock import PcmChunk
+from broadcaster.core.sse import SSEDecoder
 from tests.conftest import no_device_env, start_broadcaster
-from tests.raw_client import dechunk, open_stream
-from tests.vmic import VirtualMic
+from tests.support.raw_client import dechunk, open_stream
+from tests.support.vmic import VirtualMic
 
 RATE = 48000
 CLICK_EVERY_S = 0.2531  # not a multiple of a frame: clicks land at every phase of a frame

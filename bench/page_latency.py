@@ -43,8 +43,8 @@ from playwright.sync_api import Browser, Page, expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.browser import launch_chromium, new_recording_page
 from tests.conftest import start_broadcaster
+from tests.support.browser import launch_chromium, new_recording_page
 
 FRAME_SIZES_MS = (20.0, 10.0)
 REPORT_EVERY_S = 5.0

@@ -53,11 +53,11 @@ import opuslib
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.latency import CLICK_EVERY_S, RATE, click_pcm
-from broadcaster.sse import SSEDecoder
+from broadcaster.core.sse import SSEDecoder
 from tests.conftest import free_port, no_device_env, start_broadcaster, wait_until
-from tests.procstat import cpu_seconds
-from tests.raw_client import dechunk, open_stream
-from tests.vmic import SOURCE_NAME, VirtualMic
+from tests.support.procstat import cpu_seconds
+from tests.support.raw_client import dechunk, open_stream
+from tests.support.vmic import SOURCE_NAME, VirtualMic
 
 CLICK_SAMPLES = len(click_pcm()) // 2  # stream samples from one click to the next
 LOUD = 8000  # a decoded packet whose peak exceeds this holds (part of) a click

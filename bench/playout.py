@@ -49,15 +49,15 @@ from playwright.sync_api import Browser, Page, expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.browser import (
+from tests.conftest import no_device_env, start_broadcaster
+from tests.support.browser import (
     RECORD_LIMIT_S,
     RECORDER_JS,
     collect_problems,
     launch_chromium,
     recorded_samples,
 )
-from tests.conftest import no_device_env, start_broadcaster
-from tests.vmic import VirtualMic
+from tests.support.vmic import VirtualMic
 
 RATE = 48000
 # Not a multiple of a frame (clicks land at every phase of one, as in bench/latency.py), and

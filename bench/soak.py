@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from broadcaster.sse import SSEDecoder
+from broadcaster.core.sse import SSEDecoder
 from tests.conftest import Broadcaster, no_device_env, start_broadcaster
-from tests.procstat import open_fds, rss_kb
-from tests.raw_client import dechunk, open_stream
-from tests.signal_tools import sine_s16le
-from tests.vmic import VirtualMic
+from tests.support.procstat import open_fds, rss_kb
+from tests.support.raw_client import dechunk, open_stream
+from tests.support.signal_tools import sine_s16le
+from tests.support.vmic import VirtualMic
 
 
 @dataclass

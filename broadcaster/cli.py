@@ -8,10 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
+from broadcaster.audio.devices import PortAudio, describe_auto
+from broadcaster.audio.encoder import EncoderError
+from broadcaster.audio.sources import SourceError
 from broadcaster.config import Config, ConfigError, load_config, with_overrides
-from broadcaster.devices import PortAudio, describe_auto
-from broadcaster.encoder import EncoderError
-from broadcaster.sources import SourceError
 
 logger = logging.getLogger("broadcaster")
 
@@ -87,7 +87,7 @@ def list_devices() -> int:
 
 def doctor(argv: list[str]) -> int:
     """`broadcaster doctor`: run the checks and print the report."""
-    from broadcaster.doctor import diagnose
+    from broadcaster.ops.doctor import diagnose
 
     args = build_doctor_parser().parse_args(argv)
     # Only warnings: the report is the output; info logs (the mic opening) would clutter it.
@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.list_devices:
             return list_devices()
+        from broadcaster.ops.tls import TlsError
         from broadcaster.server import run  # keeps --help/config checks light
-        from broadcaster.tls import TlsError
 
         try:
             asyncio.run(run(config, reload_config=lambda: config_from_args(args)))

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from broadcaster.source_spec import SourceSpec, SourceSpecError
+from broadcaster.core import opus
+from broadcaster.core.source_spec import SourceSpec, SourceSpecError
 
-OPUS_FRAME_MS = (2.5, 5.0, 10.0, 20.0, 40.0, 60.0)
-OPUS_APPLICATIONS = ("audio", "voip", "restricted_lowdelay")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -60,12 +59,12 @@ class AudioConfig:
 
     def __post_init__(self) -> None:
         _check(self.channels in (1, 2), "audio.channels", self.channels, "1 or 2")
-        _check(self.frame_ms in OPUS_FRAME_MS, "audio.frame_ms", self.frame_ms,
-               "one of " + ", ".join(f"{ms:g}" for ms in OPUS_FRAME_MS))
+        _check(self.frame_ms in opus.FRAME_MS, "audio.frame_ms", self.frame_ms,
+               "one of " + ", ".join(f"{ms:g}" for ms in opus.FRAME_MS))
         _check(6000 <= self.bitrate_bps <= 510000, "audio.bitrate_bps", self.bitrate_bps,
                "6000 to 510000")
-        _check(self.application in OPUS_APPLICATIONS, "audio.application", self.application,
-               "one of " + ", ".join(OPUS_APPLICATIONS))
+        _check(self.application in opus.APPLICATIONS, "audio.application", self.application,
+               "one of " + ", ".join(opus.APPLICATIONS))
         _check(0 <= self.complexity <= 10, "audio.complexity", self.complexity, "0 to 10")
 
 

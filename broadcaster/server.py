@@ -17,15 +17,15 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.protocol import h2 as hypercorn_h2
 from quart import Quart
 
-from broadcaster.app import create_app
+from broadcaster.audio.sources.factory import make_source
 from broadcaster.config import Config
-from broadcaster.hub import Hub
-from broadcaster.notify import Notifier
-from broadcaster.reloader import Reloader
-from broadcaster.sources.factory import make_source
+from broadcaster.ops.notify import Notifier
+from broadcaster.ops.reloader import Reloader
+from broadcaster.ops.tls import TlsError, TlsSocket, prepare
+from broadcaster.ops.urls import announce
 from broadcaster.station import Station
-from broadcaster.tls import TlsError, TlsSocket, prepare
-from broadcaster.urls import announce
+from broadcaster.web.app import create_app
+from broadcaster.workers.hub import Hub
 
 logger = logging.getLogger(__name__)
 

@@ -8,16 +8,17 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from broadcaster.capture import CaptureThread
+from broadcaster.audio.capture import CaptureThread
+from broadcaster.audio.encoder import EncoderSettings, OpusEncoder, bitrate_advice
+from broadcaster.audio.handoff import Handoff
+from broadcaster.audio.sources import PcmSource, SourceError
 from broadcaster.config import Config
-from broadcaster.encoder import EncoderSettings, OpusEncoder, bitrate_advice
-from broadcaster.fanout import Sink
-from broadcaster.handoff import Handoff
-from broadcaster.limits import Admission
-from broadcaster.listening import OPUS_DECODE_RATE_HZ, listen_to, make_fanout
-from broadcaster.sources import PcmSource, SourceError
-from broadcaster.telemetry import TelemetryStore
-from broadcaster.wire import Packetizer, state_event
+from broadcaster.core import opus
+from broadcaster.core.limits import Admission
+from broadcaster.core.telemetry import TelemetryStore
+from broadcaster.core.wire import Packetizer, state_event
+from broadcaster.stream.fanout import Sink
+from broadcaster.stream.listening import listen_to, make_fanout
 
 logger = logging.getLogger(__name__)
 
@@ -331,7 +332,7 @@ class Station:
             "next_id": ring.next_seq,
             "ring_frames": len(ring),
             "frame_ms": self.config.audio.frame_ms,
-            "sample_rate_hz": OPUS_DECODE_RATE_HZ,
+            "sample_rate_hz": opus.DECODE_RATE_HZ,
             "input_rate_hz": self.encoder_settings.sample_rate_hz,
             "channels": self.config.audio.channels,
             "listeners_detail": self.telemetry.detail(time.monotonic()),

@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from broadcaster.devices import InputDevice, auto_choice, describe_auto
+from broadcaster.audio.devices import InputDevice, auto_choice, describe_auto
 from tests.conftest import ROOT, no_device_env, start_broadcaster
-from tests.signal_tools import decode_packets, dominant_frequency, sine_s16le, write_wav
-from tests.sse_client import receive, stream_events
-from tests.vmic import VirtualMic
+from tests.support.signal_tools import decode_packets, dominant_frequency, sine_s16le, write_wav
+from tests.support.sse_client import receive, stream_events
+from tests.support.vmic import VirtualMic
 
 
 def run_cli(tmp_path: Path, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:

@@ -7,9 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from broadcaster.encoder import OpusEncoder
-from broadcaster.reblock import Reblocker
-from broadcaster.sources import PcmSource, SourceError
+from broadcaster.audio.encoder import OpusEncoder
+from broadcaster.audio.sources import PcmSource, SourceError
+from broadcaster.core.reblock import Reblocker
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from broadcaster.encoder import OPUS_RATES_HZ
-from broadcaster.source_spec import DEFAULT_TONE_HZ
-from broadcaster.sources import SourceError
+from broadcaster.audio.sources import SourceError
+from broadcaster.core import opus
+from broadcaster.core.source_spec import DEFAULT_TONE_HZ
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +83,14 @@ COMMON_RATES_HZ = (8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000,
 def pick_rate(device: InputDevice, supports: Callable[[int], bool]) -> int:
     """48 kHz if the device can, else the highest Opus-native rate it can; else an error
     that lists the rates the device does support."""
-    for rate in OPUS_RATES_HZ:
+    for rate in opus.RATES_HZ:
         if supports(rate):
             return rate
     offered = [rate for rate in COMMON_RATES_HZ if supports(rate)]
     offered_text = ", ".join(map(str, offered)) if offered else "none of the common rates"
     raise SourceError(
         f"input device {device.name!r} supports none of the rates Opus takes "
-        f"({', '.join(map(str, OPUS_RATES_HZ))} Hz); it offers {offered_text} "
+        f"({', '.join(map(str, opus.RATES_HZ))} Hz); it offers {offered_text} "
         f"(default {device.default_rate_hz:g} Hz). Use an ALSA `plug` device or PulseAudio "
         f"to resample."
     )

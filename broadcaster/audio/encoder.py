@@ -6,10 +6,13 @@ import ctypes
 from dataclasses import dataclass
 from typing import Any
 
-from broadcaster.config import OPUS_APPLICATIONS, OPUS_FRAME_MS
-
-OPUS_RATES_HZ = (48000, 24000, 16000, 12000, 8000)
-MAX_PACKET_BYTES = 4000  # what the libopus documentation recommends for one packet
+from broadcaster.core.opus import (
+    APPLICATIONS,
+    FRAME_MS,
+    MAX_PACKET_BYTES,
+    RATES_HZ,
+    SPEECH_CODEC_BELOW_BPS,
+)
 
 # opus_encode(OpusEncoder *st, const opus_int16 *pcm, int frame_size, unsigned char *data,
 #             opus_int32 max_data_bytes) -> bytes written, or a negative error code
@@ -19,20 +22,6 @@ _OpusEncodeCall = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_cha
 
 class EncoderError(RuntimeError):
     """libopus is missing or refused the settings."""
-
-
-def codec_delay_ms(application: str) -> float:
-    """How much older the audio that comes out of the decoder is than the capture time of
-    the packet it came in: libopus's lookahead, 2.5 ms, plus 4 ms of delay compensation in
-    every application but `restricted_lowdelay` (what `lookahead_samples` says, in ms)."""
-    return 2.5 if application == "restricted_lowdelay" else 6.5
-
-
-# Below this bitrate libopus's `audio` application may code speech with its speech codec
-# (SILK, alone or in hybrid), which `restricted_lowdelay` does without; from here up it
-# codes everything with the music codec (CELT) at any complexity, as `restricted_lowdelay`
-# does, and only adds 4 ms of delay.
-SPEECH_CODEC_BELOW_BPS = 64000
 
 
 def bitrate_advice(application: str, bitrate_bps: int) -> str | None:
@@ -67,14 +56,14 @@ class EncoderSettings:
     complexity: int
 
     def __post_init__(self) -> None:
-        if self.sample_rate_hz not in OPUS_RATES_HZ:
+        if self.sample_rate_hz not in RATES_HZ:
             raise EncoderError(
                 f"Opus cannot encode at {self.sample_rate_hz} Hz: it takes "
-                + ", ".join(map(str, OPUS_RATES_HZ)) + " Hz"
+                + ", ".join(map(str, RATES_HZ)) + " Hz"
             )
-        if self.frame_ms not in OPUS_FRAME_MS:
-            raise EncoderError(f"Opus frames are {OPUS_FRAME_MS} ms, not {self.frame_ms}")
-        if self.application not in OPUS_APPLICATIONS:
+        if self.frame_ms not in FRAME_MS:
+            raise EncoderError(f"Opus frames are {FRAME_MS} ms, not {self.frame_ms}")
+        if self.application not in APPLICATIONS:
             raise EncoderError(f"unknown Opus application {self.application!r}")
 
     @property

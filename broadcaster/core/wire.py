@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from broadcaster.sse import encode_comment, encode_event
+from broadcaster.core.sse import encode_comment, encode_event
 
 HEARTBEAT = encode_comment("hb")
 

@@ -22,12 +22,19 @@ from enum import Enum
 from pathlib import Path
 from typing import TextIO
 
+from broadcaster.audio.devices import (
+    COMMON_RATES_HZ,
+    InputDevice,
+    PortAudio,
+    auto_choice,
+    describe_auto,
+)
+from broadcaster.audio.encoder import EncoderError, EncoderSettings, OpusEncoder
+from broadcaster.audio.sources import SourceError
+from broadcaster.audio.sources.mic import MicSource
+from broadcaster.audio.sources.wavfile import load_wav
 from broadcaster.config import Config, ConfigError, ServerConfig
-from broadcaster.devices import COMMON_RATES_HZ, InputDevice, PortAudio, auto_choice, describe_auto
-from broadcaster.encoder import EncoderError, EncoderSettings, OpusEncoder
-from broadcaster.sources import SourceError
-from broadcaster.sources.mic import MicSource
-from broadcaster.sources.wavfile import load_wav
+from broadcaster.core import opus
 
 SILENT_DBFS = -60.0  # a live microphone's own noise is louder than this
 CLIPPING_DBFS = -1.0
@@ -368,7 +375,7 @@ def diagnose(load: Callable[[], Config], fallback: Callable[[], Config], origin:
         report(finding)
     finding, mic = open_source(config, devices)
     report(finding)
-    sample_rate_hz = 48000
+    sample_rate_hz = opus.DECODE_RATE_HZ
     if mic is not None:
         sample_rate_hz = mic.sample_rate_hz
         out.write(f"       listening for {seconds:g} s: make a sound near the microphone\n")

@@ -7,12 +7,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
+from broadcaster.audio.encoder import EncoderError
+from broadcaster.audio.sources import SourceError
+from broadcaster.audio.sources.factory import make_source
 from broadcaster.config import Config, ConfigError
-from broadcaster.encoder import EncoderError
-from broadcaster.notify import Notifier
-from broadcaster.reload import plan_reload
-from broadcaster.sources import SourceError
-from broadcaster.sources.factory import make_source
+from broadcaster.ops.notify import Notifier
+from broadcaster.ops.reload import plan_reload
 from broadcaster.station import Station
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from broadcaster.config import TlsConfig
-from broadcaster.urls import interface_addresses
+from broadcaster.ops.urls import interface_addresses
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from broadcaster.ring import Batch, FrameRing
-from broadcaster.stride import StrideController
-from broadcaster.wire import HEARTBEAT, gap_event
+from broadcaster.core.ring import Batch, FrameRing
+from broadcaster.core.stride import StrideController
+from broadcaster.core.wire import HEARTBEAT, gap_event
 
 logger = logging.getLogger(__name__)
 

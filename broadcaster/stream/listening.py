@@ -8,12 +8,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from broadcaster.config import Config
-from broadcaster.encoder import codec_delay_ms
-from broadcaster.fanout import Fanout, Sink, StateView
-from broadcaster.stride import max_stride
-from broadcaster.wire import config_event
-
-OPUS_DECODE_RATE_HZ = 48000
+from broadcaster.core import opus
+from broadcaster.core.stride import max_stride
+from broadcaster.core.wire import config_event
+from broadcaster.stream.fanout import Fanout, Sink, StateView
 
 
 def hello_payload(config: Config, *, source: str, state: str, epoch: int, next_id: int,
@@ -22,13 +20,13 @@ def hello_payload(config: Config, *, source: str, state: str, epoch: int, next_i
     audio = config.audio
     return {
         "codec": "opus",
-        "sample_rate_hz": OPUS_DECODE_RATE_HZ,
+        "sample_rate_hz": opus.DECODE_RATE_HZ,
         "channels": audio.channels,
         "frame_ms": audio.frame_ms,
-        "frame_samples": int(OPUS_DECODE_RATE_HZ * audio.frame_ms / 1000),
+        "frame_samples": opus.frame_samples(audio.frame_ms),
         "bitrate_bps": audio.bitrate_bps,
         "application": audio.application,
-        "codec_delay_ms": codec_delay_ms(audio.application),
+        "codec_delay_ms": opus.codec_delay_ms(audio.application),
         "source": source,
         "state": state,
         "epoch": epoch,

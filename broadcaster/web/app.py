@@ -14,19 +14,19 @@ from typing import Any, Protocol
 from quart import Quart, Response, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from broadcaster.access import basic_password, bearer_token, is_loopback, matches
 from broadcaster.config import Config
-from broadcaster.direct import sink_from, with_transports
-from broadcaster.fanout import MAX_BACKLOG_MS, Sink
-from broadcaster.metrics import render_metrics
-from broadcaster.station import CaptureBusyError
-from broadcaster.telemetry import (
+from broadcaster.core.access import basic_password, bearer_token, is_loopback, matches
+from broadcaster.core.metrics import render_metrics
+from broadcaster.core.telemetry import (
     MAX_REPORT_BYTES,
     RateLimitedError,
     Report,
     TelemetryError,
     TelemetryStore,
 )
+from broadcaster.station import CaptureBusyError
+from broadcaster.stream.fanout import MAX_BACKLOG_MS, Sink
+from broadcaster.web.direct import sink_from, with_transports
 
 logger = logging.getLogger(__name__)
 

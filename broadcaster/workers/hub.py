@@ -22,10 +22,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from broadcaster.feed import FeedDecoder, FeedError, Kind, Message, encode_frame, encode_json
+from broadcaster.core.feed import FeedDecoder, FeedError, Kind, Message, encode_frame, encode_json
+from broadcaster.core.telemetry import feed_detail, merge_detail
+from broadcaster.ops.tls import TlsSocket
 from broadcaster.station import CaptureBusyError, Station
-from broadcaster.telemetry import feed_detail, merge_detail
-from broadcaster.tls import TlsSocket
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class Hub:
                 config = dataclasses.replace(config, tls=dataclasses.replace(
                     config.tls, cert_file=str(files.cert_file), key_file=str(files.key_file)))
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "broadcaster.worker", *args,
+                sys.executable, "-m", "broadcaster.workers.worker", *args,
                 stdin=asyncio.subprocess.PIPE, pass_fds=fds)
         assert process.stdin is not None
         process.stdin.write(json.dumps(dataclasses.asdict(config)).encode())

@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from broadcaster.config import LOG_LEVELS, Config
-from broadcaster.fanout import Fanout, Sink
-from broadcaster.feed import FeedDecoder, FeedError, Kind, Message, encode_json
-from broadcaster.listening import listen_to, make_fanout
+from broadcaster.core.feed import FeedDecoder, FeedError, Kind, Message, encode_json
+from broadcaster.core.telemetry import TelemetryStore
+from broadcaster.core.wire import state_event
 from broadcaster.station import CaptureBusyError
-from broadcaster.telemetry import TelemetryStore
-from broadcaster.wire import state_event
+from broadcaster.stream.fanout import Fanout, Sink
+from broadcaster.stream.listening import listen_to, make_fanout
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """A worker process: serves listeners from the capture process's feed (see hub.py).
 
-Started by the hub as `python -m broadcaster.worker`, with the listening sockets (plain http,
-and https when it is on) and its end of the feed inherited as file descriptors, and the
+Started by the hub as `python -m broadcaster.workers.worker`, with the listening sockets
+(plain http, and https when it is on) and its end of the feed inherited as file descriptors, and the
 config as JSON on stdin (its `tls` names the certificate's files). It exits when the
 hub closes the feed, on SIGTERM, or when the hub dies (the kernel sends it SIGTERM then).
 """
@@ -18,11 +18,11 @@ import socket
 import sys
 from pathlib import Path
 
-from broadcaster.app import create_app
 from broadcaster.config import Config, config_from_dict
-from broadcaster.relay import Relay
+from broadcaster.ops.tls import TlsFiles, TlsSocket
 from broadcaster.server import serve_http
-from broadcaster.tls import TlsFiles, TlsSocket
+from broadcaster.web.app import create_app
+from broadcaster.workers.relay import Relay
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ async def serve(config: Config, listen_fd: int, feed_fd: int, web_root: Path,
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of a worker process."""
-    parser = argparse.ArgumentParser(prog="broadcaster.worker")
+    parser = argparse.ArgumentParser(prog="broadcaster.workers.worker")
     parser.add_argument("--index", type=int, required=True)
     parser.add_argument("--listen-fd", type=int, required=True)
     parser.add_argument("--feed-fd", type=int, required=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from broadcaster.devices import InputDevice, find_device, pick_rate
-from broadcaster.sources import SourceError
+from broadcaster.audio.devices import InputDevice, find_device, pick_rate
+from broadcaster.audio.sources import SourceError
 
 DEVICES = [
     InputDevice(0, "HDA Intel PCH: ALC3246 Analog (hw:0,0)", 2, 44100.0),

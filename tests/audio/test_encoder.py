@@ -3,16 +3,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from broadcaster.config import OPUS_APPLICATIONS, AudioConfig
-from broadcaster.encoder import (
+from broadcaster.audio.encoder import (
     SPEECH_CODEC_BELOW_BPS,
     EncoderError,
     EncoderSettings,
     OpusEncoder,
     bitrate_advice,
-    codec_delay_ms,
 )
-from tests.signal_tools import decode_packets, dominant_frequency, rms_dbfs, sine_s16le
+from broadcaster.config import AudioConfig
+from broadcaster.core.opus import APPLICATIONS as OPUS_APPLICATIONS
+from broadcaster.core.opus import codec_delay_ms
+from tests.support.signal_tools import decode_packets, dominant_frequency, rms_dbfs, sine_s16le
 
 
 def settings(**kw: object) -> EncoderSettings:

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from broadcaster.handoff import Handoff
+from broadcaster.audio.handoff import Handoff
 
 SETTLE_S = 0.05  # time for the loop to run what a wake-up asked for
 

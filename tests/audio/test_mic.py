@@ -16,11 +16,11 @@ import httpx
 import numpy as np
 import pytest
 
-from broadcaster.sources.mic import MicSource
+from broadcaster.audio.sources.mic import MicSource
 from tests.conftest import ROOT, no_device_env, start_broadcaster, wait_until
-from tests.signal_tools import decode_packets, dominant_frequency, rms_dbfs, sine_s16le
-from tests.sse_client import BackgroundListener, Received, receive
-from tests.vmic import VirtualMic
+from tests.support.signal_tools import decode_packets, dominant_frequency, rms_dbfs, sine_s16le
+from tests.support.sse_client import BackgroundListener, Received, receive
+from tests.support.vmic import VirtualMic
 
 pytestmark = pytest.mark.vmic
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from broadcaster.sources import PcmSource, SourceError
-from broadcaster.sources.mic import MicSource
-from broadcaster.sources.tone import tone_pcm, tone_source
-from broadcaster.sources.wavfile import file_source, load_wav
-from tests.signal_tools import dominant_frequency, rms_dbfs, sine_s16le, write_wav
-from tests.vmic import VirtualMic
+from broadcaster.audio.sources import PcmSource, SourceError
+from broadcaster.audio.sources.mic import MicSource
+from broadcaster.audio.sources.tone import tone_pcm, tone_source
+from broadcaster.audio.sources.wavfile import file_source, load_wav
+from tests.support.signal_tools import dominant_frequency, rms_dbfs, sine_s16le, write_wav
+from tests.support.vmic import VirtualMic
 
 BLOCK = 960  # 20 ms at 48 kHz
 

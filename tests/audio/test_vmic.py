@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import wait_until
-from tests.signal_tools import sine_s16le
-from tests.vmic import VirtualMic, VirtualMicError
+from tests.support.signal_tools import sine_s16le
+from tests.support.vmic import VirtualMic, VirtualMicError
 
 pytestmark = pytest.mark.vmic
 

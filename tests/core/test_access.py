@@ -11,15 +11,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from broadcaster.access import basic_password, bearer_token, is_loopback, matches
-from broadcaster.app import create_app
+from broadcaster.audio.sources.tone import tone_source
 from broadcaster.config import config_from_dict
-from broadcaster.limits import Admission
+from broadcaster.core.access import basic_password, bearer_token, is_loopback, matches
+from broadcaster.core.limits import Admission
 from broadcaster.server import WEB_ROOT
-from broadcaster.sources.tone import tone_source
 from broadcaster.station import Station
+from broadcaster.web.app import create_app
 from tests.conftest import start_broadcaster
-from tests.sse_client import receive, stream_events
+from tests.support.sse_client import receive, stream_events
 
 
 @pytest.mark.parametrize(("address", "loopback"), [

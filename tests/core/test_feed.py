@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broadcaster.feed import (
+from broadcaster.core.feed import (
     HEADER,
     MAX_MESSAGE_BYTES,
     FeedDecoder,

@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from broadcaster.metrics import render_metrics
+from broadcaster.core.metrics import render_metrics
 
 SAMPLE = re.compile(r'^[a-z_]+(\{state="[a-z]+"\})? -?[0-9.e+]+$')
 

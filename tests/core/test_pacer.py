@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from broadcaster.sources.pacer import Pacer
+from broadcaster.core.pacer import Pacer
 
 
 def test_deadlines_follow_an_absolute_schedule() -> None:

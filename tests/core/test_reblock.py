@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broadcaster.reblock import PcmChunk, Reblocker
+from broadcaster.core.reblock import PcmChunk, Reblocker
 
 
 def test_whole_frames_pass_through_untouched() -> None:

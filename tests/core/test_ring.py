@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broadcaster.ring import FrameRing
+from broadcaster.core.ring import FrameRing
 
 
 def filled(capacity: int, count: int) -> FrameRing:

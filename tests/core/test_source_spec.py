@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from broadcaster.source_spec import SourceSpec, SourceSpecError
+from broadcaster.core.source_spec import SourceSpec, SourceSpecError
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broadcaster.sse import Event, SSEDecoder, SSEError, encode_comment, encode_event
+from broadcaster.core.sse import Event, SSEDecoder, SSEError, encode_comment, encode_event
 
 
 def test_encode_event_fields_in_order() -> None:

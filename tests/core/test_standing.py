@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broadcaster.standing import StandingQueue
+from broadcaster.core.standing import StandingQueue
 
 
 def test_a_queue_left_behind_every_read_is_dropped_once_a_window() -> None:

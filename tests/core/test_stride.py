@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broadcaster.stride import BUSY_HIGH, StrideController, max_stride
+from broadcaster.core.stride import BUSY_HIGH, StrideController, max_stride
 
 
 def test_max_stride_keeps_the_extra_wait_bounded() -> None:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broadcaster.telemetry import (
+from broadcaster.core.telemetry import (
     FIELDS,
     MAX_DETAIL,
     MAX_REPORT_BYTES,
@@ -51,7 +51,7 @@ def report(listener: str = "listener-1") -> Report:
 
 
 def test_the_module_imports_no_io() -> None:
-    assert imported_modules(PACKAGE / "telemetry.py") & FORBIDDEN == set()
+    assert imported_modules(PACKAGE / "core" / "telemetry.py") & FORBIDDEN == set()
 
 
 # -- checking a report -------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from broadcaster.config import Config, ServerConfig, load_config
-from broadcaster.doctor import (
+from broadcaster.ops.doctor import (
     Finding,
     Verdict,
     check_alsa,
@@ -30,9 +30,9 @@ from broadcaster.doctor import (
     pulse_sockets,
 )
 from tests.conftest import ROOT, free_port, no_device_env
-from tests.signal_tools import sine_s16le
-from tests.test_urls import read_terminal
-from tests.vmic import VirtualMic
+from tests.ops.test_urls import read_terminal
+from tests.support.signal_tools import sine_s16le
+from tests.support.vmic import VirtualMic
 
 
 def test_peak_dbfs() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from broadcaster.notify import Notifier, format_message, socket_address, watchdog_interval_s
+from broadcaster.ops.notify import Notifier, format_message, socket_address, watchdog_interval_s
 from tests.conftest import no_device_env, start_broadcaster
-from tests.vmic import VirtualMic
+from tests.support.vmic import VirtualMic
 
 
 def test_format_message() -> None:

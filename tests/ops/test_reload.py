@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from broadcaster.config import config_from_dict
-from broadcaster.reload import changed_keys, plan_reload
+from broadcaster.ops.reload import changed_keys, plan_reload
 from tests.conftest import start_broadcaster, wait_until
-from tests.signal_tools import decode_packets, dominant_frequency
-from tests.sse_client import Received, receive
+from tests.support.signal_tools import decode_packets, dominant_frequency
+from tests.support.sse_client import Received, receive
 
 
 def test_plan_source_change_is_live() -> None:
@@ -76,7 +76,7 @@ def test_sighup_changes_the_log_level_of_the_workers_too(tmp_path: Path) -> None
         config_file.write_text('[server]\nworkers = 2\n[logging]\nlevel = "debug"\n')
         proc.process.send_signal(signal.SIGHUP)
         def switched(index: int) -> bool:
-            line = rf"worker {index} broadcaster\.relay: log level now debug"
+            line = rf"worker {index} broadcaster\.workers\.relay: log level now debug"
             return re.search(line, proc.log()) is not None
 
         wait_until(lambda: switched(0) and switched(1), 5, "both workers at the new level")

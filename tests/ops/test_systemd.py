@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, start_broadcaster
-from tests.sse_client import receive
+from tests.support.sse_client import receive
 
 UNIT = ROOT / "systemd" / "broadcaster.service"
 

@@ -27,10 +27,8 @@ from hypercorn.asyncio.worker_context import EventWrapper
 from hypercorn.protocol.h2 import BUFFER_HIGH_WATER, BUFFER_LOW_WATER, StreamBuffer
 
 from broadcaster.config import Config, TlsConfig
-from broadcaster.listening import hello_payload
-from broadcaster.server import hold_up_stalled_http2_writers
-from broadcaster.sse import Event, SSEDecoder
-from broadcaster.tls import (
+from broadcaster.core.sse import Event, SSEDecoder
+from broadcaster.ops.tls import (
     CERT_NAME,
     KEY_NAME,
     RENEW_BEFORE,
@@ -43,10 +41,12 @@ from broadcaster.tls import (
     self_signed_pair,
     state_directory,
 )
-from tests.browser import launch_chromium
+from broadcaster.server import hold_up_stalled_http2_writers
+from broadcaster.stream.listening import hello_payload
 from tests.conftest import Broadcaster, free_port, start_broadcaster, wait_until
-from tests.signal_tools import decode_packets, dominant_frequency
-from tests.sse_client import stream_events
+from tests.support.browser import launch_chromium
+from tests.support.signal_tools import decode_packets, dominant_frequency
+from tests.support.sse_client import stream_events
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NAMES = ("localhost", "pi", "pi.local", "127.0.0.1", "192.168.1.20", "::1")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import segno
 
-from broadcaster.urls import (
+from broadcaster.ops.urls import (
     QR_BORDER_MODULES,
     PageUrl,
     announce,
@@ -156,7 +156,7 @@ class Terminal(io.StringIO):
 def test_announce_logs_always_and_draws_the_qr_only_on_a_terminal(
     caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="broadcaster.urls")
+    caplog.set_level(logging.INFO, logger="broadcaster.ops.urls")
     piped, terminal = io.StringIO(), Terminal()
     urls = announce("0.0.0.0", 8000, out=piped)
     assert piped.getvalue() == ""

@@ -8,7 +8,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import (
+from tests.conftest import free_port, no_device_env, start_broadcaster
+from tests.support.browser import (
     assert_plays_the_tone,
     collect_problems,
     launch_chromium,
@@ -16,9 +17,8 @@ from tests.browser import (
     recorded_frames,
     recorded_samples,
 )
-from tests.conftest import free_port, no_device_env, start_broadcaster
-from tests.signal_tools import dominant_frequency, rms_dbfs
-from tests.vmic import VirtualMic
+from tests.support.signal_tools import dominant_frequency, rms_dbfs
+from tests.support.vmic import VirtualMic
 
 pytestmark = pytest.mark.browser
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Request, expect
 
-from broadcaster.app import create_app
+from broadcaster.audio.sources.tone import tone_source
 from broadcaster.config import config_from_dict
 from broadcaster.server import WEB_ROOT
-from broadcaster.sources.tone import tone_source
 from broadcaster.station import Station
-from tests.browser import (
+from broadcaster.web.app import create_app
+from tests.support.browser import (
     assert_plays_the_tone,
     collect_problems,
     launch_chromium,

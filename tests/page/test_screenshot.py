@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import ViewportSize, expect
 
-from tests.browser import (
+from tests.conftest import ROOT, start_broadcaster
+from tests.support.browser import (
     RECORDER_JS,
     collect_problems,
     launch_chromium,
     recorded_rate,
     recorded_samples,
 )
-from tests.conftest import ROOT, start_broadcaster
-from tests.signal_tools import dominant_frequency
+from tests.support.signal_tools import dominant_frequency
 
 pytestmark = pytest.mark.browser
 

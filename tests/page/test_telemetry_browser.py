@@ -17,9 +17,14 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import collect_problems, launch_chromium, new_recording_page, recorded_samples
 from tests.conftest import Broadcaster, start_broadcaster, wait_until
-from tests.signal_tools import dominant_frequency
+from tests.support.browser import (
+    collect_problems,
+    launch_chromium,
+    new_recording_page,
+    recorded_samples,
+)
+from tests.support.signal_tools import dominant_frequency
 
 pytestmark = pytest.mark.browser
 

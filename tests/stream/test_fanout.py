@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from broadcaster.fanout import MAX_BACKLOG_MS, Fanout
+from broadcaster.stream.fanout import MAX_BACKLOG_MS, Fanout
 
 
 def fanout_with(frames: int, frame_ms: float = 20.0, capacity: int = 100) -> Fanout:

@@ -21,7 +21,7 @@ import numpy.typing as npt
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
 
-from tests.signal_tools import dominant_frequency, rms_dbfs
+from tests.support.signal_tools import dominant_frequency, rms_dbfs
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS: tuple[str, ...] = (

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from broadcaster.sse import Event, SSEDecoder
+from broadcaster.core.sse import Event, SSEDecoder
 
 
 @dataclass

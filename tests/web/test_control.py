@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import start_broadcaster
-from tests.sse_client import BackgroundListener
+from tests.support.sse_client import BackgroundListener
 
 
 def test_stop_and_start_keep_listeners_connected_and_ids_going(tmp_path: Path) -> None:

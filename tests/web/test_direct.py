@@ -19,11 +19,11 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from quart import Quart, request
 
-from broadcaster.direct import http_chunk, sink_from, with_transports
-from broadcaster.fanout import SINK_HIGH_WATER, Fanout
-from broadcaster.wire import HEARTBEAT, gap_event
+from broadcaster.core.wire import HEARTBEAT, gap_event
+from broadcaster.stream.fanout import SINK_HIGH_WATER, Fanout
+from broadcaster.web.direct import http_chunk, sink_from, with_transports
 from tests.conftest import Broadcaster, free_port, start_broadcaster, wait_until
-from tests.sse_client import BackgroundListener, receive
+from tests.support.sse_client import BackgroundListener, receive
 
 
 def test_a_chunk_is_what_an_http_client_reads_back() -> None:

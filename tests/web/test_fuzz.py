@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from broadcaster.app import BadRequestError, parse_backlog_ms, parse_last_id
 from broadcaster.config import Config, ConfigError, config_from_dict
+from broadcaster.web.app import BadRequestError, parse_backlog_ms, parse_last_id
 from tests.conftest import Broadcaster, start_broadcaster
-from tests.sse_client import BackgroundListener
+from tests.support.sse_client import BackgroundListener
 
 junk = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
 

@@ -9,8 +9,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.signal_tools import decode_packets, dominant_frequency, rms_dbfs
-from tests.sse_client import Received, receive
+from tests.support.signal_tools import decode_packets, dominant_frequency, rms_dbfs
+from tests.support.sse_client import Received, receive
 
 
 def test_config_comes_first_and_describes_the_stream(tone_server: str) -> None:

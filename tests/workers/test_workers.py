@@ -17,8 +17,8 @@ import pytest
 
 from broadcaster.server import raise_open_files_limit
 from tests.conftest import Broadcaster, start_broadcaster, wait_until
-from tests.signal_tools import decode_packets, dominant_frequency
-from tests.sse_client import BackgroundListener, receive
+from tests.support.signal_tools import decode_packets, dominant_frequency
+from tests.support.sse_client import BackgroundListener, receive
 
 CONFIG = "[server]\nworkers = 2\nmax_listeners = 6\n[ring]\ncapacity_s = 2.0\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from broadcaster.reblock import PcmChunk
+from broadcaster.core.reblock import PcmChunk
 
 
 class SourceError(RuntimeError):

@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from broadcaster.audio.devices import has_default_input
+from broadcaster.audio.sources import PcmSource
+from broadcaster.audio.sources.mic import MicSource
+from broadcaster.audio.sources.tone import tone_source
+from broadcaster.audio.sources.wavfile import file_source
 from broadcaster.config import Config
-from broadcaster.devices import has_default_input
-from broadcaster.source_spec import SourceSpec
-from broadcaster.sources import PcmSource
-from broadcaster.sources.mic import MicSource
-from broadcaster.sources.tone import tone_source
-from broadcaster.sources.wavfile import file_source
+from broadcaster.core import opus
+from broadcaster.core.source_spec import SourceSpec
 
 logger = logging.getLogger(__name__)
 
-TONE_RATE_HZ = 48000
+TONE_RATE_HZ = opus.DECODE_RATE_HZ
 
 
 def make_source(config: Config) -> PcmSource:

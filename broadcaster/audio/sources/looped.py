@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from broadcaster.reblock import PcmChunk
-from broadcaster.sources.pacer import Pacer
+from broadcaster.core.pacer import Pacer
+from broadcaster.core.reblock import PcmChunk
 
 
 class LoopedSource:

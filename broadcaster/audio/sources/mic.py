@@ -6,10 +6,11 @@ import logging
 import time
 from typing import Any
 
-from broadcaster.devices import InputDevice, PortAudio, find_device, pick_rate
-from broadcaster.reblock import PcmChunk
-from broadcaster.sources import SourceError
-from broadcaster.standing import StandingQueue
+from broadcaster.audio.devices import InputDevice, PortAudio, find_device, pick_rate
+from broadcaster.audio.sources import SourceError
+from broadcaster.core import opus
+from broadcaster.core.reblock import PcmChunk
+from broadcaster.core.standing import StandingQueue
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class MicSource:
         self._wanted = device
         self._max_backlog_ms = max_backlog_ms
         self.name = f"mic:{device}" if device else "mic"  # the device's own name once probed
-        self.sample_rate_hz = 48000  # or the Opus-native rate the device supports (probe)
+        self.sample_rate_hz = opus.DECODE_RATE_HZ  # or the device's Opus-native rate (probe)
         self.channels = channels
         self.overflows = 0  # input overruns reported by PortAudio
         self.dropped_frames = 0  # stale sample frames thrown away to stay live

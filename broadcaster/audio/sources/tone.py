@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from array import array
 
-from broadcaster.sources.looped import LoopedSource
+from broadcaster.audio.sources.looped import LoopedSource
 
 
 def tone_pcm(freq_hz: float, level_dbfs: float, sample_rate_hz: int, channels: int) -> bytes:

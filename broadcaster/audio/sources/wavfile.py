@@ -6,9 +6,9 @@ import wave
 from array import array
 from pathlib import Path
 
-from broadcaster.encoder import OPUS_RATES_HZ
-from broadcaster.sources import SourceError
-from broadcaster.sources.looped import LoopedSource
+from broadcaster.audio.sources import SourceError
+from broadcaster.audio.sources.looped import LoopedSource
+from broadcaster.core import opus
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
@@ -42,8 +42,8 @@ def load_wav(path: Path, channels: int) -> tuple[bytes, int]:
     if width != 2:
         raise SourceError(f"{path} has {8 * width}-bit samples; only 16-bit PCM WAV is supported "
                           f"(convert it: sox {path} -b 16 out.wav)")
-    if rate not in OPUS_RATES_HZ:
-        rates = ", ".join(map(str, OPUS_RATES_HZ))
+    if rate not in opus.RATES_HZ:
+        rates = ", ".join(map(str, opus.RATES_HZ))
         raise SourceError(f"{path} is {rate} Hz; Opus takes {rates} Hz "
                           f"(convert it: sox {path} -r 48000 out.wav)")
     if have not in (1, 2):
