@@ -1,6 +1,6 @@
 """What capture + encode cost with nobody listening, and the idle memory.
 
-    .venv/bin/python bench/cpu.py [--seconds 20] [--rounds 1]
+    .venv/bin/python -m bench.cpu [--seconds 20] [--rounds 1]
 
 Runs the real broadcaster with no listener, once on the virtual microphone (real PyAudio
 through PulseAudio) and once on the built-in tone, for each Opus complexity asked for, and
@@ -24,18 +24,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from broadcaster.audio.encoder import EncoderSettings, OpusEncoder
-from tests.conftest import no_device_env, start_broadcaster
 from tests.support.procstat import rss_kb, thread_cpu_seconds
+from tests.support.server import no_device_env, start_broadcaster
 from tests.support.signal_tools import sine_s16le
 from tests.support.vmic import VirtualMic
 

@@ -1,7 +1,7 @@
 """Fan-out: how many listeners one broadcaster serves, and at what cost.
 
-    .venv/bin/python bench/fanout.py                 # N = 100, 500, 1000, 2000
-    .venv/bin/python bench/fanout.py --listeners 300 --seconds 30
+    .venv/bin/python -m bench.fanout                 # N = 100, 500, 1000, 2000
+    .venv/bin/python -m bench.fanout --listeners 300 --seconds 30
 
 For each N: a real broadcaster (tone source, 20 ms frames, `--workers` worker processes)
 and N SSE listeners on raw asyncio sockets in separate client processes (so the clients'
@@ -19,17 +19,14 @@ import json
 import multiprocessing
 import os
 import re
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 from typing import cast
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests.conftest import start_broadcaster
 from tests.support.procstat import cpu_seconds, rss_kb
+from tests.support.server import start_broadcaster
 
 CLIENT_PROCESSES = 2
 FRAME_MS = 20.0  # the default config's

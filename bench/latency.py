@@ -1,6 +1,6 @@
 """Delivery latency: a click into the microphone, found in the decoded stream.
 
-    .venv/bin/python bench/latency.py [--clicks 200]
+    .venv/bin/python -m bench.latency [--clicks 200]
 
 For 20 ms and 10 ms frames, with Opus `audio` and `restricted_lowdelay`: the real
 broadcaster reads the virtual microphone (real PyAudio through PulseAudio); a client on
@@ -31,7 +31,6 @@ import asyncio
 import base64
 import json
 import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -40,16 +39,14 @@ from pathlib import Path
 import numpy as np
 import opuslib
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from broadcaster.audio.capture import CaptureThread
 from broadcaster.audio.encoder import EncoderSettings, OpusEncoder
 from broadcaster.audio.sources.mic import MicSource
 from broadcaster.config import AudioConfig
 from broadcaster.core.reblock import PcmChunk
 from broadcaster.core.sse import SSEDecoder
-from tests.conftest import no_device_env, start_broadcaster
 from tests.support.raw_client import dechunk, open_stream
+from tests.support.server import no_device_env, start_broadcaster
 from tests.support.vmic import VirtualMic
 
 RATE = 48000

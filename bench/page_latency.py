@@ -1,6 +1,6 @@
 """The page's own latency figure: what the listener page measures and reports, at steady state.
 
-    .venv/bin/python bench/page_latency.py [--seconds 300] [--warm-up 10] [--sessions 1]
+    .venv/bin/python -m bench.page_latency [--seconds 300] [--warm-up 10] [--sessions 1]
                                            [--frame-ms 20 10]
 
 For 20 ms and 10 ms frames (the default config otherwise, the built-in tone as the source),
@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -41,10 +40,8 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests.conftest import start_broadcaster
 from tests.support.browser import launch_chromium, new_recording_page
+from tests.support.server import start_broadcaster
 
 FRAME_SIZES_MS = (20.0, 10.0)
 REPORT_EVERY_S = 5.0

@@ -1,8 +1,8 @@
 """Side by side with Icecast2 + DarkIce (and Snapcast): click latency and fan-out CPU.
 
-    .venv/bin/python bench/peers.py                  # 100 clicks, 100 listeners each
-    .venv/bin/python bench/peers.py --clicks 200 --listeners 300 --seconds 30
-    .venv/bin/python bench/peers.py --no-snapcast    # Icecast2 + DarkIce only
+    .venv/bin/python -m bench.peers                  # 100 clicks, 100 listeners each
+    .venv/bin/python -m bench.peers --clicks 200 --listeners 300 --seconds 30
+    .venv/bin/python -m bench.peers --no-snapcast    # Icecast2 + DarkIce only
 
 Needs the Debian packages icecast2 and darkice, and snapserver for the Snapcast column
 (`./scripts/setup.sh --dev --bench` installs them). One virtual microphone (a private
@@ -50,13 +50,11 @@ from typing import Any
 import numpy as np
 import opuslib
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bench.latency import CLICK_EVERY_S, RATE, click_pcm
 from broadcaster.core.sse import SSEDecoder
-from tests.conftest import free_port, no_device_env, start_broadcaster, wait_until
 from tests.support.procstat import cpu_seconds
 from tests.support.raw_client import dechunk, open_stream
+from tests.support.server import free_port, no_device_env, start_broadcaster, wait_until
 from tests.support.vmic import SOURCE_NAME, VirtualMic
 
 CLICK_SAMPLES = len(click_pcm()) // 2  # stream samples from one click to the next

@@ -1,6 +1,6 @@
 """Mouth to ear in Chromium: a click into the microphone, found at the page's audio output.
 
-    .venv/bin/python bench/playout.py [--clicks 100] [--sessions 10]
+    .venv/bin/python -m bench.playout [--clicks 100] [--sessions 10]
 
 For 20 ms and 10 ms frames: clicks go into the virtual microphone (bench/latency.py's
 clicks, twice as far apart), the real broadcaster reads it through real PyAudio, and the
@@ -47,9 +47,6 @@ import numpy as np
 import numpy.typing as npt
 from playwright.sync_api import Browser, Page, expect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests.conftest import no_device_env, start_broadcaster
 from tests.support.browser import (
     RECORD_LIMIT_S,
     RECORDER_JS,
@@ -57,6 +54,7 @@ from tests.support.browser import (
     launch_chromium,
     recorded_samples,
 )
+from tests.support.server import no_device_env, start_broadcaster
 from tests.support.vmic import VirtualMic
 
 RATE = 48000

@@ -1,6 +1,6 @@
 """How fast this machine runs Python: the figure to scale the other benchmarks by.
 
-    .venv/bin/python bench/pyspeed.py [--steps 500000]
+    .venv/bin/python -m bench.pyspeed [--steps 500000]
 
 The broadcaster's per-listener and per-frame costs are interpreter work. Run this on the
 machine the benchmarks ran on and on the target (a Raspberry Pi, say): the ratio of the two

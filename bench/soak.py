@@ -1,6 +1,6 @@
 """Soak test: many listeners connecting, reading, stalling and leaving, for a long time.
 
-    .venv/bin/python bench/soak.py --listeners 200 --minutes 30
+    .venv/bin/python -m bench.soak --listeners 200 --minutes 30
 
 Runs the real broadcaster on the virtual microphone (a private PulseAudio, fed a tone) and
 N clients on raw asyncio sockets from this process: a quarter read steadily for the whole
@@ -17,18 +17,15 @@ import asyncio
 import json
 import random
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from broadcaster.core.sse import SSEDecoder
-from tests.conftest import Broadcaster, no_device_env, start_broadcaster
 from tests.support.procstat import open_fds, rss_kb
 from tests.support.raw_client import dechunk, open_stream
+from tests.support.server import Broadcaster, no_device_env, start_broadcaster
 from tests.support.signal_tools import sine_s16le
 from tests.support.vmic import VirtualMic
 
