@@ -44,9 +44,9 @@ from broadcaster.audio.encoder import EncoderSettings, OpusEncoder
 from broadcaster.audio.sources.mic import MicSource
 from broadcaster.config import AudioConfig
 from broadcaster.core.reblock import PcmChunk
-from broadcaster.core.sse import SSEDecoder
 from tests.support.raw_client import dechunk, open_stream
 from tests.support.server import no_device_env, start_broadcaster
+from tests.support.sse import SSEDecoder
 from tests.support.vmic import VirtualMic
 
 RATE = 48000

@@ -51,10 +51,10 @@ import numpy as np
 import opuslib
 
 from bench.latency import CLICK_EVERY_S, RATE, click_pcm
-from broadcaster.core.sse import SSEDecoder
 from tests.support.procstat import cpu_seconds
 from tests.support.raw_client import dechunk, open_stream
 from tests.support.server import free_port, no_device_env, start_broadcaster, wait_until
+from tests.support.sse import SSEDecoder
 from tests.support.vmic import SOURCE_NAME, VirtualMic
 
 CLICK_SAMPLES = len(click_pcm()) // 2  # stream samples from one click to the next

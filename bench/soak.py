@@ -22,11 +22,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from broadcaster.core.sse import SSEDecoder
 from tests.support.procstat import open_fds, rss_kb
 from tests.support.raw_client import dechunk, open_stream
 from tests.support.server import Broadcaster, no_device_env, start_broadcaster
 from tests.support.signal_tools import sine_s16le
+from tests.support.sse import SSEDecoder
 from tests.support.vmic import VirtualMic
 
 

@@ -16,12 +16,12 @@ from hypercorn.config import Config as HypercornConfig
 
 from broadcaster.audio.sources.tone import tone_source
 from broadcaster.config import Config, config_from_dict
-from broadcaster.core.sse import SSEDecoder
 from broadcaster.server import WEB_ROOT
 from broadcaster.station import CATCH_UP_S, Station
 from broadcaster.web.app import create_app
 from tests.conftest import free_port
 from tests.support.signal_tools import decode_packets, dominant_frequency
+from tests.support.sse import SSEDecoder
 
 
 def make_config(**sections: dict[str, object]) -> Config:

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broadcaster.core.sse import Event, SSEDecoder, SSEError, encode_comment, encode_event
+from broadcaster.core.sse import SSEError, encode_comment, encode_event
+from tests.support.sse import Event, SSEDecoder
 
 
 def test_encode_event_fields_in_order() -> None:
@@ -21,26 +22,6 @@ def test_multiline_data_becomes_several_data_lines() -> None:
 def test_unframeable_fields_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(SSEError):
         encode_event("x", **kwargs)  # type: ignore[arg-type]
-
-
-def test_decoder_handles_comments_crlf_and_split_chunks() -> None:
-    decoder = SSEDecoder()
-    wire = b": hb\r\n\r\nevent: state\r\ndata: {}\r\n\r\nid: 3\rdata:x\r\r\n"
-    events = []
-    for i in range(len(wire)):
-        events += decoder.feed(wire[i:i + 1])
-    assert events == [Event("{}", "state", None), Event("x", "message", "3")]
-    assert decoder.comments == 1
-
-
-def test_decoder_keeps_last_id_and_retry() -> None:
-    decoder = SSEDecoder()
-    events = decoder.feed(b"retry: 500\nid: 9\ndata: a\n\ndata: b\n\n")
-    assert [(e.data, e.id, e.retry_ms) for e in events] == [("a", "9", 500), ("b", "9", 500)]
-
-
-def test_event_without_data_is_not_dispatched() -> None:
-    assert SSEDecoder().feed(b"event: x\n\n") == []
 
 
 def test_comment_framing() -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import base64
 import json
 
-from broadcaster.core.sse import SSEDecoder
 from broadcaster.core.wire import Packetizer, audio_event, config_event, gap_event, state_event
+from tests.support.sse import SSEDecoder
 
 
 def decode(wire: bytes) -> list[tuple[str, str, str | None]]:

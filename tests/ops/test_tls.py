@@ -27,7 +27,6 @@ from hypercorn.asyncio.worker_context import EventWrapper
 from hypercorn.protocol.h2 import BUFFER_HIGH_WATER, BUFFER_LOW_WATER, StreamBuffer
 
 from broadcaster.config import Config, TlsConfig
-from broadcaster.core.sse import Event, SSEDecoder
 from broadcaster.ops.tls import (
     CERT_NAME,
     KEY_NAME,
@@ -46,6 +45,7 @@ from broadcaster.stream.listening import hello_payload
 from tests.conftest import Broadcaster, free_port, start_broadcaster, wait_until
 from tests.support.browser import launch_chromium
 from tests.support.signal_tools import decode_packets, dominant_frequency
+from tests.support.sse import Event, SSEDecoder
 from tests.support.sse_client import stream_events
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

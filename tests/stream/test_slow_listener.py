@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 
-from broadcaster.core.sse import SSEDecoder
 from tests.conftest import start_broadcaster
 from tests.support.procstat import rss_kb
 from tests.support.raw_client import dechunk, open_stream
+from tests.support.sse import SSEDecoder
 
 HEALTHY = 20
 # A high bitrate and a 1 s ring, so a stalled reader fills every buffer on the way within

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from broadcaster.core.sse import Event, SSEDecoder
+from tests.support.sse import Event, SSEDecoder
 
 
 @dataclass
