@@ -95,7 +95,7 @@ KNOWN_LEAKS = {"ops/doctor.py imports broadcaster.server",
                "workers/hub.py imports broadcaster.station",
                "workers/relay.py imports broadcaster.station",
                "workers/worker.py imports broadcaster.server"}
-KNOWN_LONG = {"tests/page/test_page_browser.py", "tests/support/vmic.py",
+KNOWN_LONG = {"tests/page/test_page_browser.py",
               "tests/js/jitter.test.mjs", "bench/peers.py", "bench/playout.py",
               "listener_web/jitter.js", "listener_web/session.js"}
 
