@@ -1,0 +1,1 @@
+"""Side by side with Icecast2 + DarkIce (and Snapcast): `python -m bench.peers`."""
