@@ -5,7 +5,7 @@
 #   scripts/setup.sh          runtime only
 #   scripts/setup.sh --dev    also what the test suite needs (PulseAudio, Chromium, Node.js, dev extras,
 #                             the type checker in tools/node_modules)
-#   scripts/setup.sh --bench  also what bench/peers.py compares with (Icecast2, DarkIce, snapserver)
+#   scripts/setup.sh --bench  also what `python -m bench.peers` compares with (Icecast2, DarkIce, snapserver)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +22,7 @@ done
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 runtime_pkgs=(python3 python3-venv python3-dev gcc libopus0 portaudio19-dev libasound2-plugins alsa-utils)
-dev_pkgs=(pulseaudio pulseaudio-utils chromium nodejs systemd)
+dev_pkgs=(pulseaudio pulseaudio-utils chromium nodejs systemd iproute2)
 bench_pkgs=(icecast2 darkice snapserver)
 
 as_root() {

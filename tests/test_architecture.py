@@ -96,8 +96,7 @@ KNOWN_LEAKS = {"ops/doctor.py imports broadcaster.server",
                "workers/relay.py imports broadcaster.station",
                "workers/worker.py imports broadcaster.server"}
 KNOWN_LONG = {"tests/page/test_page_browser.py",
-              "tests/js/jitter.test.mjs", "bench/peers/__main__.py",
-              "bench/playout/__main__.py",
+              "tests/js/jitter.test.mjs",
               "listener_web/jitter.js", "listener_web/session.js"}
 
 
