@@ -5,29 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import resource
 import signal
-import socket
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from pathlib import Path
-
-from hypercorn.asyncio import serve as hypercorn_serve
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.protocol import h2 as hypercorn_h2
-from quart import Quart
 
 from broadcaster.audio.sources.factory import make_source
 from broadcaster.config import Config
 from broadcaster.ops.notify import Notifier
 from broadcaster.ops.reloader import Reloader
+from broadcaster.ops.sockets import listening_socket, probe_host, wait_until_serving
 from broadcaster.ops.tls import TlsError, TlsSocket, prepare
 from broadcaster.ops.urls import announce
 from broadcaster.station import Station
 from broadcaster.web.app import create_app
+from broadcaster.web.hypercorn_internals import serve_http
 from broadcaster.workers.hub import Hub
 
 logger = logging.getLogger(__name__)
+
 
 def find_web_root() -> Path:
     """The listener page: package data when installed, the repository's folder otherwise."""
@@ -40,8 +36,6 @@ def find_web_root() -> Path:
 
 WEB_ROOT = find_web_root()
 SERVING_TIMEOUT_S = 10.0
-SEND_BUFFER_BYTES = 16 * 1024  # the kernel doubles it
-SHUTDOWN_GRACE_S = 1.2
 FILES_BESIDES_LISTENERS = 256  # the device, the page's files, logs, workers' feeds
 
 
@@ -55,34 +49,6 @@ def raise_open_files_limit(wanted: int) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         return target
     return soft
-
-
-def probe_host(host: str) -> str:
-    """Where this machine reaches a server bound to `host`."""
-    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-
-
-def listening_socket(host: str, port: int, stalled_timeout_s: float) -> socket.socket:
-    """The server's socket, bound here so that a taken port fails before capture starts.
-
-    Connections inherit its options. A small send buffer: a listener that stops reading
-    holds up its own stream within seconds (and is then moved to the live edge) instead of
-    parking megabytes of stale audio in the kernel. A TCP user timeout: the kernel drops a
-    connection whose data goes unacknowledged, or whose window stays shut, for that long.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT,
-                        int(stalled_timeout_s * 1000))
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 def tls_listening_socket(config: Config) -> TlsSocket:
@@ -99,74 +65,6 @@ def tls_listening_socket(config: Config) -> TlsSocket:
     except BaseException:
         sock.close()
         raise
-
-
-def hold_up_stalled_http2_writers() -> None:
-    """Make Hypercorn's HTTP/2 stream buffer hold up the response's writer until the buffer
-    has drained below its low-water mark (idempotent).
-
-    Hypercorn 0.18 lets the writer go on after any pop that takes less than the mark, the
-    empty pops made while the peer's flow-control window is shut included: the stream of an
-    HTTP/2 listener that stops reading would pile up in memory without bound, instead of
-    holding up its own generator, which then jumps to the live edge as over HTTP/1.1.
-    """
-    buffer_class = hypercorn_h2.StreamBuffer
-    if getattr(buffer_class.pop, "holds_up_writer", False):
-        return
-    low_water = hypercorn_h2.BUFFER_LOW_WATER
-
-    async def pop(self: hypercorn_h2.StreamBuffer, max_length: int) -> bytes:
-        length = min(len(self.buffer), max_length)
-        data = bytes(self.buffer[:length])
-        del self.buffer[:length]
-        if len(self.buffer) < low_water:
-            await self._paused.set()
-        if not self.buffer:
-            await self._is_empty.set()
-        return data
-
-    pop.holds_up_writer = True  # type: ignore[attr-defined]
-    buffer_class.pop = pop  # type: ignore[method-assign]
-
-
-def _hypercorn_config(sock: socket.socket, tls: TlsSocket | None) -> HypercornConfig:
-    hc = HypercornConfig()
-    # Hypercorn owns the descriptors from here. With a certificate it serves `bind` with
-    # TLS (ALPN: HTTP/2, else HTTP/1.1) and `insecure_bind` as plain HTTP.
-    if tls is None:
-        hc.bind = [f"fd://{sock.detach()}"]
-    else:
-        hc.bind = [f"fd://{tls.sock.detach()}"]
-        hc.insecure_bind = [f"fd://{sock.detach()}"]
-        hc.certfile, hc.keyfile = str(tls.files.cert_file), str(tls.files.key_file)
-        hc.alpn_protocols = ["h2", "http/1.1"]
-    hc.accesslog = None
-    hc.errorlog = logging.getLogger("hypercorn.error")  # through our logging, not stderr twice
-    # Past SHUTDOWN_GRACE_S, connections still open are dropped (see _finish) and end as
-    # if the client had gone. Hypercorn must not cancel them first: cancelling an HTTP/2
-    # stream fails in Hypercorn 0.18 (it spawns into the cancelled task group) and ends the
-    # whole server with that error.
-    hc.graceful_timeout = SHUTDOWN_GRACE_S + 0.4
-    hc.include_server_header = False
-    return hc
-
-
-async def wait_until_serving(host: str, port: int) -> None:
-    """Return once the HTTP server answers a request on (host, port)."""
-    while True:
-        try:
-            reader, writer = await asyncio.open_connection(probe_host(host), port)
-        except OSError:
-            await asyncio.sleep(0.02)
-            continue
-        try:
-            writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            if (await reader.readline()).startswith(b"HTTP/1.1 "):
-                return
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
 
 
 async def _watchdog(station: Station, notifier: Notifier) -> None:
@@ -219,9 +117,10 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
         hub: Hub | None = None
         serving: asyncio.Task[None] | None = None
         try:
-            await station.open()
+            await station.open(serve_listeners=not server.workers)
             if server.workers:
-                hub = Hub(station, sock, web_root, server.workers, tls)
+                hub = Hub(station, station.fanout, sock, web_root, server.workers, tls)
+                station.listeners_elsewhere = lambda: hub.listeners if hub else 0
                 serving = asyncio.create_task(hub.run())
             else:
                 serving = asyncio.create_task(
@@ -300,63 +199,3 @@ async def _announce(serving: asyncio.Task[None], station: Station, notifier: Not
             watchdog.cancel()
 
 
-async def serve_http(app: Quart, sock: socket.socket, stop: asyncio.Event,
-                     on_stop: Callable[[], None], tls: TlsSocket | None = None) -> None:
-    """Run Hypercorn on `sock` (and https on `tls`) until `stop` is set (`on_stop` runs
-    first), then close its connections within SHUTDOWN_GRACE_S."""
-    ports = {sock.getsockname()[1]} | ({tls.sock.getsockname()[1]} if tls else set())
-
-    async def shutdown_trigger() -> None:
-        await stop.wait()
-        on_stop()
-
-    hold_up_stalled_http2_writers()  # HTTP/2 over TLS, or h2c on the plain port
-    server = asyncio.create_task(
-        hypercorn_serve(app, _hypercorn_config(sock, tls), shutdown_trigger=shutdown_trigger))
-    stopped = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({server, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        stop.set()
-        await _finish(server, ports)
-
-
-async def _finish(server: asyncio.Task[None], ports: Collection[int]) -> None:
-    """Let Hypercorn close its connections, but not for longer than SHUTDOWN_GRACE_S.
-
-    Hypercorn waits for each connection's unsent data to drain before closing it, and a
-    client that stopped reading never drains: such connections must not hold up the exit.
-    """
-    done, _ = await asyncio.wait({server}, timeout=SHUTDOWN_GRACE_S)
-    if not done:
-        dropped = drop_connections(ports)
-        logger.warning("%d client(s) that stopped reading held up the shutdown: dropped",
-                       dropped)
-    await server
-
-
-def drop_connections(ports: Collection[int]) -> int:
-    """Shut down every TCP connection this process has on one of the local `ports` (Linux).
-
-    Hypercorn keeps its client sockets to itself; the kernel lists them. A shut-down socket
-    fails its pending writes at once, so the transport holding them closes.
-    """
-    dropped = 0
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            probe = socket.socket(fileno=os.dup(int(name)))
-        except OSError:
-            continue  # not a socket, or gone meanwhile
-        with probe:
-            try:
-                address = probe.getsockname()
-                if (probe.type != socket.SOCK_STREAM or not isinstance(address, tuple)
-                        or address[1] not in ports):
-                    continue
-                probe.getpeername()  # the listening socket has no peer: OSError
-                probe.shutdown(socket.SHUT_RDWR)
-                dropped += 1
-            except OSError:
-                continue
-    return dropped

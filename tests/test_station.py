@@ -15,9 +15,10 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 
 from broadcaster.audio.sources.tone import tone_source
+from broadcaster.audio.supervisor import CATCH_UP_S
 from broadcaster.config import Config, config_from_dict
 from broadcaster.server import WEB_ROOT
-from broadcaster.station import CATCH_UP_S, Station
+from broadcaster.station import Station
 from broadcaster.web.app import create_app
 from tests.conftest import free_port
 from tests.support.signal_tools import decode_packets, dominant_frequency
@@ -138,9 +139,9 @@ def test_with_nobody_listening_frames_reach_the_ring_in_batches_and_none_is_lost
     async def main() -> None:
         async with running_station(make_config()) as station:
             await asyncio.sleep(CATCH_UP_S * 2.5)
-            assert not station._handoff.prompt  # the loop is not woken per frame
+            assert not station.capture._handoff.prompt  # the loop is not woken per frame
             ring = station.fanout.ring
-            frames = station.status()["frames"]  # a status request catches up first
+            frames = station.counters()["frames"]  # a status request catches up first
             started = time.monotonic()
             seen = [ring.next_seq]
             for _ in range(60):  # 1.2 s
@@ -148,7 +149,7 @@ def test_with_nobody_listening_frames_reach_the_ring_in_batches_and_none_is_lost
                 seen.append(ring.next_seq)
             batches = sum(1 for a, b in itertools.pairwise(seen) if b != a)
             assert batches <= 2 * 1.2 / CATCH_UP_S  # not once a frame
-            later = station.status()["frames"]
+            later = station.counters()["frames"]
             expected = (time.monotonic() - started) / 0.020
             assert expected - 3 <= later - frames <= expected + 3  # every frame, none twice
             assert len(ring) == later

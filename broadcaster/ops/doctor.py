@@ -334,7 +334,7 @@ def check_opus(config: Config, sample_rate_hz: int) -> Finding:
 
 def check_port(server: ServerConfig) -> Finding:
     """Bind the server's address and port the way the server does, then let go."""
-    from broadcaster.server import listening_socket  # the same options as the real server
+    from broadcaster.ops.sockets import listening_socket  # the same options as the real server
 
     try:
         listening_socket(server.host, server.port, server.stalled_listener_timeout_s).close()

@@ -6,22 +6,38 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Protocol
 
 from broadcaster.audio.encoder import EncoderError
-from broadcaster.audio.sources import SourceError
+from broadcaster.audio.sources import PcmSource, SourceError
 from broadcaster.audio.sources.factory import make_source
 from broadcaster.config import Config, ConfigError
 from broadcaster.ops.notify import Notifier
 from broadcaster.ops.reload import plan_reload
-from broadcaster.station import Station
 
 logger = logging.getLogger(__name__)
+
+
+class Reloadable(Protocol):
+    """What a reload changes: the capturing process's Station."""
+
+    config: Config
+
+    @property
+    def source_name(self) -> str:
+        """The live source's name."""
+
+    async def switch_source(self, config: Config, source: PcmSource) -> None:
+        """Broadcast another source; raises EncoderError or CaptureBusyError."""
+
+    def summary(self) -> str:
+        """One line for the service manager."""
 
 
 class Reloader:
     """Applies the config file again on SIGHUP, as far as it can without a restart."""
 
-    def __init__(self, station: Station, load: Callable[[], Config], notifier: Notifier) -> None:
+    def __init__(self, station: Reloadable, load: Callable[[], Config], notifier: Notifier) -> None:
         self._station = station
         self._load = load
         self._notifier = notifier

@@ -1,4 +1,5 @@
-"""The ring and its listeners: frames go in once, every listener reads them by number."""
+"""The ring and its listeners: frames go in once, every listener reads them by number; the
+broadcast's state and the heartbeat reach every listener from here too."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from broadcaster.config import Config
 from broadcaster.core.ring import Batch, FrameRing
-from broadcaster.core.stride import StrideController
+from broadcaster.core.state import STARTING, BroadcastState
+from broadcaster.core.stride import StrideController, max_stride
 from broadcaster.core.wire import HEARTBEAT, gap_event
 
 logger = logging.getLogger(__name__)
@@ -37,15 +40,8 @@ class Sink(Protocol):
         """Whether the connection has gone (its stream is about to be cancelled)."""
 
 
-class StateView(Protocol):
-    """What a listener needs to know about the broadcast's state."""
-
-    @property
-    def state_version(self) -> int:
-        """Bumped whenever the state event would change."""
-
-    def state_event(self) -> bytes:
-        """The current `state` event."""
+FrameTap = Callable[[int, bytes], None]  # gets every framed frame, as the ring does
+StateTap = Callable[[BroadcastState], None]  # gets every change of state
 
 
 @dataclass(slots=True, eq=False)
@@ -53,8 +49,7 @@ class _Listener:
     """Where one listener is: the next frame it gets, the state it was last told."""
 
     seq: int
-    state: StateView
-    seen_state: int
+    seen_state: int  # the state version it was last told
     slot: int  # joining order: which staggered group it is woken with
     last_sent: float
     sink: Sink | None = None  # written to directly (else its coroutine is woken)
@@ -69,14 +64,22 @@ class Fanout:
     written to straight from `publish`, in one loop; the others' coroutines wait on shared
     events. A listener that falls behind the ring jumps to the live edge and is told what
     it lost. When the event loop gets busy, listeners are served every `stride` frames, in
-    staggered groups (see stride.py), so that each write carries more.
+    staggered groups (see stride.py), so that each write carries more. A change of state
+    reaches every listener as a `state` event; a listener with nothing to get for half the
+    heartbeat period gets a heartbeat comment (`run()` keeps both going).
     """
 
     def __init__(self, capacity_frames: int, first_seq: int, heartbeat_s: float,
                  start_seq: int | None = None, max_stride: int = 1,
-                 frame_ms: float = 20.0) -> None:
+                 frame_ms: float = 20.0,
+                 state: BroadcastState = STARTING) -> None:
         self.ring = FrameRing(capacity_frames, first_seq, start_seq)
         self.heartbeat_s = heartbeat_s
+        self._state = state
+        self._state_event = state.event()
+        self._state_version = 0
+        self.frame_taps: list[FrameTap] = []
+        self.state_taps: list[StateTap] = []
         self.listeners = 0
         self.skips = 0  # frames listeners skipped: they fell behind, or resumed too late
         self.closing = False
@@ -97,6 +100,32 @@ class Fanout:
         self._wake_delay_s = 0.0  # summed over the wake-ups since the last pace()
         self._wakeups = 0
 
+    @classmethod
+    def for_config(cls, config: Config, first_seq: int, start_seq: int | None = None,
+                   state: BroadcastState = STARTING) -> Fanout:
+        """The ring and its listeners as the config sizes them (a copy of another process's
+        ring starts at `start_seq`)."""
+        frame_ms = config.audio.frame_ms
+        return cls(max(1, round(config.ring.capacity_s * 1000 / frame_ms)), first_seq,
+                   config.server.heartbeat_s, start_seq=start_seq,
+                   max_stride=max_stride(frame_ms, config.server.max_bundle_ms),
+                   frame_ms=frame_ms, state=state)
+
+    @property
+    def state(self) -> BroadcastState:
+        """The broadcast's state, as listeners were last told it."""
+        return self._state
+
+    def set_state(self, state: BroadcastState) -> None:
+        """Tell every listener (and the state taps) a new state; nothing when unchanged."""
+        if state == self._state:
+            return
+        self._state, self._state_event = state, state.event()
+        self._state_version += 1
+        self.wake()
+        for tap in self.state_taps:
+            tap(state)
+
     @property
     def direct_listeners(self) -> int:
         """Listeners written to directly (the rest are served through ASGI)."""
@@ -114,6 +143,8 @@ class Fanout:
         news.clear()
         for listener in self._direct[group]:
             self._serve(listener)
+        for tap in self.frame_taps:
+            tap(seq, wire)
 
     def wake(self) -> None:
         """Serve every listener (a state change, a heartbeat tick, shutdown)."""
@@ -126,6 +157,15 @@ class Fanout:
                     self._serve(listener)
                 elif listener.ended is not None and not listener.ended.done():
                     listener.ended.set_result(self._state_news(listener))
+
+    async def run(self) -> None:
+        """Keep the heartbeat and the stride going (runs until cancelled)."""
+        await asyncio.gather(self._heartbeat(), self.pace())
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s / 2)
+            self.wake()
 
     async def pace(self, period_s: float = 1.0) -> None:
         """Keep the stride suited to how busy this thread's event loop is (runs forever).
@@ -153,8 +193,14 @@ class Fanout:
                     self._direct[listener.slot % stride][listener] = None
                 self.wake()  # listeners move to their group for the new stride
 
-    def close(self) -> None:
-        """Make every listener's stream end after its final events."""
+    def close(self, final: BroadcastState | None = None) -> None:
+        """Make every listener's stream end after its final events: `final`, when given,
+        is the last state they are told (through the HTTP layers, which then close)."""
+        if final is not None and final != self._state:
+            self._state, self._state_event = final, final.event()
+            self._state_version += 1
+            for tap in self.state_taps:
+                tap(final)
         self.closing = True
         self.wake()
 
@@ -187,15 +233,14 @@ class Fanout:
         """The id of the first frame a listener starting at `start_seq` will get."""
         return start_seq if self.ring.holds(start_seq) else self.ring.next_seq
 
-    async def listen(self, start_seq: int, hello: bytes, state: StateView,
+    async def listen(self, start_seq: int, hello: bytes,
                      on_end: Callable[[], None] | None = None,
                      sink: Sink | None = None) -> AsyncIterator[bytes]:
         """One listener's stream: `hello`, then state changes and frames from `start_seq`;
         `on_end` runs when the stream ends, however it ends. With a `sink`, everything
         after `hello` but the final state goes to it directly."""
         ring = self.ring
-        listener = _Listener(start_seq, state, state.state_version, self._joined,
-                             time.monotonic())
+        listener = _Listener(start_seq, self._state_version, self._joined, time.monotonic())
         self._joined += 1
         self.listeners += 1
         try:
@@ -253,11 +298,10 @@ class Fanout:
 
     def _state_news(self, listener: _Listener) -> bytes:
         """The state event, if the state changed since `listener` was last told."""
-        state = listener.state
-        if state.state_version == listener.seen_state:
+        if listener.seen_state == self._state_version:
             return b""
-        listener.seen_state = state.state_version
-        return state.state_event()
+        listener.seen_state = self._state_version
+        return self._state_event
 
     def _take(self, listener: _Listener) -> bytes:
         """Everything `listener` is owed now (a heartbeat if it has been quiet), or b""."""

@@ -7,26 +7,27 @@ import math
 import sys
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from quart import Quart, Response, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from broadcaster.config import Config
 from broadcaster.core.access import basic_password, bearer_token, is_loopback, matches
 from broadcaster.core.metrics import render_metrics
+from broadcaster.core.state import CaptureBusyError
 from broadcaster.core.telemetry import (
     MAX_REPORT_BYTES,
     RateLimitedError,
     Report,
     TelemetryError,
     TelemetryStore,
+    merge_detail,
 )
-from broadcaster.station import CaptureBusyError
-from broadcaster.stream.fanout import MAX_BACKLOG_MS, Sink
-from broadcaster.web.direct import sink_from, with_transports
+from broadcaster.stream.fanout import MAX_BACKLOG_MS
+from broadcaster.web.broadcast import Admitter, Broadcast, LocalAdmission
+from broadcaster.web.hypercorn_internals import sink_from, with_transports
 
 logger = logging.getLogger(__name__)
 
@@ -107,51 +108,29 @@ def vendor_roots(web_root: Path) -> list[Path]:
             Path(sys.prefix) / "share" / "broadcaster" / "node_modules"]
 
 
-class Broadcast(Protocol):
-    """What the app serves: the Station itself, or a worker process's Relay of it."""
-
-    config: Config
-    telemetry: TelemetryStore  # the reports of the listeners this process serves
-
-    @property
-    def state(self) -> str:
-        """`running`, `stopped`, `offline` or `shutdown`."""
-
-    @property
-    def source_name(self) -> str:
-        """The live source's name."""
-
-    async def start(self) -> None:
-        """Start capture; raises CaptureBusyError."""
-
-    async def stop(self) -> None:
-        """Stop capture; raises CaptureBusyError."""
-
-    async def admit(self, address: str) -> str | None:
-        """Admit one more listener from `address`; why not, or None."""
-
-    def release(self, address: str) -> None:
-        """A listener admitted by `admit` has gone."""
-
-    def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
-               backlog_ms: float = 0.0, sink: Sink | None = None) -> AsyncIterator[bytes]:
-        """One listener's stream (see Station.listen)."""
-
-    def status(self) -> dict[str, Any]:
-        """Counters for /status."""
-
-    def health(self) -> tuple[bool, str]:
-        """(healthy, reason) for /healthz."""
-
-
-def create_app(station: Broadcast, web_root: Path,
+def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = None,
+               telemetry: TelemetryStore | None = None,
                vendor: Sequence[Path] | None = None) -> Quart:
-    """Build the app around a running station; `web_root` holds the listener page, `vendor`
-    the node_modules folders to serve /vendor/ from (default: vendor_roots(web_root))."""
+    """Build the app around a running broadcast; `web_root` holds the listener page.
+    `admission` decides who may listen (default: this process counts its own listeners),
+    `telemetry` keeps the reports of the listeners served here (default: a new store),
+    `vendor` lists the node_modules folders to serve /vendor/ from (default:
+    vendor_roots(web_root))."""
     vendor_dirs = vendor_roots(web_root) if vendor is None else list(vendor)
+    config = station.config
+    admitter = LocalAdmission(config) if admission is None else admission
+    reports = TelemetryStore(config.server.max_listeners, config.server.max_listeners_per_ip
+                             ) if telemetry is None else telemetry
     app = Quart(__name__, static_folder=str(web_root), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024
-    access = station.config.access
+    access = config.access
+
+    async def full_status() -> dict[str, Any]:
+        """The broadcast's counters, with this process's admissions and listeners' reports."""
+        status = await station.status() | admitter.counters()
+        status["listeners_detail"] = merge_detail(status.get("listeners_detail", []),
+                                                  reports.detail(time.monotonic()))
+        return status
 
     def peer() -> str:
         return request.remote_addr or "unknown"
@@ -223,7 +202,7 @@ def create_app(station: Broadcast, web_root: Path,
             await action()
         except CaptureBusyError as exc:
             return _error(503, str(exc))
-        return {"state": station.state, "source": station.source_name}
+        return {"state": station.state.state, "source": station.state.source}
 
     @app.post("/audio/start")
     async def audio_start() -> Any:
@@ -243,11 +222,11 @@ def create_app(station: Broadcast, web_root: Path,
             backlog_ms = parse_backlog_ms(request.args.get("backlog_ms"))
         except BadRequestError as exc:
             return _error(400, str(exc))
-        if station.state == "shutdown":
+        if station.state.state == "shutdown":
             return _error(503, "the broadcaster is shutting down",
                           {"Retry-After": RETRY_AFTER_S})
         address = peer()
-        if (reason := await station.admit(address)) is not None:
+        if (reason := await admitter.admit(address)) is not None:
             return _error(503, reason, {"Retry-After": RETRY_AFTER_S})
         released = False
 
@@ -255,7 +234,7 @@ def create_app(station: Broadcast, web_root: Path,
             nonlocal released
             if not released:
                 released = True
-                station.release(address)
+                admitter.release(address)
 
         stream = station.listen(last_id, on_end=release, backlog_ms=backlog_ms,
                                 sink=sink_from(request.scope))
@@ -275,7 +254,7 @@ def create_app(station: Broadcast, web_root: Path,
         body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
         try:
             report = Report.parse(body)
-            station.telemetry.accept(report, peer(), time.monotonic())
+            reports.accept(report, peer(), time.monotonic())
         except RateLimitedError as exc:
             return _error(429, str(exc), {"Retry-After": str(math.ceil(exc.retry_after_s))})
         except TelemetryError as exc:
@@ -286,13 +265,13 @@ def create_app(station: Broadcast, web_root: Path,
     async def status() -> Any:
         if (refusal := listener_refusal()) is not None:
             return refusal
-        return station.status()
+        return await full_status()
 
     @app.get("/metrics")
     async def metrics() -> Any:
         if (refusal := listener_refusal()) is not None:
             return refusal
-        text = render_metrics(station.status(), station.health()[0])
+        text = render_metrics(await full_status(), station.health()[0])
         return text, 200, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
 
     @app.get("/healthz")
@@ -300,7 +279,8 @@ def create_app(station: Broadcast, web_root: Path,
         ok, reason = station.health()
         return {"ok": ok, "reason": reason}, 200 if ok else 503
 
-    # Listeners' streams go straight to their connections where Hypercorn allows (direct.py).
+    # Listeners' streams go straight to their connections where Hypercorn allows
+    # (hypercorn_internals.py).
     wrapped = with_transports(app.asgi_app, frozenset({"/audio/stream"}))
     app.asgi_app = wrapped  # type: ignore[method-assign]
     return app

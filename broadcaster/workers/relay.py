@@ -1,8 +1,8 @@
 """A worker process's view of the broadcast: frames and state from the hub's feed.
 
 It stands where the Station stands in a single process, so the same app serves listeners
-from it: listeners read this process's copy of the ring; capture control and admission go
-to the hub, which owns the capture and the one count of listeners.
+from it: listeners read this process's copy of the ring; capture control, admission and
+the counters are asked of the hub, which owns the capture and the one count of listeners.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from typing import Any
 
 from broadcaster.config import LOG_LEVELS, Config
 from broadcaster.core.feed import FeedDecoder, FeedError, Kind, Message, encode_json
+from broadcaster.core.state import STARTING, BroadcastState, CaptureBusyError
 from broadcaster.core.telemetry import TelemetryStore
-from broadcaster.core.wire import state_event
-from broadcaster.station import CaptureBusyError
 from broadcaster.stream.fanout import Fanout, Sink
-from broadcaster.stream.listening import listen_to, make_fanout
+from broadcaster.stream.hello import open_stream
 
 logger = logging.getLogger(__name__)
 
@@ -44,27 +43,26 @@ class HubGoneError(RuntimeError):
 
 
 class Relay:
-    """Serves listeners from the hub's feed; `run()` reads the feed until it ends."""
+    """Serves listeners from the hub's feed; `run()` reads the feed until it ends. It is
+    the app's Broadcast and Admitter (web/broadcast.py) in a worker process."""
 
     def __init__(self, config: Config, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+                 writer: asyncio.StreamWriter, telemetry: TelemetryStore) -> None:
         self.config = config
         self._reader, self._writer = reader, writer
         self.fanout: Fanout | None = None  # from the hub's HELLO on
-        self.state = "starting"
-        self.source_name = ""
-        self._reason: str | None = None
-        self._snapshot: dict[str, Any] = {}
-        self.state_version = 0
+        self._health: tuple[bool, str] = (False, "no word from the capture process yet")
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.hello = asyncio.Event()
-        self._pacing: asyncio.Task[None] | None = None
+        self._fanning: asyncio.Task[None] | None = None
         self.ended = asyncio.Event()
-        # This process's listeners' reports: sent to the hub with the stats, listed in /status
-        # by the hub's snapshot.
-        self.telemetry = TelemetryStore(config.server.max_listeners,
-                                        config.server.max_listeners_per_ip)
+        self._telemetry = telemetry  # this process's listeners' reports, sent with the stats
+
+    @property
+    def state(self) -> BroadcastState:
+        """The state the hub last announced."""
+        return STARTING if self.fanout is None else self.fanout.state
 
     # -- the feed -----------------------------------------------------------------------
     async def run(self) -> None:
@@ -75,14 +73,14 @@ class Relay:
             while data := await self._reader.read(65536):
                 for message in decoder.feed(data):
                     self._handle(message)
-        except FeedError as exc:
+        except (FeedError, ValueError, KeyError) as exc:
             logger.error("the hub's feed is broken: %s", exc)
         except (ConnectionError, OSError) as exc:
             logger.error("lost the hub's feed: %s", exc)
         finally:
             stats.cancel()
-            if self._pacing is not None:
-                self._pacing.cancel()
+            if self._fanning is not None:
+                self._fanning.cancel()
             self.end_streams()
             for future in self._pending.values():
                 if not future.done():
@@ -94,13 +92,13 @@ class Relay:
             if self.fanout is not None:
                 self.fanout.publish(message.seq, message.wire)
         elif message.kind is Kind.HELLO:
-            self.fanout = make_fanout(self.config, int(data["epoch"]),
-                                      start_seq=int(data["next_id"]))
-            self._pacing = asyncio.create_task(self.fanout.pace())
-            self._set_state(data)
+            self.fanout = Fanout.for_config(self.config, int(data["epoch"]),
+                                            start_seq=int(data["next_id"]))
+            self._fanning = asyncio.create_task(self.fanout.run())
+            self._announced(data)
             self.hello.set()
         elif message.kind is Kind.STATE:
-            self._set_state(data)
+            self._announced(data)
         elif message.kind is Kind.REPLY:
             future = self._pending.pop(int(data.get("id", 0)), None)
             if future is not None and not future.done():
@@ -108,31 +106,24 @@ class Relay:
         elif message.kind is Kind.CLOSE:
             self.end_streams()
 
-    def _set_state(self, data: dict[str, Any]) -> None:
+    def _announced(self, data: dict[str, Any]) -> None:
         follow_log_level(data.get("log_level"))
-        snapshot = data.get("status", self._snapshot)
-        changed = (data["state"], data["source"], data.get("reason")) != (
-            self.state, self.source_name, self._reason)
-        self.state, self.source_name = str(data["state"]), str(data["source"])
-        self._reason = data.get("reason")
-        self._snapshot = snapshot
-        if changed:
-            self.state_version += 1
-            if self.fanout is not None:
-                if self.state == "shutdown":
-                    self.fanout.close()
-                self.fanout.wake()
+        health = data.get("health")
+        if isinstance(health, list) and len(health) == 2:
+            self._health = (bool(health[0]), str(health[1]))
+        state = BroadcastState.parse(data.get("state"))
+        if state.state == "shutdown":
+            self.end_streams(state)
+        elif self.fanout is not None and not self.ended.is_set():
+            self.fanout.set_state(state)
 
-    def state_event(self) -> bytes:
-        """The `state` event listeners get when the state changes."""
-        return state_event(self.state, self.source_name, self._reason)
-
-    def end_streams(self) -> None:
+    def end_streams(self, final: BroadcastState | None = None) -> None:
         """End every listener's stream with a final `shutdown` state (idempotent)."""
-        if not self.ended.is_set():
-            self.ended.set()
-            self._set_state({"state": "shutdown", "source": self.source_name,
-                             "status": self._snapshot})
+        if self.ended.is_set():
+            return
+        self.ended.set()
+        if self.fanout is not None:
+            self.fanout.close(final or BroadcastState("shutdown", self.fanout.state.source))
 
     async def _send_stats(self) -> None:
         while True:
@@ -141,7 +132,7 @@ class Relay:
                 self._send(Kind.STATS, {"listeners": fanout.listeners, "skips": fanout.skips,
                                         "direct": fanout.direct_listeners,
                                         "stride": fanout.stride,
-                                        "reports": self.telemetry.detail(time.monotonic())})
+                                        "reports": self._telemetry.detail(time.monotonic())})
             await asyncio.sleep(STATS_EVERY_S)
 
     def _send(self, kind: Kind, data: dict[str, Any]) -> None:
@@ -177,9 +168,10 @@ class Relay:
             reply = await self._request(op)
         except HubGoneError as exc:
             raise CaptureBusyError(str(exc)) from exc
+        if self.fanout is not None and "state" in reply:
+            self.fanout.set_state(BroadcastState.parse(reply["state"]))
         if reply.get("error"):
             raise CaptureBusyError(str(reply["error"]))
-        self._set_state(reply)
 
     async def admit(self, address: str) -> str | None:
         """Whether one more listener from `address` may listen (the hub counts them all)."""
@@ -195,20 +187,29 @@ class Relay:
         with contextlib.suppress(ConnectionError, OSError):
             self._send(Kind.RELEASE, {"address": address})
 
-    def status(self) -> dict[str, Any]:
-        """The hub's latest counters (listeners of every worker included)."""
-        return dict(self._snapshot, state=self.state, source=self.source_name)
+    def counters(self) -> dict[str, Any]:
+        """Nothing: the hub's status has the admission counters."""
+        return {}
+
+    async def status(self) -> dict[str, Any]:
+        """The hub's counters (every worker's listeners included), asked now."""
+        try:
+            reply = await self._request("status")
+        except HubGoneError as exc:
+            state = self.state
+            return {"state": state.state, "source": state.source, "error": str(exc)}
+        status = reply.get("status")
+        return dict(status) if isinstance(status, dict) else {}
 
     def health(self) -> tuple[bool, str]:
-        """The hub's health as last reported."""
-        health = self._snapshot.get("health")
-        if self.ended.is_set() or not isinstance(health, list) or len(health) != 2:
+        """The hub's health as last announced."""
+        if self.ended.is_set():
             return False, "the capture process is not reachable"
-        return bool(health[0]), str(health[1])
+        return self._health
 
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
                backlog_ms: float = 0.0, sink: Sink | None = None) -> AsyncIterator[bytes]:
         """One listener's stream from this process's copy of the ring."""
         if self.fanout is None:
             raise HubGoneError("no feed from the capture process yet")
-        return listen_to(self.fanout, self.config, self, last_id, backlog_ms, on_end, sink)
+        return open_stream(self.fanout, self.config, last_id, backlog_ms, on_end, sink)

@@ -19,9 +19,10 @@ import sys
 from pathlib import Path
 
 from broadcaster.config import Config, config_from_dict
+from broadcaster.core.telemetry import TelemetryStore
 from broadcaster.ops.tls import TlsFiles, TlsSocket
-from broadcaster.server import serve_http
 from broadcaster.web.app import create_app
+from broadcaster.web.hypercorn_internals import serve_http
 from broadcaster.workers.relay import Relay
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ async def serve(config: Config, listen_fd: int, feed_fd: int, web_root: Path,
         socket.socket(fileno=tls_fd),
         TlsFiles(Path(config.tls.cert_file), Path(config.tls.key_file)))
     reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=feed_fd))
-    relay = Relay(config, reader, writer)
+    telemetry = TelemetryStore(config.server.max_listeners, config.server.max_listeners_per_ip)
+    relay = Relay(config, reader, writer, telemetry)
     feeding = asyncio.create_task(relay.run())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -56,7 +58,8 @@ async def serve(config: Config, listen_fd: int, feed_fd: int, web_root: Path,
     ended.add_done_callback(lambda _: stop.set())
     try:
         await asyncio.wait_for(relay.hello.wait(), HELLO_TIMEOUT_S)
-        await serve_http(create_app(relay, web_root), sock, stop, relay.end_streams, tls)
+        await serve_http(create_app(relay, web_root, admission=relay, telemetry=telemetry),
+                         sock, stop, relay.end_streams, tls)
     finally:
         ended.cancel()
         writer.close()

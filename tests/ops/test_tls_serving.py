@@ -25,7 +25,7 @@ from hypercorn.asyncio.worker_context import EventWrapper
 from hypercorn.protocol.h2 import BUFFER_HIGH_WATER, BUFFER_LOW_WATER, StreamBuffer
 
 from broadcaster.ops.tls import CERT_NAME
-from broadcaster.server import hold_up_stalled_http2_writers
+from broadcaster.web.hypercorn_internals import hold_up_stalled_http2_writers
 from tests.conftest import Broadcaster, free_port, start_broadcaster, wait_until
 from tests.support.browser import launch_chromium
 from tests.support.signal_tools import decode_packets, dominant_frequency

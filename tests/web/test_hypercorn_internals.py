@@ -19,9 +19,10 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from quart import Quart, request
 
+from broadcaster.core.state import BroadcastState
 from broadcaster.core.wire import HEARTBEAT, gap_event
 from broadcaster.stream.fanout import SINK_HIGH_WATER, Fanout
-from broadcaster.web.direct import http_chunk, sink_from, with_transports
+from broadcaster.web.hypercorn_internals import http_chunk, sink_from, with_transports
 from tests.conftest import Broadcaster, free_port, start_broadcaster, wait_until
 from tests.support.sse_client import BackgroundListener, receive
 
@@ -59,13 +60,8 @@ class MemorySink:
         return self.gone
 
 
-@dataclass
-class State:
-    state_version: int = 0
-    name: str = "running"
-
-    def state_event(self) -> bytes:
-        return b"event: state\ndata: %s\n\n" % self.name.encode()
+STOPPED = BroadcastState("stopped", "tone:440")
+SHUTDOWN = BroadcastState("shutdown", "tone:440")
 
 
 def frame(seq: int) -> bytes:
@@ -75,10 +71,10 @@ def frame(seq: int) -> bytes:
 class Served:
     """A direct listener's stream running in the background."""
 
-    def __init__(self, fanout: Fanout, sink: MemorySink, state: State, start: int) -> None:
+    def __init__(self, fanout: Fanout, sink: MemorySink, start: int) -> None:
         self.through_asgi: list[bytes] = []  # what the stream's generator yielded
         self.ended = False
-        self._stream = fanout.listen(start, b"hello\n\n", state, sink=sink)
+        self._stream = fanout.listen(start, b"hello\n\n", sink=sink)
         self.task = asyncio.ensure_future(self._run(self._stream))
 
     async def _run(self, stream: AsyncIterator[bytes]) -> None:
@@ -107,18 +103,18 @@ def fanout_at(seq: int, frames: int = 0, capacity: int = 50, max_stride: int = 1
     return fanout
 
 
-async def one_listener(capacity: int = 50) -> tuple[Fanout, MemorySink, State, Served]:
+async def one_listener(capacity: int = 50) -> tuple[Fanout, MemorySink, Served]:
     """A fan-out that has published frame 0, and a direct listener waiting for frame 1."""
-    fanout, sink, state = fanout_at(0, frames=1, capacity=capacity), MemorySink(), State()
-    served = Served(fanout, sink, state, start=1)
+    fanout, sink = fanout_at(0, frames=1, capacity=capacity), MemorySink()
+    served = Served(fanout, sink, start=1)
     await settle()
-    return fanout, sink, state, served
+    return fanout, sink, served
 
 
 @in_a_loop
 async def test_after_the_hello_frames_go_to_the_sink_as_they_are_published() -> None:
-    fanout, sink, state = fanout_at(100, frames=3), MemorySink(), State()
-    served = Served(fanout, sink, state, start=101)  # a resume: 101 and 102 are owed
+    fanout, sink = fanout_at(100, frames=3), MemorySink()
+    served = Served(fanout, sink, start=101)  # a resume: 101 and 102 are owed
     await settle()
     assert served.through_asgi == [b"hello\n\n"]
     assert sink.sent == [frame(101) + frame(102)]  # what it was owed, in one write
@@ -133,7 +129,7 @@ async def test_after_the_hello_frames_go_to_the_sink_as_they_are_published() -> 
 @in_a_loop
 async def test_a_connection_that_stopped_taking_is_skipped_then_caught_up_in_one_write(
 ) -> None:
-    fanout, sink, _, served = await one_listener()
+    fanout, sink, served = await one_listener()
     sink.queued = SINK_HIGH_WATER + 1
     for seq in range(1, 6):
         fanout.publish(seq, frame(seq))
@@ -146,7 +142,7 @@ async def test_a_connection_that_stopped_taking_is_skipped_then_caught_up_in_one
 
 @in_a_loop
 async def test_a_listener_that_falls_off_the_ring_is_told_and_moved_to_the_live_edge() -> None:
-    fanout, sink, _, served = await one_listener(capacity=4)
+    fanout, sink, served = await one_listener(capacity=4)
     sink.queued = SINK_HIGH_WATER + 1
     for seq in range(1, 10):
         fanout.publish(seq, frame(seq))
@@ -161,7 +157,7 @@ async def test_a_listener_that_falls_off_the_ring_is_told_and_moved_to_the_live_
 
 @in_a_loop
 async def test_a_gone_connection_is_not_written_to() -> None:
-    fanout, sink, _, served = await one_listener()
+    fanout, sink, served = await one_listener()
     sink.gone = True
     fanout.publish(1, frame(1))
     assert sink.sent == []
@@ -176,9 +172,9 @@ class BrokenSink(MemorySink):
 @in_a_loop
 async def test_a_write_that_fails_ends_that_stream_and_the_round_goes_on(
         caplog: pytest.LogCaptureFixture) -> None:
-    fanout, state = fanout_at(0, frames=1), State()
+    fanout = fanout_at(0, frames=1)
     broken, healthy = BrokenSink(), MemorySink()
-    served = [Served(fanout, sink, state, start=1) for sink in (broken, healthy)]
+    served = [Served(fanout, sink, start=1) for sink in (broken, healthy)]
     await settle()
     fanout.publish(1, frame(1))
     fanout.publish(2, frame(2))
@@ -191,11 +187,10 @@ async def test_a_write_that_fails_ends_that_stream_and_the_round_goes_on(
 
 @in_a_loop
 async def test_state_changes_and_heartbeats_go_to_the_sink() -> None:
-    fanout, sink, state, served = await one_listener()
+    fanout, sink, served = await one_listener()
     fanout.heartbeat_s = 0.0  # from now on a wake-up of a quiet listener is a heartbeat
-    state.state_version, state.name = 1, "stopped"
-    fanout.wake()
-    assert sink.sent == [b"event: state\ndata: stopped\n\n"]
+    fanout.set_state(STOPPED)  # every listener is woken with it
+    assert sink.sent == [STOPPED.event()]
     fanout.wake()
     assert sink.sent[-1] == HEARTBEAT
     served.task.cancel()
@@ -203,21 +198,20 @@ async def test_state_changes_and_heartbeats_go_to_the_sink() -> None:
 
 @in_a_loop
 async def test_closing_ends_the_stream_through_asgi_with_the_final_state() -> None:
-    fanout, sink, state, served = await one_listener()
-    state.state_version, state.name = 1, "shutdown"
-    fanout.close()
+    fanout, sink, served = await one_listener()
+    fanout.close(SHUTDOWN)
     await settle()
     assert served.ended
-    assert served.through_asgi == [b"hello\n\n", b"event: state\ndata: shutdown\n\n"]
+    assert served.through_asgi == [b"hello\n\n", SHUTDOWN.event()]
     assert sink.sent == [] and fanout.listeners == 0
 
 
 @in_a_loop
 async def test_direct_listeners_are_served_in_staggered_groups_too() -> None:
-    fanout, state = fanout_at(0, frames=1, max_stride=2), State()
+    fanout = fanout_at(0, frames=1, max_stride=2)
     fanout.stride = 2
     sinks = [MemorySink(), MemorySink()]
-    served = [Served(fanout, sink, state, start=1) for sink in sinks]
+    served = [Served(fanout, sink, start=1) for sink in sinks]
     await settle()
     fanout.publish(1, frame(1))  # group 1 (slot 1) is due
     assert (sinks[0].sent, sinks[1].sent) == ([], [frame(1)])

@@ -171,3 +171,25 @@ def test_the_open_files_limit_is_raised_for_the_listeners() -> None:
             assert raise_open_files_limit(hard + 1) == hard
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_listeners_get_heartbeats_while_capture_is_stopped(tmp_path: Path, workers: int) -> None:
+    """The heartbeat lives in the fan-out, so worker processes send it too: without it a
+    dead client is never found out and keeps its admission."""
+    proc = start_broadcaster(tmp_path, "--source", "tone:440", config=(
+        f"[server]\nworkers = {workers}\nautostart = false\nheartbeat_s = 1.0\n"))
+    try:
+        if workers:
+            wait_until(lambda: len(worker_pids(proc)) == workers, 5, "the workers up")
+        assert status(proc)["state"] == "stopped"
+        heartbeats, started = 0, time.monotonic()
+        with httpx.stream("GET", proc.url + "/audio/stream", timeout=5) as response:
+            assert response.status_code == 200
+            for line in response.iter_lines():
+                heartbeats += line == ": hb"
+                if time.monotonic() - started > 3.2:
+                    break
+        assert heartbeats >= 4  # one every half period (0.5 s) once the stream is quiet
+    finally:
+        assert proc.stop() == 0, proc.log()
