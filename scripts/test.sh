@@ -16,7 +16,7 @@ step "mypy"
 step "tsc (the listener page's JavaScript types)"
 tools/node_modules/.bin/tsc -p tsconfig.json
 step "node --test"
-node --test tests/js/*.test.mjs
+node --test tests/js/
 step "pytest"
 set +e
 .venv/bin/python -m pytest "$@"

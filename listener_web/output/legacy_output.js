@@ -13,7 +13,7 @@
  * tone without a gap through 80 ms main-thread stalls, 512 costing about 10 ms more; 512
  * leaves a phone's slower, busier main thread twice the margin.
  */
-import { Playout } from './playout.js';
+import { Playout } from '../worklet/playout.js';
 
 export const BLOCK_FRAMES = 512;
 
@@ -21,7 +21,7 @@ export const BLOCK_FRAMES = 512;
 export class ScriptProcessorOutput {
   /**
    * @param {BaseAudioContext} ctx
-   * @param {import('./playout.js').PlayoutOptions} options
+   * @param {import('../worklet/playout.js').PlayoutOptions} options
    * @param {number} [blockFrames]  256 to 16384, a power of two
    */
   constructor(ctx, options, blockFrames = BLOCK_FRAMES) {

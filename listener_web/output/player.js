@@ -37,6 +37,8 @@ import { latencyHint } from './output_buffer.js';
  */
 
 export const SAMPLE_RATE_HZ = 48000;
+// The AudioWorklet's module: worklet/ holds all the code that runs on the audio thread.
+const WORKLET_URL = new URL('../worklet/worklet.js', import.meta.url);
 
 /** @typedef {'worklet' | 'scriptprocessor'} OutputKind */
 
@@ -84,7 +86,7 @@ export class Player {
     this.ctx = new AudioContext({ sampleRate: SAMPLE_RATE_HZ, latencyHint: latencyHint(outputBuffer) });
     /** @type {OutputKind} AudioWorklet exists only in a secure context */
     this.outputKind = this.ctx.audioWorklet ? 'worklet' : 'scriptprocessor';
-    /** @type {import('./decoder.js').DecoderKind} what decodes the PCM pushed here */
+    /** @type {import('../decoding/decoder.js').DecoderKind} what decodes the PCM pushed here */
     this.decoderKind = 'webcodecs';
     /** @type {AudioWorkletNode | ScriptProcessorOutput | null} */
     this.node = null;
@@ -107,11 +109,11 @@ export class Player {
 
   /**
    * Load the worklet module (if the output is the worklet) and make sure the context runs.
-   * @param {import('./decoder.js').DecoderKind} [decoderKind]  for `path`
+   * @param {import('../decoding/decoder.js').DecoderKind} [decoderKind]  for `path`
    */
   async load(decoderKind = 'webcodecs') {
     this.decoderKind = decoderKind;
-    if (this.outputKind === 'worklet') await this.ctx.audioWorklet.addModule('/static/worklet.js');
+    if (this.outputKind === 'worklet') await this.ctx.audioWorklet.addModule(WORKLET_URL);
     if (this.ctx.state === 'suspended') await this.ctx.resume();
   }
 

@@ -6,13 +6,13 @@
  * output (frozen contexts, glitches) and reports the page's figures to the server. It has
  * no DOM of its own: what it shows goes through a SessionView (app.js).
  */
-import { AudioWatch } from './audio_watch.js';
-import { OpusDecoder, chooseDecoder } from './decoder.js';
-import { DirectDecoder, prestartDecoderWorker } from './direct_decoder.js';
-import { GlitchWatch, firstOutputBuffer } from './output_buffer.js';
-import { Player, SAMPLE_RATE_HZ, jitterTarget } from './player.js';
-import { Prefill } from './prefill.js';
-import { AudioStream } from './stream.js';
+import { AudioWatch } from '../output/audio_watch.js';
+import { OpusDecoder, chooseDecoder } from '../decoding/decoder.js';
+import { DirectDecoder, prestartDecoderWorker } from '../decoding/direct_decoder.js';
+import { GlitchWatch, firstOutputBuffer } from '../output/output_buffer.js';
+import { Player, SAMPLE_RATE_HZ, jitterTarget } from '../output/player.js';
+import { Prefill } from '../decoding/prefill.js';
+import { AudioStream } from '../link/stream.js';
 import {
   CaptureClock,
   ClockOffset,
@@ -24,8 +24,8 @@ import {
 } from './telemetry.js';
 
 /**
- * @typedef {import('./wire.js').StreamConfig} StreamConfig
- * @typedef {import('./wire.js').ClockFrame} ClockFrame
+ * @typedef {import('../link/wire.js').StreamConfig} StreamConfig
+ * @typedef {import('../link/wire.js').ClockFrame} ClockFrame
  * @typedef {import('./telemetry.js').Figures} Figures
  * @typedef {'idle' | 'busy' | 'live' | 'warn' | 'error'} StatusTone
  *
@@ -62,7 +62,7 @@ const BLOCKED_AFTER_MS = 500;
 // Audio a new connection starts with (docs/protocol.md, backlog_ms): at least the jitter
 // buffer's starting target for any frame size up to 40 ms; the buffer skips what is more.
 const BACKLOG_MS = 100;
-/** @type {import('./output_buffer.js').OutputBuffer} the smallest where it may be, until the
+/** @type {import('../output/output_buffer.js').OutputBuffer} the smallest where it may be, until the
  * device glitches with it: then 'interactive' for as long as the page is open */
 let outputBuffer = firstOutputBuffer({
   worklet: typeof AudioWorkletNode === 'function',
@@ -142,7 +142,7 @@ export class Session {
     /** @type {(() => void)[] | null} events that arrived while the player loads, in order */
     this.held = null;
     /** The last capture state the server announced. */
-    this.state = /** @type {import('./wire.js').CaptureState | null} */ (null);
+    this.state = /** @type {import('../link/wire.js').CaptureState | null} */ (null);
     // Created synchronously, inside the click, so that the browser lets it play.
     this.player = new Player(() => this.showFigures(), outputBuffer);
     this.view.attach(this.player);
@@ -237,7 +237,7 @@ export class Session {
     });
   }
 
-  /** @param {import('./wire.js').Gap} gap */
+  /** @param {import('../link/wire.js').Gap} gap */
   onGap(gap) {
     this.lastEventMs = performance.now();
     // What is buffered, and the arrival times the buffer measured, are from before the skip:
@@ -510,7 +510,7 @@ export class Session {
   }
 
   /**
-   * @param {import('./wire.js').CaptureState} state
+   * @param {import('../link/wire.js').CaptureState} state
    * @param {string | null} [reason]  why the source is offline
    */
   onCaptureState(state, reason = null) {

@@ -7,17 +7,17 @@
  * A Session (session.js) does the listening and shows what it does through the view made
  * here; this file holds no protocol, codec or audio logic of its own.
  */
-import { prestartDecoderWorker } from './direct_decoder.js';
+import { prestartDecoderWorker } from '../decoding/direct_decoder.js';
 import { MediaControls } from './media_session.js';
 import { Panel } from './panel.js';
-import { Session } from './session.js';
+import { Session } from '../session/session.js';
 import { setUpControls } from './control.js';
-import { peekHttpsPort } from './stream.js';
-import { figureParts } from './telemetry.js';
+import { peekHttpsPort } from '../link/stream.js';
+import { figureParts } from '../session/telemetry.js';
 
 /**
- * @typedef {import('./telemetry.js').FigurePart} FigurePart
- * @typedef {import('./session.js').StatusTone} StatusTone
+ * @typedef {import('../session/telemetry.js').FigurePart} FigurePart
+ * @typedef {import('../session/session.js').StatusTone} StatusTone
  */
 
 // A shared listening link carries the key (?key=...): the stream needs it too.
@@ -113,7 +113,7 @@ function showBlocked(blocked) {
 /**
  * What a session shows goes to the page while it is the current one.
  * @param {() => Session | null} self  the session the view is for (once it exists)
- * @returns {import('./session.js').SessionView}
+ * @returns {import('../session/session.js').SessionView}
  */
 function viewFor(self) {
   const current = () => session !== null && session === self();

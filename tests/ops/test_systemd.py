@@ -91,7 +91,8 @@ def test_install_into_a_root_twice_changes_nothing_and_keeps_the_users_config(
     program = root / "opt/broadcaster/venv/bin/broadcaster"
     proc = start_broadcaster(tmp_path, "--source", "tone", program=[str(program)])
     try:
-        assert "/static/app.js" in httpx.get(proc.url + "/", timeout=5).text
+        assert "/static/ui/app.js" in httpx.get(proc.url + "/", timeout=5).text
+        assert httpx.get(proc.url + "/static/worklet/worklet.js", timeout=5).status_code == 200
         # and the WebAssembly Opus decoder install.sh put beside it in the virtualenv
         vendor = httpx.get(proc.url + "/vendor/opus-decoder/opus-decoder.min.js", timeout=5)
         assert vendor.status_code == 200 and b"OpusDecoder" in vendor.content

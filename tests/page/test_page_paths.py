@@ -44,7 +44,7 @@ if (window.AudioData) {
   };
 }
 """
-DECODER_WORKER_JS = "/static/decoder_worker.js"
+DECODER_WORKER_JS = "/static/decoding/decoder_worker.js"
 
 
 def vendor_requests(page: Page) -> list[str]:
@@ -164,7 +164,7 @@ def vendor_get(path: str, vendor: list[Path] | None = None) -> tuple[int, str, b
         station = Station(config, tone_source(440, -12, 48000, 1))
         await station.open()
         try:
-            client = create_app(station, WEB_ROOT, vendor).test_client()
+            client = create_app(station, WEB_ROOT, vendor=vendor).test_client()
             response = await client.get(path)
             return (response.status_code, response.headers.get("Content-Type", ""),
                     await response.get_data())

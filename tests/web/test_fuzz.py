@@ -83,7 +83,7 @@ def listener(server: Broadcaster) -> Iterator[BackgroundListener]:
 
 
 paths = st.sampled_from(["/", "/audio/stream", "/audio/start", "/audio/stop", "/status",
-                         "/healthz", "/static/app.js", "/static/../../etc/passwd",
+                         "/healthz", "/static/ui/app.js", "/static/../../etc/passwd",
                          "/static/%2e%2e/x", "/%00", "/audio/stream/"]) | \
     st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=30).map(
         lambda p: "/" + p)

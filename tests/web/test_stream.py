@@ -199,8 +199,8 @@ def test_the_page_is_served(tone_server: str) -> None:
     page = httpx.get(tone_server + "/", timeout=5)
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
-    assert "/static/app.js" in page.text
-    script = httpx.get(tone_server + "/static/worklet.js", timeout=5)
+    assert "/static/ui/app.js" in page.text
+    script = httpx.get(tone_server + "/static/worklet/worklet.js", timeout=5)
     assert script.status_code == 200
     assert "javascript" in script.headers["content-type"]
     assert httpx.get(tone_server + "/static/../pyproject.toml", timeout=5).status_code == 404

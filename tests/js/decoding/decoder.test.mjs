@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, before, describe, test } from 'node:test';
 
-/** @type {typeof import('../../listener_web/decoder.js')} */
+/** @type {typeof import('../../../listener_web/decoding/decoder.js')} */
 let decoder;
 
 /** URL -> what loading it does: define the library, define nothing, or fail (404). */
@@ -41,7 +41,7 @@ before(async () => {
       },
     },
   };
-  decoder = await import('../../listener_web/decoder.js');
+  decoder = await import('../../../listener_web/decoding/decoder.js');
 });
 
 afterEach(() => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { Prefill } from '../../listener_web/prefill.js';
+import { Prefill } from '../../../listener_web/decoding/prefill.js';
 
 const pcm = (/** @type {number} */ value, n = 4) => new Float32Array(n).fill(value);
 

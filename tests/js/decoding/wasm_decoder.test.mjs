@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
-import { WasmOpusDecoder, interleave } from '../../listener_web/wasm_decoder.js';
+import { WasmOpusDecoder, interleave } from '../../../listener_web/decoding/wasm_decoder.js';
 
-const REAL_LIBRARY = new URL('../../node_modules/opus-decoder/index.js', import.meta.url);
+const REAL_LIBRARY = new URL('../../../node_modules/opus-decoder/index.js', import.meta.url);
 // A TOC byte alone: CELT fullband 20 ms, one frame of no data (the encoder's DTX), which
 // libopus decodes to 20 ms of concealment.
 const EMPTY_20MS = new Uint8Array([0xf8]);

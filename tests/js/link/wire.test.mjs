@@ -10,7 +10,7 @@ import {
   parseConfig,
   parseGap,
   parseState,
-} from '../../listener_web/wire.js';
+} from '../../../listener_web/link/wire.js';
 
 // The examples of docs/protocol.md, verbatim.
 const CONFIG = {

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 
-/** @type {typeof import('../../listener_web/legacy_output.js')} */
+/** @type {typeof import('../../../listener_web/output/legacy_output.js')} */
 let legacy;
-/** @type {typeof import('../../listener_web/player.js')} */
+/** @type {typeof import('../../../listener_web/output/player.js')} */
 let player;
 
 class FakeScriptProcessor {
@@ -75,8 +75,8 @@ before(async () => {
     writable: true,
   });
   globalThis.AudioContext = InsecureContext;
-  legacy = await import('../../listener_web/legacy_output.js');
-  player = await import('../../listener_web/player.js');
+  legacy = await import('../../../listener_web/output/legacy_output.js');
+  player = await import('../../../listener_web/output/player.js');
 });
 
 describe('ScriptProcessorOutput', () => {

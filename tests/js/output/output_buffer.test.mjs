@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 
 import {
   GLITCHES_TO_WIDEN, GLITCH_WINDOW_MS, GlitchWatch, firstOutputBuffer, latencyHint,
-} from '../../listener_web/output_buffer.js';
+} from '../../../listener_web/output/output_buffer.js';
 
 describe('firstOutputBuffer', () => {
   test('the smallest only with an AudioWorklet, and where the browser counts glitches', () => {

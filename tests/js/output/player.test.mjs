@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 
-/** @type {typeof import('../../listener_web/player.js')} */
+/** @type {typeof import('../../../listener_web/output/player.js')} */
 let player;
 
 class FakeContext {
@@ -47,7 +47,7 @@ class FakeNode {
 before(async () => {
   globalThis.AudioContext = FakeContext;
   globalThis.AudioWorkletNode = FakeNode;
-  player = await import('../../listener_web/player.js');
+  player = await import('../../../listener_web/output/player.js');
 });
 
 /** A configured Player and its node; `stats` collects what reached onStats. */

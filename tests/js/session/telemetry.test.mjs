@@ -12,7 +12,7 @@ import {
   listenerId,
   reportProblem,
   shortAgent,
-} from '../../listener_web/telemetry.js';
+} from '../../../listener_web/session/telemetry.js';
 
 describe('ClockOffset', () => {
   test('is null before any sample', () => {
@@ -148,7 +148,7 @@ describe('shortAgent', () => {
   });
 });
 
-/** @type {import('../../listener_web/telemetry.js').Figures} */
+/** @type {import('../../../listener_web/session/telemetry.js').Figures} */
 const FIGURES = {
   listener: 'k3J9xQ2mZpA7',
   latencyMs: 84.234,

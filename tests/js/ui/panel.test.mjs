@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { AudioWatch } from '../../listener_web/audio_watch.js';
-import { PointRing, axisTopMs, xFor, yFor } from '../../listener_web/graph_points.js';
-import { FLOOR_DBFS, holdPeak, measure, meterFraction } from '../../listener_web/level.js';
-import { MediaControls } from '../../listener_web/media_session.js';
-import { DEFAULT_VOLUME_PERCENT, gainFor, parseVolume } from '../../listener_web/volume.js';
+import { AudioWatch } from '../../../listener_web/output/audio_watch.js';
+import { PointRing, axisTopMs, xFor, yFor } from '../../../listener_web/ui/graph_points.js';
+import { FLOOR_DBFS, holdPeak, measure, meterFraction } from '../../../listener_web/ui/level.js';
+import { MediaControls } from '../../../listener_web/ui/media_session.js';
+import { DEFAULT_VOLUME_PERCENT, gainFor, parseVolume } from '../../../listener_web/ui/volume.js';
 
 describe('level', () => {
   test('measure() gives the peak and RMS of a full-scale sine, into the object given', () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { DriftController, TargetTracker } from '../../listener_web/drift.js';
+import { DriftController, TargetTracker } from '../../../listener_web/worklet/drift.js';
 
 const RATE = 48000;
 const FRAME = 960; // 20 ms

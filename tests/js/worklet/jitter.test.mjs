@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { JitterBuffer, cubic } from '../../listener_web/jitter.js';
+import { JitterBuffer, cubic } from '../../../listener_web/worklet/jitter.js';
 
 const RATE = 48000;
 const BLOCK = 128; // AudioWorklet render quantum

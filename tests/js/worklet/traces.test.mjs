@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { JitterBuffer } from '../../listener_web/jitter.js';
+import { JitterBuffer } from '../../../listener_web/worklet/jitter.js';
 
 const RATE = 48000;
 const FRAME = 960;

@@ -16,7 +16,7 @@ before(async () => {
     }
   };
   globalThis.registerProcessor = (name, cls) => registered.set(name, cls);
-  await import('../../listener_web/worklet.js');
+  await import('../../../listener_web/worklet/worklet.js');
 });
 
 function makeProcessor(channels = 1) {
