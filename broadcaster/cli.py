@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from broadcaster.audio import preflight
 from broadcaster.audio.devices import PortAudio, describe_auto
 from broadcaster.audio.encoder import EncoderError
 from broadcaster.audio.sources import SourceError
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.list_devices:
             return list_devices()
+        if config.source.source.kind in ("auto", "mic"):
+            preflight.begin()  # PortAudio's trial start runs while the server's modules load
         from broadcaster.ops.tls import TlsError
         from broadcaster.server import run  # keeps --help/config checks light
 

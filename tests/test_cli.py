@@ -19,10 +19,17 @@ from tests.support.sse_client import receive, stream_events
 from tests.support.vmic import VirtualMic
 
 
-def run_cli(tmp_path: Path, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+def run_cli(tmp_path: Path, *args: str, timeout: float = 20,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "broadcaster", *args], cwd=ROOT,
-                          env=no_device_env(), capture_output=True, text=True,
+                          env=env or no_device_env(), capture_output=True, text=True,
                           timeout=timeout)
+
+
+BROKEN_ALSA = no_device_env() | {"ALSA_CONFIG_PATH": "/dev/null"}  # PortAudio aborts on it
+CRASH = ("PortAudio crashed (SIGABRT) while looking for sound devices: the ALSA configuration "
+         "is broken; fix: ALSA_CONFIG_PATH is set to '/dev/null': unset it, or point it at a "
+         "valid ALSA configuration")
 
 
 def test_with_no_microphone_auto_says_so_and_broadcasts_the_test_tone(tmp_path: Path) -> None:
@@ -35,6 +42,30 @@ def test_with_no_microphone_auto_says_so_and_broadcasts_the_test_tone(tmp_path: 
         assert "no input device found" in proc.log()
     finally:
         assert proc.stop() == 0
+
+
+def test_with_a_broken_alsa_configuration_auto_says_why_and_broadcasts_the_tone(
+    tmp_path: Path
+) -> None:
+    proc = start_broadcaster(tmp_path, env=BROKEN_ALSA)  # `auto`: the tone, as with no device
+    try:
+        assert receive(proc.url + "/audio/stream", frames=5).config["source"] == "tone:440"
+        assert ("broadcasting the built-in test signal (a 440 Hz tone) instead of a "
+                f"microphone: {CRASH}") in proc.log()
+    finally:
+        assert proc.stop() == 0
+
+
+@pytest.mark.parametrize("args", [["--source", "mic"], ["--source", "mic:USB"],
+                                  ["--list-devices"]])
+def test_with_a_broken_alsa_configuration_a_mic_is_one_clear_error(
+    tmp_path: Path, args: list[str]
+) -> None:
+    result = run_cli(tmp_path, *args, env=BROKEN_ALSA)
+    assert result.returncode == 1, result.stderr  # not -6: PortAudio's abort stayed in a child
+    [line] = result.stderr.strip().splitlines()
+    assert line.endswith(" ERROR broadcaster: " + CRASH + " (normally /usr/share/alsa/alsa.conf)")
+    assert result.stdout == ""
 
 
 def test_sigterm_ends_listener_streams_and_exits_cleanly(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from broadcaster.audio.preflight import ensure_portaudio_starts
 from broadcaster.audio.sources import SourceError
 from broadcaster.core import opus
 from broadcaster.core.source_spec import DEFAULT_TONE_HZ
@@ -128,7 +129,11 @@ def _stderr_silenced() -> Iterator[None]:
 
 
 class PortAudio:
-    """A PortAudio session (PyAudio); PortAudio sees devices as they were when it started."""
+    """A PortAudio session (PyAudio); PortAudio sees devices as they were when it started.
+
+    Raises SourceError if PyAudio does not load, and PortAudioBroken if PortAudio cannot
+    start (found out in a child process first: some broken set-ups abort the process).
+    """
 
     def __init__(self) -> None:
         try:
@@ -136,9 +141,13 @@ class PortAudio:
         except ImportError as exc:
             raise SourceError(f"cannot load PyAudio/PortAudio: {exc}") from exc
         self.pyaudio: Any = pyaudio
+        ensure_portaudio_starts()
         _silence_alsa()
-        with _stderr_silenced():
-            self.pa: Any = pyaudio.PyAudio()
+        try:
+            with _stderr_silenced():
+                self.pa: Any = pyaudio.PyAudio()
+        except OSError as exc:  # the child started it, so the set-up changed since
+            raise SourceError(f"PortAudio failed to start: {exc}") from exc
 
     def close(self) -> None:
         """End the PortAudio session."""
@@ -175,10 +184,12 @@ class PortAudio:
             return False
 
 
-def has_default_input() -> bool:
-    """Whether PortAudio finds a default input device (what `auto` uses)."""
+def missing_default_input() -> str | None:
+    """None if PortAudio finds a default input device (what `auto` uses), else why not."""
     try:
         with PortAudio() as pa:
-            return any(d.is_default for d in pa.input_devices())
-    except SourceError:
-        return False
+            if any(d.is_default for d in pa.input_devices()):
+                return None
+    except SourceError as exc:  # PyAudio missing, or PortAudio does not start
+        return str(exc)
+    return "no input device found"

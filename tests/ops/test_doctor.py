@@ -1,10 +1,9 @@
-"""`broadcaster doctor`: the verdicts and the report (pure), the port and config checks, and
-the whole command against the virtual microphone and against a machine with no device."""
+"""`broadcaster doctor`: the port, config and ALSA checks, and the whole command against the
+virtual microphone, a machine with no device and a broken ALSA set-up (the verdicts and
+the report's lines are in test_findings.py)."""
 
 from __future__ import annotations
 
-import errno
-import math
 import re
 import socket
 import subprocess
@@ -15,67 +14,12 @@ from pathlib import Path
 import pytest
 
 from broadcaster.config import Config, ServerConfig, load_config
-from broadcaster.ops.doctor import (
-    Finding,
-    Verdict,
-    check_alsa,
-    check_config,
-    check_port,
-    format_finding,
-    format_summary,
-    level_finding,
-    meter_line,
-    peak_dbfs,
-    port_finding,
-    pulse_sockets,
-)
+from broadcaster.ops.doctor import check_alsa, check_config, check_port, pulse_sockets
+from broadcaster.ops.findings import Verdict
 from tests.conftest import ROOT, free_port, no_device_env
 from tests.ops.test_urls import read_terminal
 from tests.support.signal_tools import sine_s16le
 from tests.support.vmic import VirtualMic
-
-
-def test_peak_dbfs() -> None:
-    assert peak_dbfs(b"") == -math.inf
-    assert peak_dbfs(bytes(960)) == -math.inf
-    assert peak_dbfs((-32768).to_bytes(2, "little", signed=True) * 3) == 0.0
-    assert peak_dbfs(sine_s16le(440, 0.1)) == pytest.approx(-6.02, abs=0.01)
-    assert peak_dbfs(b"\x01\x00\x00") == pytest.approx(-90.3, abs=0.1)  # odd byte ignored
-
-
-def test_a_silent_mic_is_a_problem_that_points_at_alsamixer() -> None:
-    for loudest in (-math.inf, -75.0):
-        finding = level_finding(loudest, 3, "mic:USB")
-        assert finding.verdict is Verdict.PROBLEM
-        assert finding.summary == "silent: is the mic muted? try `alsamixer`"
-        assert "F4" in finding.fix
-    assert "digital silence" in level_finding(-math.inf, 3, "mic:USB").details[0]
-    assert level_finding(-20.0, 3, "mic:USB") == Finding(
-        "level", Verdict.OK, "peak -20.0 dBFS in 3 s from mic:USB")
-    assert level_finding(-0.1, 3, "mic:USB").verdict is Verdict.INFO  # clipping
-
-
-def test_meter_line() -> None:
-    assert meter_line(-30.0, -12.0, width=10) == \
-        "       level  -30.0 dBFS [#####.....] peak  -12.0"
-    assert "[..........]" in meter_line(-math.inf, -math.inf, width=10)
-    assert "[##########]" in meter_line(0.0, 0.0, width=10)
-
-
-@pytest.mark.parametrize(("exc", "summary", "fix"), [
-    (None, "0.0.0.0:8000 is free", ""),
-    (OSError(errno.EADDRINUSE, "in use"), "port 8000 is taken by another program",
-     "stop that program, or choose another port with --port"),
-    (OSError(errno.EACCES, "denied"), "port 8000 needs root (below 1024)", "from 1024 up"),
-    (OSError(errno.EADDRNOTAVAIL, "no"), "0.0.0.0 is not an address of this machine",
-     '"0.0.0.0"'),
-    (socket.gaierror(-2, "Name or service not known"), "cannot resolve the host '0.0.0.0'",
-     "--host"),
-])
-def test_port_verdicts(exc: OSError | None, summary: str, fix: str) -> None:
-    finding = port_finding(ServerConfig(), exc)
-    assert finding.summary.startswith(summary) and fix in finding.fix
-    assert (finding.verdict is Verdict.OK) == (exc is None)
 
 
 def test_the_port_check_binds_like_the_server() -> None:
@@ -97,21 +41,6 @@ def test_a_bad_config_is_a_problem_and_the_rest_uses_the_defaults(tmp_path: Path
     assert finding.verdict is Verdict.PROBLEM
     assert finding.summary == "unknown key audio.frame_size (did you mean 'frame_ms'?)"
     assert config == Config()
-
-
-def test_a_problem_needs_a_fix() -> None:
-    with pytest.raises(ValueError, match="without a fix"):
-        Finding("port", Verdict.PROBLEM, "taken")
-
-
-def test_report_formatting() -> None:
-    problem = Finding("level", Verdict.PROBLEM, "silent", ("details",), "unmute it")
-    assert format_finding(problem) == ["[FAIL] level: silent", "       details",
-                                       "       fix: unmute it"]
-    assert format_finding(Finding("port", Verdict.OK, "free")) == ["[ ok ] port: free"]
-    assert format_summary([Finding("port", Verdict.OK, "free")]).startswith("all checks passed")
-    assert format_summary([problem, Finding("x", Verdict.INFO, "y")]).startswith(
-        "1 problem(s) (level): broadcasting would not work")
 
 
 def test_pulse_sockets() -> None:
@@ -146,6 +75,25 @@ def test_with_no_device_doctor_fails_and_says_why() -> None:
     assert out.rstrip().endswith("2 problem(s) (input devices, source): broadcasting would not "
                                  "work as configured; fix them (the `fix:` lines above) and run "
                                  "`broadcaster doctor` again")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("source", ["auto", "mic"])
+def test_with_a_broken_alsa_configuration_doctor_says_so_and_ends(source: str) -> None:
+    env = no_device_env() | {"ALSA_CONFIG_PATH": "/dev/null"}  # PortAudio aborts on it
+    result = doctor(env, "--source", source, "--seconds", "0.5")
+    assert result.returncode == 1, result.stdout + result.stderr  # not -6: no SIGABRT
+    out = result.stdout
+    assert ("[FAIL] PortAudio: PortAudio crashed (SIGABRT) while looking for sound devices: "
+            "the ALSA configuration is broken\n       it said: ") in out
+    assert "BuildDeviceList: Assertion" in out
+    assert ("       fix: ALSA_CONFIG_PATH is set to '/dev/null': unset it, or point it at a "
+            "valid ALSA configuration") in out
+    summary = ("`auto` would broadcast the test tone instead of a microphone" if source == "auto"
+               else "mic cannot be opened")
+    assert f"[FAIL] source: {summary}\n       because PortAudio does not start" in out
+    assert "[ ok ] libopus" in out and "[ ok ] port: 127.0.0.1:" in out  # the rest still ran
+    assert "2 problem(s) (PortAudio, source)" in out
     assert "Traceback" not in result.stderr
 
 

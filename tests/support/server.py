@@ -36,8 +36,9 @@ def free_port() -> int:
 def no_device_env() -> dict[str, str]:
     """The environment of a machine with no sound card: no PulseAudio reachable.
 
-    (An empty ALSA config would hide the devices more thoroughly, but PortAudio aborts
-    the process on one.)
+    (Not an empty ALSA config: PortAudio aborts on one, which the broadcaster reports as a
+    broken sound set-up, not as a machine with no device; tests of that add
+    `ALSA_CONFIG_PATH=/dev/null` to this environment.)
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "ALSA_"))}
     return env | {"PULSE_SERVER": "unix:/nonexistent"}

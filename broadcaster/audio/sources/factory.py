@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from broadcaster.audio.devices import has_default_input
+from broadcaster.audio.devices import missing_default_input
 from broadcaster.audio.sources import PcmSource
 from broadcaster.audio.sources.mic import MicSource
 from broadcaster.audio.sources.tone import tone_source
@@ -24,11 +24,15 @@ def make_source(config: Config) -> PcmSource:
     spec = config.source.source
     channels = config.audio.channels
     if spec.kind == "auto":
-        if has_default_input():
+        # With no usable device (none plugged in, or a sound set-up PortAudio cannot start
+        # on), `auto` broadcasts the tone, as documented, and says why: a service keeps
+        # running and the page can be tried; `mic` and `broadcaster doctor` fail instead.
+        missing = missing_default_input()
+        if missing is None:
             spec = SourceSpec("mic")
         else:
-            logger.warning("no input device found: broadcasting the built-in test signal "
-                           "(a %g Hz tone) instead", spec.tone_hz)
+            logger.warning("broadcasting the built-in test signal (a %g Hz tone) instead of "
+                           "a microphone: %s", spec.tone_hz, missing)
             spec = SourceSpec("tone")
     if spec.kind == "mic":
         mic = MicSource(spec.device, channels, config.source.max_backlog_ms)
