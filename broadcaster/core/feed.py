@@ -5,10 +5,11 @@ the listeners. Over one stream socket per worker, each message is a 4-byte big-e
 length, a 1-byte kind and the body. A frame's body is its 8-byte sequence number and its
 SSE bytes, exactly what listeners are sent; every other body is a JSON object.
 
-hub → worker: HELLO (epoch and where the frames start), FRAME, STATE (the broadcast's
-state and status snapshot), REPLY (to a worker's request), CLOSE (shutting down).
-worker → hub: REQUEST (start/stop capture, admit a listener), RELEASE (a listener left),
-STATS (the worker's counters).
+hub → worker: HELLO (epoch, where the frames start, and what STATE says), FRAME, STATE
+(the broadcast's state, health and log level: sent only when one of them changes), REPLY
+(to a worker's request), CLOSE (shutting down).
+worker → hub: REQUEST (start/stop capture, admit a listener, the counters for /status),
+RELEASE (a listener left), STATS (the worker's counters and its listeners' reports).
 """
 
 from __future__ import annotations
