@@ -1,24 +1,21 @@
 """Where to open the page: the machine's addresses as URLs, and a QR code of the first one.
 
-`page_urls`, `describe` and `qr_lines` are pure; `interface_addresses` reads the kernel's
-lists and `announce` logs (and, on a terminal, prints) what they return.
+`page_urls`, `describe` and `qr_lines` are pure; `announce` logs (and, on a terminal,
+prints) what they make of the addresses `interfaces` finds.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import ipaddress
 import logging
-import socket
-import struct
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 import segno
+
+from broadcaster.ops.interfaces import interface_addresses
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +67,10 @@ def page_urls(addresses: Iterable[tuple[str, str]], bind_host: str, port: int,
 
     `addresses` are (interface, address) pairs of this machine. A wildcard host lists every
     address it serves that is not loopback: IPv4 ("0.0.0.0"), or IPv4 and IPv6 ("::"), IPv4
-    first and interfaces that look virtual last; link-local addresses only when there is
-    nothing else. A specific host gives that one URL. With `https_port`, other devices are
-    sent to https (browsers play audio only in a secure context); loopback is one already.
+    first and interfaces that look virtual last; IPv4 link-local addresses only when there
+    is nothing else, IPv6 link-local ones never (below). A specific host gives that one URL.
+    With `https_port`, other devices are sent to https (browsers play audio only in a secure
+    context); loopback is one already.
     """
     lan_scheme, lan_port = ("https", https_port) if https_port else ("http", port)
     if bind_host not in WILDCARD_HOSTS:
@@ -89,8 +87,11 @@ def page_urls(addresses: Iterable[tuple[str, str]], bind_host: str, port: int,
     found: list[tuple[tuple[bool, bool, int], PageUrl]] = []
     for order, (interface, address) in enumerate(addresses):
         ip = _parse_ip(address)
+        # An IPv6 link-local address is reachable only with a zone (`fe80::1%wlan0`), which
+        # names the listener's own interface, not this machine's, and which the URL standard
+        # browsers follow has no place for: no URL another device could open.
         if (ip is None or ip.version not in families or ip.is_loopback or ip.is_multicast
-                or ip.is_unspecified):
+                or ip.is_unspecified or (ip.version == 6 and ip.is_link_local)):
             continue
         virtual = interface.startswith(VIRTUAL_PREFIXES)
         page = PageUrl(_url(lan_scheme, str(ip), lan_port), interface, ip.is_link_local)
@@ -130,44 +131,6 @@ def qr_lines(url: str) -> list[str]:
         rows.append([False] * len(rows[0]))
     return [_QR_COLOURS + "".join(_HALF_BLOCKS[pair] for pair in zip(top, bottom, strict=True))
             + _QR_RESET for top, bottom in zip(rows[0::2], rows[1::2], strict=True)]
-
-
-# ---------------------------------------------------------------- the machine's addresses
-
-_SIOCGIFFLAGS = 0x8913
-_SIOCGIFADDR = 0x8915
-_IFF_UP = 0x1
-_IFA_F_DADFAILED = 0x08
-_IFA_F_DEPRECATED = 0x20
-
-
-def _ioctl(sock: socket.socket, request: int, interface: str) -> bytes:
-    return fcntl.ioctl(sock.fileno(), request, struct.pack("256s", interface.encode()[:15]))
-
-
-def interface_addresses(if_inet6: Path = Path("/proc/net/if_inet6")) -> list[tuple[str, str]]:
-    """(interface, address) of every interface that is up (Linux): the IPv4 address of
-    each (SIOCGIFADDR), then the IPv6 addresses the kernel lists."""
-    found: list[tuple[str, str]] = []
-    up: set[str] = set()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        for _, name in socket.if_nameindex():
-            try:
-                flags = struct.unpack_from("H", _ioctl(sock, _SIOCGIFFLAGS, name), 16)[0]
-            except OSError:
-                continue
-            if not flags & _IFF_UP:
-                continue
-            up.add(name)
-            with contextlib.suppress(OSError):  # EADDRNOTAVAIL: no IPv4 address
-                found.append((name, socket.inet_ntoa(_ioctl(sock, _SIOCGIFADDR, name)[20:24])))
-    with contextlib.suppress(OSError):  # no such file: IPv6 is off
-        for line in if_inet6.read_text().splitlines():
-            fields = line.split()
-            if (len(fields) == 6 and fields[5] in up
-                    and not int(fields[4], 16) & (_IFA_F_DADFAILED | _IFA_F_DEPRECATED)):
-                found.append((fields[5], str(ipaddress.IPv6Address(bytes.fromhex(fields[0])))))
-    return found
 
 
 def announce(bind_host: str, port: int, https_port: int | None = None,

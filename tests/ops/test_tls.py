@@ -1,9 +1,12 @@
-"""HTTPS: the certificate, its pure parts (names, making one, when to renew) and then the
-real files it is kept in (made once, reused, replaced, or given in the config)."""
+"""HTTPS: the certificate, its pure parts (names, making one, when to renew), then the real
+files it is kept in (made once, reused, replaced, or given in the config), and a broadcaster
+with TLS off that never loads `cryptography`."""
 
 from __future__ import annotations
 
 import ssl
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from broadcaster.ops.tls import (
     state_directory,
 )
 from broadcaster.stream.hello import hello_payload
+from tests.conftest import ROOT, free_port, no_device_env
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NAMES = ("localhost", "pi", "pi.local", "127.0.0.1", "192.168.1.20", "::1")
@@ -181,3 +185,47 @@ def test_a_state_directory_that_cannot_be_written_names_the_key(tmp_path: Path) 
     with pytest.raises(TlsError, match=r"cannot keep the self-signed certificate in .* "
                                        r"\(tls\.state_dir\)"):
         prepare(config, NAMES, NOW)
+
+
+# ------------------------------------------------------------------------- TLS off
+
+# Runs the command line until it serves and stops it the way a service manager does, then
+# prints its exit status and whether `cryptography` was loaded.
+CLI_THEN_MODULES = """
+import os, signal, sys, threading, time, urllib.request
+from broadcaster.cli import main
+
+def stop_once_serving(url: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.1)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+threading.Thread(target=stop_once_serving, args=(sys.argv[1],), daemon=True).start()
+status = main(sys.argv[2:])
+print(status, "cryptography" in sys.modules)
+"""
+
+
+def test_importing_the_server_and_the_workers_loads_no_cryptography() -> None:
+    code = ("import sys, broadcaster.server, broadcaster.workers.worker, broadcaster.ops.tls; "
+            "print(sorted(m for m in sys.modules if m.startswith('cryptography')))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=30, check=True)
+    assert loaded.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_cryptography_is_loaded_only_when_tls_is_on(tmp_path: Path, tls: bool) -> None:
+    port = free_port()
+    config = tmp_path / "broadcaster.toml"
+    config.write_text(f'[tls]\nport = {free_port()}\nstate_dir = "{tmp_path}"\n' if tls else "")
+    ran = subprocess.run(
+        [sys.executable, "-c", CLI_THEN_MODULES, f"http://127.0.0.1:{port}/healthz",
+         "--source", "tone", "--host", "127.0.0.1", "--port", str(port), "--config", str(config)],
+        cwd=ROOT, env=no_device_env(), capture_output=True, text=True, timeout=60)
+    assert ran.stdout.split() == ["0", str(tls)], ran.stdout + ran.stderr

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import segno
 
+from broadcaster.ops.interfaces import interface_addresses
 from broadcaster.ops.urls import (
     QR_BORDER_MODULES,
     PageUrl,
     announce,
     describe,
-    interface_addresses,
     page_urls,
     qr_lines,
 )
@@ -60,14 +60,23 @@ def test_the_ipv6_wildcard_adds_ipv6_after_ipv4_in_brackets() -> None:
     assert urls.local == "http://[::1]:8000/"
 
 
-def test_link_local_only_when_there_is_nothing_else_without_this_machines_zone() -> None:
-    only_link_local = [("lo", "127.0.0.1"), ("eth0", "fe80::1%eth0"), ("lo", "::1")]
-    urls = page_urls(only_link_local, "::", 8000)
-    assert urls.lan == (PageUrl("http://[fe80::1]:8000/", "eth0", link_local=True),)
-    assert describe(urls, "::")[0] == ("listen from another device at http://[fe80::1]:8000/ "
-                                       "(eth0) (link-local: only from the same network segment)")
-    ipv4_link_local = page_urls([("usb0", "169.254.3.4")], "0.0.0.0", 8000)
-    assert urls_of(ipv4_link_local.lan) == ["http://169.254.3.4:8000/"]
+def test_ipv4_link_local_only_when_there_is_nothing_else_ipv6_link_local_never() -> None:
+    ipv4_link_local = page_urls([("lo", "127.0.0.1"), ("usb0", "169.254.3.4")], "::", 8000)
+    assert ipv4_link_local.lan == (PageUrl("http://169.254.3.4:8000/", "usb0", link_local=True),)
+    assert describe(ipv4_link_local, "::")[0] == (
+        "listen from another device at http://169.254.3.4:8000/ (usb0) "
+        "(link-local: only from the same network segment)")
+    # fe80:: needs a zone naming the listener's interface, and no browser takes one in a URL
+    only_ipv6_link_local = [("lo", "127.0.0.1"), ("eth0", "fe80::1%eth0"), ("lo", "::1")]
+    assert page_urls(only_ipv6_link_local, "::", 8000).lan == ()
+
+
+def test_secondary_ipv4_ula_and_global_ipv6_addresses_each_get_a_url() -> None:
+    addresses = [("eth0", "192.168.1.20"), ("eth0", "192.168.1.21"), ("eth0", "fe80::1"),
+                 ("eth0", "fd12:3456::20"), ("eth0", "2001:db8::20")]
+    assert urls_of(page_urls(addresses, "::", 8000).lan) == [
+        "http://192.168.1.20:8000/", "http://192.168.1.21:8000/",
+        "http://[fd12:3456::20]:8000/", "http://[2001:db8::20]:8000/"]
 
 
 def test_no_address_but_loopback_says_only_this_machine_can_listen() -> None:
@@ -134,18 +143,6 @@ def test_the_qr_code_in_the_terminal_is_the_urls_qr_code(url: str) -> None:
     assert drawn[:len(expected)] == expected
     assert all(not any(row) for row in drawn[len(expected):])  # the padding row is light
     assert len(drawn) - len(expected) in (0, 1)
-
-
-def test_the_machines_addresses_skip_deprecated_ipv6(tmp_path: Path) -> None:
-    fake = tmp_path / "if_inet6"
-    fake.write_text("00000000000000000000000000000001 01 80 10 80       lo\n"
-                    "fd000000000000000000000000000002 01 40 00 20       lo\n"
-                    "fd000000000000000000000000000003 01 40 00 80   nosuch\n")
-    found = interface_addresses(fake)
-    assert ("lo", "127.0.0.1") in found  # through SIOCGIFADDR
-    assert ("lo", "::1") in found
-    assert ("lo", "fd00::2") not in found  # deprecated
-    assert not any(name == "nosuch" for name, _ in found)  # not an interface that is up
 
 
 class Terminal(io.StringIO):
