@@ -4,7 +4,6 @@
  *  - TargetTracker: when its audio arrives, hence how deep the jitter buffer should be.
  *  - DriftController: how fast its clock runs against ours, hence how fast to read so that
  *    the depth follows the target (PI on the peak depth).
- *  - CaptureStamps: when the audio at a buffer position was captured.
  * No ring of audio, no WebAudio, no allocation after construction: they run in an
  * AudioWorklet, in a ScriptProcessor fallback and under `node --test` alike. Time is counted
  * in output samples; depths and positions in input samples per channel.
@@ -313,52 +312,6 @@ export class DriftController {
   /** @param {number} x */
   _clamp(x) {
     return Math.min(this.maxOffset, Math.max(-this.maxOffset, x));
-  }
-}
-
-/** Capture times of the pushes into a buffer, to say when a given sample was captured. */
-export class CaptureStamps {
-  /** @param {number} slots  pushes remembered (older ones are forgotten) */
-  constructor(slots) {
-    this._pos = new Float64Array(slots);
-    this._ms = new Float64Array(slots);
-    this._written = 0;
-    this._found = 0; // the newest push at or before the last position asked for
-  }
-
-  /**
-   * A push starts at buffer position `position`; its first sample was captured at `captureMs`
-   * (NaN when unknown). Positions must not decrease.
-   * @param {number} position
-   * @param {number} captureMs
-   */
-  add(position, captureMs) {
-    const at = this._written % this._pos.length;
-    this._pos[at] = position;
-    this._ms[at] = captureMs;
-    this._written++;
-  }
-
-  /** Forget every push. */
-  clear() {
-    this._found = this._written;
-  }
-
-  /**
-   * Capture time (ms) of the sample at `position`; NaN when unknown. Positions asked for
-   * must not decrease either (a read head).
-   * @param {number} position
-   * @param {number} sampleRateHz
-   */
-  at(position, sampleRateHz) {
-    const slots = this._pos.length;
-    if (this._written - this._found > slots) this._found = this._written - slots;
-    while (this._found + 1 < this._written && this._pos[(this._found + 1) % slots] <= position) {
-      this._found++;
-    }
-    const at = this._found % slots;
-    if (this._found >= this._written || this._pos[at] > position) return NaN;
-    return this._ms[at] + ((position - this._pos[at]) * 1000) / sampleRateHz;
   }
 }
 

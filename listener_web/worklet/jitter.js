@@ -7,10 +7,9 @@
  * --test` drives it with simulated arrival traces. pull() and advance() allocate nothing.
  *
  * Design
- *  - Ring: one preallocated Float32Array of interleaved samples. Positions are absolute
- *    sample counts held in doubles; the read position is fractional. Each output sample is
- *    a 4-point cubic (Catmull-Rom) interpolation at the read position, which then moves by
- *    `ratio` input samples: resampling by up to ±0.1 % without an audible pitch change.
+ *  - Ring (ring.js SampleRing): the audio, at absolute positions; the read position is
+ *    fractional, and each block is read by cubic interpolation at `ratio` input samples per
+ *    output sample. This file decides what each block does (a BlockPlan); the ring plays it.
  *  - Target depth (drift.js TargetTracker): every push is an arrival; the spread of arrival
  *    times over the last 300 s (one frame when nothing is late) sets
  *    target = clamp(1.1 × spread + block + 2 ms, floor 20 ms, ceiling 500 ms). It rises at
@@ -29,17 +28,16 @@
  *  - Underrun: when a block cannot be filled, the gain fades to 0 over `fadeSamples`
  *    (reading what is left, then holding the last sample), then silence until the depth is
  *    back at the target, then a fade-in. An expected end (capture stopped) is no underrun.
- *  - Timestamps: each push may carry the capture time of its first sample; readHeadMs()
- *    says when the sample at the read head (the next one out) was captured.
+ *  - Timestamps (capture_stamps.js): each push may carry the capture time of its first
+ *    sample; readHeadMs() says when the sample at the read head (the next one out) was captured.
  */
-import { CaptureStamps, DriftController, TargetTracker } from './drift.js';
+import { CaptureStamps } from './capture_stamps.js';
+import { DriftController, TargetTracker } from './drift.js';
+import { DRAINING, IDLE, PLAYING, SampleRing } from './ring.js';
 
 /** @typedef {import('./drift.js').TargetOptions} TargetOptions */
 /** @typedef {import('./drift.js').DriftOptions} DriftOptions */
 
-const IDLE = 0;
-const PLAYING = 1;
-const DRAINING = 2;
 // Cubic interpolation at p reads floor(p) - 1 .. floor(p) + 2: p must stay below write - 2.
 const LOOKAHEAD = 3;
 // While a start settles, depth above the target by more than this is dropped.
@@ -108,8 +106,7 @@ export class JitterBuffer {
     /** Output samples produced since creation: the output clock. */
     this.outputSamples = 0;
 
-    this._ring = new Float32Array(capacity * channels);
-    this._hold = new Float32Array(channels); // last sample read, per channel
+    this._ring = new SampleRing(capacity, channels, fadeSamples);
     // Start at `capacity` so that the interpolation's x[i - 1] never has a negative index.
     this._readPos = capacity;
     this._writePos = capacity;
@@ -123,11 +120,8 @@ export class JitterBuffer {
     this._measureFrom = 0; // output position from which they count
     this._arrived = false;
     this._stamps = new CaptureStamps(Math.ceil(capacity / (MIN_FRAME_S * sampleRateHz)) + 8);
-    // The plan of the current block, shared by _render() and _commit().
-    this._planMode = IDLE;
-    this._planBase = 0;
-    this._planRatio = 1;
-    this._planReads = 0;
+    /** @type {import('./ring.js').BlockPlan} the current block, from _plan() to _commit() */
+    this._block = { mode: IDLE, base: 0, ratio: 1, reads: 0, gainSteps: 0, xfadeLeft: 0, xfadeOffset: 0 };
   }
 
   /** Current target depth (samples per channel). */
@@ -169,7 +163,7 @@ export class JitterBuffer {
     this._xfadeLeft = 0;
     this._endExpected = false;
     this._measuring = false;
-    this._hold.fill(0);
+    this._ring.clearHold();
     this._stamps.clear();
     this.tracker.forget();
     this.control.restart();
@@ -204,15 +198,9 @@ export class JitterBuffer {
     this._arrived = true;
     this._stamps.add(start, captureMs);
 
-    const cap = this.capacitySamples;
-    const keep = Math.min(count, cap);
-    const from = count - keep; // a push larger than the ring keeps its end
-    const at = (start + from) % cap;
-    const first = Math.min(keep, cap - at);
-    this._ring.set(samples.subarray(from * ch, (from + first) * ch), at * ch);
-    if (first < keep) this._ring.set(samples.subarray((from + first) * ch), 0);
+    this._ring.write(samples, start);
     this._writePos = start + count;
-
+    const cap = this.capacitySamples;
     if (this._writePos - this._readPos > cap - 2) {
       this._finishCrossfade();
       const excess = this._writePos - this._readPos - (cap - 2);
@@ -232,7 +220,7 @@ export class JitterBuffer {
     if (out.length === 0) return;
     const n = out[0].length;
     this._plan(n);
-    this._render(out, n);
+    this._ring.render(out, n, this._block);
     this._commit(n);
   }
 
@@ -328,54 +316,21 @@ export class JitterBuffer {
     }
     this._arrived = false;
 
+    const block = this._block;
     const ratio = ctl.ratio;
-    this._planMode = this._mode;
-    this._planBase = this._readPos;
-    this._planRatio = ratio;
+    block.mode = this._mode;
+    block.base = this._readPos;
+    block.ratio = ratio;
+    block.gainSteps = this._gainSteps;
+    block.xfadeLeft = this._xfadeLeft;
+    block.xfadeOffset = this._xfadeOffset;
     if (this._mode === PLAYING) {
-      this._planReads = n;
+      block.reads = n;
     } else if (this._mode === DRAINING) {
       const readable = Math.ceil((this._writePos - (LOOKAHEAD - 1) - this._readPos) / ratio);
-      this._planReads = Math.max(0, Math.min(n, this._gainSteps, readable));
+      block.reads = Math.max(0, Math.min(n, this._gainSteps, readable));
     } else {
-      this._planReads = 0;
-    }
-  }
-
-  /**
-   * Write the planned block; changes nothing but the held sample.
-   * @param {Float32Array[]} out
-   * @param {number} n
-   */
-  _render(out, n) {
-    const outChannels = out.length;
-    const mode = this._planMode;
-    if (mode === IDLE) {
-      for (let c = 0; c < outChannels; c++) out[c].fill(0);
-      return;
-    }
-    const { _ring: ring, _hold: hold, channels: ch, capacitySamples: cap, fadeSamples: fade } = this;
-    const { _planBase: base, _planRatio: ratio, _planReads: reads } = this;
-    const { _xfadeLeft: xLeft, _xfadeOffset: xOff } = this;
-    const up = mode === PLAYING;
-    let steps = this._gainSteps;
-    for (let i = 0; i < n; i++) {
-      steps = up ? (steps < fade ? steps + 1 : fade) : steps > 0 ? steps - 1 : 0;
-      if (i < reads) {
-        const pos = base + i * ratio;
-        if (xLeft > 0 && i < xLeft) {
-          const wOld = (xLeft - i) / fade;
-          for (let c = 0; c < ch; c++) {
-            hold[c] = wOld * cubic(ring, cap, ch, c, pos) + (1 - wOld) * cubic(ring, cap, ch, c, pos + xOff);
-          }
-        } else {
-          const at = xLeft > 0 ? pos + xOff : pos;
-          for (let c = 0; c < ch; c++) hold[c] = cubic(ring, cap, ch, c, at);
-        }
-      }
-      // Past the end of the data (DRAINING) the last sample is held while the gain falls.
-      const gain = steps / fade;
-      for (let c = 0; c < outChannels; c++) out[c][i] = hold[c < ch ? c : ch - 1] * gain;
+      block.reads = 0;
     }
   }
 
@@ -384,9 +339,9 @@ export class JitterBuffer {
    * @param {number} n
    */
   _commit(n) {
-    const mode = this._planMode;
-    if (mode === PLAYING) {
-      this._readPos = this._planBase + n * this._planRatio;
+    const block = this._block;
+    if (block.mode === PLAYING) {
+      this._readPos = block.base + n * block.ratio;
       if (this._xfadeLeft > 0) {
         if (this._xfadeLeft <= n) {
           this._readPos += this._xfadeOffset;
@@ -396,8 +351,8 @@ export class JitterBuffer {
         }
       }
       this._gainSteps = Math.min(this.fadeSamples, this._gainSteps + n);
-    } else if (mode === DRAINING) {
-      this._readPos = this._planBase + this._planReads * this._planRatio;
+    } else if (block.mode === DRAINING) {
+      this._readPos = block.base + block.reads * block.ratio;
       if (this._gainSteps <= n) {
         this._gainSteps = 0;
         this._mode = IDLE;
@@ -429,27 +384,4 @@ function integer(name, value, min, max = Infinity) {
     const range = max === Infinity ? `>= ${min}` : `in ${min}..${max}`;
     throw new RangeError(`${name}: expected an integer ${range}, got ${value}`);
   }
-}
-
-/**
- * Channel c of an interleaved ring at fractional position pos: Catmull-Rom cubic through
- * the samples at floor(pos) - 1 .. floor(pos) + 2 (exact at whole positions).
- * @param {Float32Array} ring
- * @param {number} cap  ring size in samples per channel
- * @param {number} ch  channels
- * @param {number} c
- * @param {number} pos  >= 1
- */
-export function cubic(ring, cap, ch, c, pos) {
-  const whole = Math.floor(pos);
-  const t = pos - whole;
-  const i1 = whole % cap;
-  const i0 = i1 === 0 ? cap - 1 : i1 - 1;
-  const i2 = i1 + 1 === cap ? 0 : i1 + 1;
-  const i3 = i2 + 1 === cap ? 0 : i2 + 1;
-  const x0 = ring[i0 * ch + c];
-  const x1 = ring[i1 * ch + c];
-  const x2 = ring[i2 * ch + c];
-  const x3 = ring[i3 * ch + c];
-  return x1 + 0.5 * t * (x2 - x0 + t * (2 * x0 - 5 * x1 + 4 * x2 - x3 + t * (3 * (x1 - x2) + x3 - x0)));
 }
