@@ -19,6 +19,8 @@
  * buffer leaves too little time for.
  */
 
+import { MaxWindow } from '../link/max_window.js';
+
 /** @typedef {'smallest' | 'interactive'} OutputBuffer */
 
 /** Glitches within GLITCH_WINDOW_MS that make the smallest output buffer too small. */
@@ -55,11 +57,11 @@ export class GlitchWatch {
    */
   constructor(limit = GLITCHES_TO_WIDEN, windowMs = GLITCH_WINDOW_MS) {
     this.limit = limit;
-    this.windowMs = windowMs;
     /** @type {number | null} the count at the previous look */
     this.last = null;
-    /** @type {{atMs: number, count: number}[]} glitches seen, oldest first */
-    this.recent = [];
+    // Each look's count before it, negated: the largest is minus the count the window
+    // starts from, so the glitches within the window are the count now plus it.
+    this.before = new MaxWindow(windowMs);
   }
 
   /**
@@ -72,10 +74,8 @@ export class GlitchWatch {
     const last = this.last;
     this.last = total;
     if (last === null) return false;
-    if (total > last) this.recent.push({ atMs: nowMs, count: total - last });
-    while (this.recent.length > 0 && nowMs - this.recent[0].atMs > this.windowMs) {
-      this.recent.shift();
-    }
-    return this.recent.reduce((sum, seen) => sum + seen.count, 0) >= this.limit;
+    this.before.add(-last, nowMs);
+    const windowStart = -(this.before.max ?? -last); // the count the window starts from
+    return total - windowStart >= this.limit;
   }
 }

@@ -13,20 +13,13 @@ import { GlitchWatch, firstOutputBuffer } from '../output/output_buffer.js';
 import { Player, SAMPLE_RATE_HZ, jitterTarget } from '../output/player.js';
 import { Prefill } from '../decoding/prefill.js';
 import { AudioStream } from '../link/stream.js';
-import {
-  CaptureClock,
-  ClockOffset,
-  PacketAge,
-  REPORT_EVERY_MS,
-  buildReport,
-  listenerId,
-  shortAgent,
-} from './telemetry.js';
+import { CaptureClock, ClockOffset, PacketAge } from '../link/clock.js';
+import { REPORT_EVERY_MS, buildReport, listenerId, shortAgent } from './report.js';
 
 /**
  * @typedef {import('../link/wire.js').StreamConfig} StreamConfig
  * @typedef {import('../link/wire.js').ClockFrame} ClockFrame
- * @typedef {import('./telemetry.js').Figures} Figures
+ * @typedef {import('./report.js').Figures} Figures
  * @typedef {'idle' | 'busy' | 'live' | 'warn' | 'error'} StatusTone
  *
  * @typedef {object} SessionView  what a session shows, and how it ends itself (app.js)

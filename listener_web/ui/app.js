@@ -13,10 +13,10 @@ import { Panel } from './panel.js';
 import { Session } from '../session/session.js';
 import { setUpControls } from './control.js';
 import { peekHttpsPort } from '../link/stream.js';
-import { figureParts } from '../session/telemetry.js';
+import { figureParts } from './figures.js';
 
 /**
- * @typedef {import('../session/telemetry.js').FigurePart} FigurePart
+ * @typedef {import('./figures.js').FigurePart} FigurePart
  * @typedef {import('../session/session.js').StatusTone} StatusTone
  */
 

@@ -1,0 +1,46 @@
+// @ts-check
+/** The page's figures line as text, pure: one part per figure, with its bare value. */
+
+/** @typedef {import('../session/report.js').Figures} Figures */
+
+/**
+ * @typedef {object} FigurePart  one figure of the page's figures line
+ * @property {string} name  latency, buffer, drift, underruns, glitches, reconnects, lost or
+ *   path
+ * @property {string} text  what the page shows
+ * @property {string} value  the bare number (or text), for tests and tools; '' when unknown
+ */
+
+/**
+ * The page's figures line, one part per figure: latency, buffer and target, drift,
+ * underruns, output glitches, reconnects and lost frames (each of these two when any) and
+ * the playback path (when known).
+ * @param {Figures & {lostFrames: number}} f
+ * @returns {FigurePart[]}
+ */
+export function figureParts(f) {
+  const ms = (/** @type {number} */ v) => v.toFixed(0);
+  const drift = Math.round(f.driftPpm) || 0; // never "-0"
+  /** @type {FigurePart[]} */
+  const parts = [
+    f.latencyMs === null
+      ? { name: 'latency', text: 'latency –', value: '' }
+      : { name: 'latency', text: `latency ≈ ${ms(f.latencyMs)} ms`, value: f.latencyMs.toFixed(1) },
+    {
+      name: 'buffer',
+      text: `buffer ${ms(f.bufferMs)} ms (target ${ms(f.targetMs)})`,
+      value: f.bufferMs.toFixed(1),
+    },
+    { name: 'drift', text: `drift ${drift > 0 ? '+' : ''}${drift} ppm`, value: f.driftPpm.toFixed(1) },
+    { name: 'underruns', text: `underruns ${f.underruns}`, value: String(f.underruns) },
+  ];
+  if (f.glitches) {
+    parts.push({ name: 'glitches', text: `output glitches ${f.glitches}`, value: String(f.glitches) });
+  }
+  parts.push({ name: 'reconnects', text: `reconnects ${f.reconnects}`, value: String(f.reconnects) });
+  if (f.lostFrames > 0) {
+    parts.push({ name: 'lost', text: `lost ${f.lostFrames} frames`, value: String(f.lostFrames) });
+  }
+  if (f.path) parts.push({ name: 'path', text: `path ${f.path}`, value: f.path });
+  return parts;
+}

@@ -1,0 +1,33 @@
+// Tests for listener_web/ui/figures.js: run with `node --test tests/js/`.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { figureParts } from '../../../listener_web/ui/figures.js';
+import { FIGURES } from '../session/figures.mjs';
+
+describe('figureParts', () => {
+  test('shows every figure, with the bare numbers beside', () => {
+    const parts = figureParts({ ...FIGURES, lostFrames: 0 });
+    assert.deepEqual(parts.map((p) => p.text), [
+      'latency ≈ 84 ms', 'buffer 42 ms (target 50)', 'drift -12 ppm', 'underruns 0',
+      'reconnects 1', 'path worklet',
+    ]);
+    assert.deepEqual(parts.map((p) => p.name), [
+      'latency', 'buffer', 'drift', 'underruns', 'reconnects', 'path',
+    ]);
+    assert.equal(parts[0].value, '84.2');
+  });
+
+  test('an unknown latency is a dash; glitches and lost frames show when there are any; no path, no part', () => {
+    const parts = figureParts({
+      ...FIGURES, latencyMs: null, path: null, driftPpm: 0.3, glitches: 2, lostFrames: 37,
+    });
+    assert.deepEqual(parts.map((p) => p.text), [
+      'latency –', 'buffer 42 ms (target 50)', 'drift 0 ppm', 'underruns 0', 'output glitches 2',
+      'reconnects 1', 'lost 37 frames',
+    ]);
+    assert.equal(figureParts({ ...FIGURES, glitches: null, lostFrames: 0 }).length, 6);
+    assert.equal(parts[0].value, '');
+    assert.equal(figureParts({ ...FIGURES, driftPpm: 7.6, lostFrames: 0 })[2].text, 'drift +8 ppm');
+  });
+});
