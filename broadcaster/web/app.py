@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import sys
@@ -15,6 +16,7 @@ from quart import Quart, Response, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from broadcaster.core.access import basic_password, bearer_token, is_loopback, matches
+from broadcaster.core.backoff import FailureBackoff
 from broadcaster.core.metrics import render_metrics
 from broadcaster.core.state import CaptureBusyError
 from broadcaster.core.telemetry import (
@@ -110,12 +112,13 @@ def vendor_roots(web_root: Path) -> list[Path]:
 
 def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = None,
                telemetry: TelemetryStore | None = None,
-               vendor: Sequence[Path] | None = None) -> Quart:
+               vendor: Sequence[Path] | None = None,
+               backoff: FailureBackoff | None = None) -> Quart:
     """Build the app around a running broadcast; `web_root` holds the listener page.
     `admission` decides who may listen (default: this process counts its own listeners),
     `telemetry` keeps the reports of the listeners served here (default: a new store),
     `vendor` lists the node_modules folders to serve /vendor/ from (default:
-    vendor_roots(web_root))."""
+    vendor_roots(web_root)), `backoff` slows repeated wrong keys (default: a new one)."""
     vendor_dirs = vendor_roots(web_root) if vendor is None else list(vendor)
     config = station.config
     admitter = LocalAdmission(config) if admission is None else admission
@@ -124,10 +127,11 @@ def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = 
     app = Quart(__name__, static_folder=str(web_root), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024
     access = config.access
+    wrong_keys = FailureBackoff() if backoff is None else backoff
 
     async def full_status() -> dict[str, Any]:
         """The broadcast's counters, with this process's admissions and listeners' reports."""
-        status = await station.status() | admitter.counters()
+        status = await station.status() | admitter.counters() | wrong_keys.counters()
         status["listeners_detail"] = merge_detail(status.get("listeners_detail", []),
                                                   reports.detail(time.monotonic()))
         return status
@@ -135,7 +139,14 @@ def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = 
     def peer() -> str:
         return request.remote_addr or "unknown"
 
-    def listener_refusal() -> tuple[Response, int, dict[str, str]] | None:
+    async def wrong(what: str) -> tuple[Response, int, dict[str, str]]:
+        """403, late when this address keeps sending wrong keys: only this request waits
+        (a 429 would be advice that a guesser ignores, learning `wrong` at full speed)."""
+        if delay_s := wrong_keys.failed(peer(), time.monotonic()):
+            await asyncio.sleep(delay_s)
+        return _error(403, f"wrong {what}")
+
+    async def listener_refusal() -> tuple[Response, int, dict[str, str]] | None:
         """None when the request may listen; else the 401/403 answer."""
         if not access.listen_key:
             return None
@@ -144,7 +155,7 @@ def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = 
             return _error(401, "this broadcast needs a key: open the link you were given",
                           {"WWW-Authenticate": 'Basic realm="broadcaster", charset="UTF-8"'})
         if not matches(given, access.listen_key):
-            return _error(403, "wrong listening key")
+            return await wrong("listening key")
         return None
 
     async def control_refusal() -> tuple[Response, int, dict[str, str]] | None:
@@ -161,7 +172,7 @@ def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = 
             return _error(401, "a control token is needed (Authorization: Bearer TOKEN)",
                           {"WWW-Authenticate": 'Bearer realm="broadcaster"'})
         if not matches(given, access.control_token):
-            return _error(403, "wrong control token")
+            return await wrong("control token")
         return None
 
     @app.after_request
@@ -178,7 +189,7 @@ def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = 
 
     @app.get("/")
     async def index() -> Any:
-        if (refusal := listener_refusal()) is not None:
+        if (refusal := await listener_refusal()) is not None:
             return refusal
         response = await send_from_directory(web_root, "index.html")
         response.headers["Cache-Control"] = "no-cache"
@@ -214,7 +225,7 @@ def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = 
 
     @app.get("/audio/stream")
     async def audio_stream() -> Any:
-        if (refusal := listener_refusal()) is not None:
+        if (refusal := await listener_refusal()) is not None:
             return refusal
         try:
             last_id = parse_last_id(request.headers.get("Last-Event-ID"),
@@ -245,7 +256,7 @@ def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = 
 
     @app.post("/audio/telemetry")
     async def audio_telemetry() -> Any:
-        if (refusal := listener_refusal()) is not None:
+        if (refusal := await listener_refusal()) is not None:
             return refusal
         if (request.content_length or 0) > MAX_REPORT_BYTES:
             return _error(413, f"a report is at most {MAX_REPORT_BYTES} bytes")
@@ -263,13 +274,13 @@ def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = 
 
     @app.get("/status")
     async def status() -> Any:
-        if (refusal := listener_refusal()) is not None:
+        if (refusal := await listener_refusal()) is not None:
             return refusal
         return await full_status()
 
     @app.get("/metrics")
     async def metrics() -> Any:
-        if (refusal := listener_refusal()) is not None:
+        if (refusal := await listener_refusal()) is not None:
             return refusal
         text = render_metrics(await full_status(), station.health()[0])
         return text, 200, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}

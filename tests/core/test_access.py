@@ -14,6 +14,7 @@ import pytest
 from broadcaster.audio.sources.tone import tone_source
 from broadcaster.config import config_from_dict
 from broadcaster.core.access import basic_password, bearer_token, is_loopback, matches
+from broadcaster.core.backoff import BackoffPolicy, FailureBackoff
 from broadcaster.core.limits import Admission
 from broadcaster.server import WEB_ROOT
 from broadcaster.station import Station
@@ -183,3 +184,49 @@ def test_listener_caps_answer_503_and_leave_existing_listeners_alone(keyed_serve
             thread.join(10)
     time.sleep(0.3)  # the server sees the disconnects: room again
     assert receive(url, frames=1).packets
+
+
+def test_wrong_keys_from_one_address_are_slowed_and_the_key_never_is() -> None:
+    policy = BackoffPolicy(free_failures=3, first_delay_s=0.2, max_delay_s=0.8)
+
+    async def main() -> None:
+        config = config_from_dict({"access": {"listen_key": "family-2026",
+                                              "control_token": "right-token"},
+                                   "server": {"autostart": False}})
+        station = Station(config, tone_source(440, -12, 48000, 1))
+        await station.open()
+        try:
+            test = create_app(station, WEB_ROOT, backoff=FailureBackoff(policy)).test_client()
+
+            async def get(path: str, client: str, key: str) -> tuple[int, float]:
+                started = time.monotonic()
+                response = await test.get(path, query_string={"key": key},
+                                          scope_base={"client": (client, 40000)})
+                return response.status_code, time.monotonic() - started
+
+            in_a_row = [await get("/", "192.0.2.7", f"guess-{i}") for i in range(6)]
+            assert [status for status, _ in in_a_row] == [403] * 6
+            for (_, took_s), delay_s in zip(in_a_row[3:], (0.2, 0.4, 0.8), strict=True):
+                # (the count decays a little in between: a half-life of 60 s)
+                assert took_s >= 0.97 * delay_s  # the first three were answered at once
+            guesses = [asyncio.create_task(get("/status", "192.0.2.7", f"guess-{i}"))
+                       for i in range(6, 30)]
+            await asyncio.sleep(0.05)  # the 24 guesses are in, each waiting 0.8 s
+            for client in ("192.0.2.7", "198.51.100.2"):  # the same address, and another
+                status, took_s = await get("/status", client, "family-2026")
+                assert status == 200 and took_s < 0.8
+                assert not any(guess.done() for guess in guesses)  # they still wait
+            assert [status for status, _ in await asyncio.gather(*guesses)] == [403] * 24
+            refused = await test.post("/audio/stop", headers={"Authorization": "Bearer nope"},
+                                      scope_base={"client": ("198.51.100.3", 40000)})
+            assert refused.status_code == 403  # a wrong control token counts too
+            metrics = await test.get("/metrics", query_string={"key": "family-2026"})
+            text = (await metrics.get_data()).decode()
+            assert "broadcaster_wrong_keys_total 31\n" in text
+            assert "broadcaster_slowed_wrong_keys_total 27\n" in text
+            status_json = await (await test.get("/status?key=family-2026")).get_json()
+            assert (status_json["wrong_keys"], status_json["slowed_wrong_keys"]) == (31, 27)
+        finally:
+            await station.close()
+
+    asyncio.run(main())
