@@ -7,18 +7,23 @@ N clients on raw asyncio sockets from this process: a quarter read steadily for 
 run (the healthy ones), a quarter reconnect every few seconds with Last-Event-ID, a quarter
 stop reading for a while now and then, a quarter connect, read briefly and go. Prints what
 the healthy listeners lost (must be 0), their delivery lag (server send stamp to receipt),
-and the server's memory and file descriptors over time. Sends traffic to 127.0.0.1 only.
+how the server ended the connections it ended (a stalled client is dropped: reset, end of
+stream, ...), and the server's memory and file descriptors over time. Sends traffic to
+127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import random
 import statistics
 import tempfile
 import time
+import traceback
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,35 +50,68 @@ class Tally:
     short_visits: int = 0
     refused: int = 0
     lags_ms: list[float] = field(default_factory=list)
+    # (kind, how) of every connection that ended: "left" when the client chose to, else
+    # how the server (or the network) ended it
+    ends: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+LEFT = "left"  # the client ended the connection itself, as planned
+CONNECT_TIMEOUT_S = 10.0
+# Every way the server may legitimately end a client's connection, as the client sees it.
+ENDINGS = (ConnectionError, asyncio.IncompleteReadError, TimeoutError, OSError)
+
+
+def how_it_ended(exc: BaseException) -> str:
+    """A short name for the way a connection ended."""
+    if isinstance(exc, ConnectionResetError):
+        return "reset"
+    if isinstance(exc, BrokenPipeError):
+        return "broken pipe"
+    if isinstance(exc, ConnectionAbortedError):
+        return "aborted"
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return "closed before the headers"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return errno.errorcode.get(exc.errno, f"errno {exc.errno}")
+    return type(exc).__name__
 
 
 async def session(port: int, tally: Tally, until: float, kind: str, last_id: int | None,
                   read_s: float) -> int | None:
     """One connection; returns the last audio id it received."""
     try:
-        reader, writer = await open_stream(port, last_id,
-                                           rcvbuf=4096 if kind == "staller" else None)
-    except (ConnectionRefusedError, OSError):
+        reader, writer = await asyncio.wait_for(
+            open_stream(port, last_id, rcvbuf=4096 if kind == "staller" else None),
+            CONNECT_TIMEOUT_S)
+    except ConnectionRefusedError:  # or answered with something other than 200
         tally.refused += 1
+        await asyncio.sleep(1)
+        return last_id
+    except ENDINGS as exc:
+        tally.ends[kind, f"{how_it_ended(exc)} while connecting"] += 1
         await asyncio.sleep(1)
         return last_id
     decoder, raw = SSEDecoder(), bytearray()
     expected = None if last_id is None else last_id + 1
     stall_at = time.monotonic() + random.uniform(2, 8) if kind == "staller" else None
     end = min(until, time.monotonic() + read_s)
+    how = LEFT
     try:
         while time.monotonic() < end:
             if stall_at is not None and time.monotonic() >= stall_at:
                 tally.stalls += 1
-                await asyncio.sleep(random.uniform(10, 40))  # the socket stays open, unread
+                # the socket stays open, unread (never past the end of the run)
+                stall_s = random.uniform(10, 40)
+                await asyncio.sleep(max(0.0, min(stall_s, until - time.monotonic())))
                 stall_at = time.monotonic() + random.uniform(5, 15)
             try:
                 chunk = await asyncio.wait_for(reader.read(65536), 2)
             except TimeoutError:
                 continue
             if not chunk:
-                if kind == "healthy":
-                    tally.healthy_disconnects += 1
+                how = "end of stream"
                 break
             raw += chunk
             for event in decoder.feed(dechunk(raw)):
@@ -96,12 +134,18 @@ async def session(port: int, tally: Tally, until: float, kind: str, last_id: int
                     expected = json.loads(event.data)["next_id"]
                 elif event.event == "clock" and kind == "healthy":
                     tally.lags_ms.append(time.time() * 1000 - json.loads(event.data)["server_ms"])
+    except ENDINGS as exc:  # a stalled client dropped by the server sees a reset, say
+        how = how_it_ended(exc)
     finally:
         writer.close()
+    tally.ends[kind, how] += 1
+    if kind == "healthy" and how != LEFT:
+        tally.healthy_disconnects += 1
     return last_id
 
 
 async def client(port: int, kind: str, tally: Tally, until: float) -> None:
+    """One listener of `kind`, connecting again and again until the end of the run."""
     await asyncio.sleep(random.uniform(0, 3))
     last_id: int | None = None
     while time.monotonic() < until:
@@ -136,6 +180,7 @@ async def feed_tone(mic: VirtualMic, until: float) -> None:
 
 
 async def soak(proc: Broadcaster, mic: VirtualMic, listeners: int, seconds: float) -> None:
+    """Run the clients for `seconds`, printing the server's usage every 10 s; then report."""
     port = int(proc.url.rsplit(":", 1)[1])
     tally = Tally()
     until = time.monotonic() + seconds
@@ -150,14 +195,32 @@ async def soak(proc: Broadcaster, mic: VirtualMic, listeners: int, seconds: floa
         usage.append((time.monotonic() - started, *server_usage(proc.process.pid)))
         print(f"  {usage[-1][0]:7.0f} s  rss {usage[-1][1] / 1024:6.1f} MB  "
               f"fds {usage[-1][2]:4d}  healthy frames {tally.healthy_frames}", flush=True)
-    await asyncio.gather(*tasks)
+    results = await asyncio.gather(*tasks, return_exceptions=True)
     report(tally, usage, listeners, seconds)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:  # a fault of this benchmark's, not a connection ending: after the report
+        print(f"\n{len(errors)} clients failed; the first:", flush=True)
+        traceback.print_exception(errors[0])
+        raise SystemExit(1)
+
+
+def endings(tally: Tally, kind: str) -> str:
+    """How many connections of `kind` the server ended, of how many, and how."""
+    counts = sorted(((n, how) for (k, how), n in tally.ends.items() if k == kind and how != LEFT),
+                    reverse=True)
+    total = sum(n for (k, _), n in tally.ends.items() if k == kind)
+    how = f" ({', '.join(f'{how} {n}' for n, how in counts)})" if counts else ""
+    return f"{kind} {sum(n for n, _ in counts)}/{total}{how}"
 
 
 def report(tally: Tally, usage: list[tuple[float, int, int]], listeners: int,
            seconds: float) -> None:
+    """The results, one row per figure."""
     lags = sorted(tally.lags_ms)
-    p = (lambda q: lags[min(len(lags) - 1, int(q * len(lags)))]) if lags else (lambda q: 0.0)
+
+    def p(q: float) -> float:  # nearest-rank quantile
+        return lags[min(len(lags) - 1, int(q * len(lags)))] if lags else 0.0
+
     settled = [u for u in usage if u[0] >= 60] or usage
     rows = [
         ("duration", f"{seconds / 60:.1f} min"),
@@ -170,6 +233,8 @@ def report(tally: Tally, usage: list[tuple[float, int, int]], listeners: int,
         ("resumes with Last-Event-ID", f"{tally.resumes}, with a gap: {tally.resume_gaps}"),
         ("stalls", f"{tally.stalls} (skipped to live: {tally.stall_gaps})"),
         ("short visits / refused", f"{tally.short_visits} / {tally.refused}"),
+        ("connections the server ended", ", ".join(
+            endings(tally, kind) for kind in ("healthy", "churner", "staller", "visitor"))),
         ("server RSS", f"start {usage[0][1] / 1024:.1f} MB, after 1 min "
          f"{settled[0][1] / 1024:.1f} MB, end {usage[-1][1] / 1024:.1f} MB, "
          f"max {max(u[1] for u in usage) / 1024:.1f} MB"),

@@ -15,17 +15,24 @@ async def open_stream(port: int, last_id: int | None = None, rcvbuf: int | None 
     stops reading holds up the server's sends within seconds, as a stuck phone would.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if rcvbuf is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-    reader, writer = await asyncio.open_connection(sock=sock, limit=rcvbuf or 2**16)
-    extra = f"Last-Event-ID: {last_id}\r\n" if last_id is not None else ""
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode())
-    head = await reader.readuntil(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
+    try:
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=rcvbuf or 2**16)
+    except BaseException:  # refused, reset, or cancelled by a caller's timeout: no fd leaks
+        sock.close()
+        raise
+    try:
+        extra = f"Last-Event-ID: {last_id}\r\n" if last_id is not None else ""
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise ConnectionRefusedError(head.split(b"\r\n", 1)[0].decode())
+    except BaseException:
         writer.close()
-        raise ConnectionRefusedError(head.split(b"\r\n", 1)[0].decode())
+        raise
     return reader, writer
 
 
