@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from broadcaster.config import Config, TlsConfig
+from broadcaster.core.state import BroadcastState
 from broadcaster.ops.tls import (
     CERT_NAME,
     KEY_NAME,
@@ -98,8 +99,8 @@ def test_the_state_directory_follows_the_config_then_systemd_then_xdg() -> None:
 
 def test_the_config_event_names_the_https_port_or_null() -> None:
     def payload(config: Config) -> dict[str, object]:
-        return hello_payload(config, source="tone:440", state="running", epoch=1, next_id=1,
-                             live_id=1)
+        return hello_payload(config, BroadcastState("running", "tone:440"), epoch=1,
+                             next_id=1, live_id=1, server_ms=0.0)
 
     assert payload(Config())["https_port"] is None
     assert payload(Config(tls=TlsConfig(port=8443)))["https_port"] == 8443
