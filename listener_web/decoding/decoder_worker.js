@@ -6,36 +6,36 @@
  *
  * Messages in (from direct_decoder.js): 'port' {port} where the PCM goes (the worklet's
  * end of a MessageChannel; replaced when the output is rebuilt); 'configure' {channels,
- * frameMs}; 'prefill' {nextId, liveId} when a connection starts (prefill.js); 'packet'
+ * frameMs}; 'prefill' {nextId, liveId} when a connection starts (outlet.js); 'packet'
  * {packet, id, captureMs}; 'close'. Messages out: 'error' {message}.
  */
-import { WebCodecsOpusDecoder } from './decoder.js';
-import { Prefill } from './prefill.js';
+import { PcmOutlet } from './outlet.js';
+import { WebCodecsOpusDecoder } from './webcodecs_decoder.js';
 
 // Capture times of the packets in the decoder, by id (at most a few: outputs follow soon).
 const MAX_PENDING = 256;
 
-/** @type {MessagePort | null} */
-let port = null;
 /** @type {WebCodecsOpusDecoder | null} */
 let decoder = null;
-/** @type {Prefill | null} */
-let prefill = null;
 /** @type {Map<number, number | undefined>} */
 const captureTimes = new Map();
+// Each packet's capture time came with it: its PCM takes it from here.
+const outlet = new PcmOutlet(takeCaptureMs);
 
 /**
- * @param {Float32Array} samples
  * @param {number} id
+ * @returns {number | undefined}
  */
-function onPcm(samples, id) {
+function takeCaptureMs(id) {
   const captureMs = captureTimes.get(id);
   captureTimes.delete(id);
-  const piece = prefill ? prefill.add(samples, id, captureMs) : { samples, captureMs };
-  if (piece && port) {
-    port.postMessage({ type: 'pcm', samples: piece.samples, captureMs: piece.captureMs },
-      [piece.samples.buffer]);
-  }
+  return captureMs;
+}
+
+/** @param {MessagePort} port  the worklet's end: 'pcm' messages, as the player sends them */
+function pushTo(port) {
+  return (/** @type {Float32Array} */ samples, /** @type {number | undefined} */ captureMs) =>
+    port.postMessage({ type: 'pcm', samples, captureMs }, [samples.buffer]);
 }
 
 /** @param {Error} err */
@@ -47,15 +47,17 @@ self.addEventListener('message', (/** @type {MessageEvent} */ event) => {
   const msg = event.data;
   switch (msg.type) {
     case 'port':
-      port = msg.port;
+      outlet.connect(pushTo(msg.port));
       break;
     case 'configure':
       decoder?.close();
       captureTimes.clear();
-      decoder = new WebCodecsOpusDecoder({ channels: msg.channels, frameMs: msg.frameMs, onPcm, onError });
+      decoder = new WebCodecsOpusDecoder({
+        channels: msg.channels, frameMs: msg.frameMs, onPcm: (samples, id) => outlet.take(samples, id), onError,
+      });
       break;
     case 'prefill':
-      prefill = new Prefill(msg.nextId, msg.liveId);
+      outlet.start(msg.nextId, msg.liveId);
       break;
     case 'packet':
       if (!decoder) break;

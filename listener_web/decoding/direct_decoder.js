@@ -11,8 +11,10 @@
  * arrival, so a busy main thread (a phone's, say) no longer adds to it. The stream itself
  * stays on the main thread (an EventSource in a Worker delivered no more evenly), and sends
  * each packet on with its capture time; the Worker holds a connection's first audio
- * (prefill.js) and hands it over in one piece, as the main thread does on the other paths.
+ * (outlet.js) and hands it over in one piece, as the main thread does on the other paths.
  */
+
+/** @typedef {import('./decoder.js').Decoder} Decoder */
 
 /** @type {Worker | null} started ahead of need, not yet used */
 let spare = null;
@@ -48,6 +50,10 @@ function decoderWorker() {
   return worker;
 }
 
+/**
+ * WebCodecs in a Worker, its PCM straight to the worklet: a Decoder (decoder.js).
+ * @implements {Decoder}
+ */
 export class DirectDecoder {
   /**
    * @param {{ channels: number, frameMs: number, onError: (err: Error) => void,
@@ -73,19 +79,20 @@ export class DirectDecoder {
   }
 
   /**
-   * Where the PCM goes from now on: the worklet's end is `player.feedPort()`'s partner.
-   * @param {MessagePort} port
+   * Where the PCM goes from now on: the output's worklet, through a port it hands out.
+   * @param {import('./decoder.js').PcmSink} sink
    */
-  connect(port) {
-    this.worker.postMessage({ type: 'port', port }, [port]);
+  connect(sink) {
+    const port = sink.feedPort();
+    if (port) this.worker.postMessage({ type: 'port', port }, [port]);
   }
 
   /**
-   * A connection starts: hold its first audio as prefill.js says.
+   * A connection starts: the Worker holds its first audio as prefill.js says.
    * @param {number} nextId
    * @param {number} liveId
    */
-  prefill(nextId, liveId) {
+  startConnection(nextId, liveId) {
     this.worker.postMessage({ type: 'prefill', nextId, liveId });
   }
 

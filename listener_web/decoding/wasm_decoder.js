@@ -1,19 +1,14 @@
 // @ts-check
 /**
  * Raw Opus packets -> interleaved Float32 PCM through libopus compiled to WebAssembly: the
- * npm package `opus-decoder`, which the server serves under /vendor/ (package.json at the
- * repository's top; scripts/setup.sh and systemd/install.sh install it, git never holds it).
- * For browsers without WebCodecs Opus, and for pages that are no secure context, where the
- * browser hides WebCodecs.
+ * npm package `opus-decoder`, for browsers without WebCodecs Opus, and for pages that are no
+ * secure context, where the browser hides WebCodecs. The page loads the library (its script
+ * is served under /vendor/: session/decoder_choice.js) and hands its decoder class here.
  *
- * The package's browser build is a classic script that defines `globalThis['opus-decoder']`,
- * so it is loaded with a <script> element: the page's CSP allows same-origin scripts, and its
- * 'wasm-unsafe-eval' lets the script compile the WebAssembly it carries inline. The
- * main-thread decoder is used (its Web Worker variant would need blob: workers, which the CSP
- * refuses); decoding a 20 ms packet takes well under a millisecond.
+ * The main-thread decoder is used (its Web Worker variant would need blob: workers, which
+ * the CSP refuses); decoding a 20 ms packet takes well under a millisecond.
  */
-
-export const WASM_DECODER_URL = '/vendor/opus-decoder/opus-decoder.min.js';
+import { interleave } from './pcm.js';
 
 /**
  * @typedef {object} WasmDecoded  what opus-decoder's decodeFrame() returns
@@ -29,57 +24,13 @@ export const WASM_DECODER_URL = '/vendor/opus-decoder/opus-decoder.min.js';
  * @typedef {new (options: { channels: number, sampleRate: number }) => WasmDecoderInstance} WasmLibrary
  */
 
-// The script defines one global for the whole page: load it once (a failure may be retried).
-/** @type {Map<string, Promise<WasmLibrary>>} */
-const loads = new Map();
-
-/**
- * Load opus-decoder and compile its WebAssembly; resolves its decoder class.
- * @param {string} [url]
- * @returns {Promise<WasmLibrary>}
- */
-export function loadWasmOpus(url = WASM_DECODER_URL) {
-  let promise = loads.get(url);
-  if (!promise) {
-    promise = load(url);
-    loads.set(url, promise);
-    promise.catch(() => loads.delete(url));
-  }
-  return promise;
-}
-
-/**
- * @param {string} url
- * @returns {Promise<WasmLibrary>}
- */
-async function load(url) {
-  await new Promise((resolve, reject) => {
-    const script = document.createElement('script');
-    script.src = url;
-    script.onload = resolve;
-    script.onerror = () => {
-      script.remove();
-      reject(new Error(`${url} is missing on the server`));
-    };
-    document.head.append(script);
-  });
-  const Library = /** @type {any} */ (globalThis)['opus-decoder']?.OpusDecoder;
-  if (typeof Library !== 'function') throw new Error(`${url} did not define OpusDecoder`);
-  // Compile the WebAssembly now, so that a failure shows before playing; the compiled module
-  // is kept for every later decoder.
-  const probe = new Library({ channels: 1, sampleRate: 48000 });
-  await probe.ready;
-  probe.free();
-  return Library;
-}
-
 /** One WebAssembly libopus decoder for one stream configuration. */
 export class WasmOpusDecoder {
   /**
-   * @param {WasmLibrary | Promise<WasmLibrary>} library  loadWasmOpus()
+   * @param {WasmLibrary | Promise<WasmLibrary>} library  opus-decoder's OpusDecoder class
    * @param {object} options
    * @param {number} options.channels  1 or 2
-   * @param {import('./decoder.js').PcmCallback} options.onPcm
+   * @param {import('./pcm.js').PcmCallback} options.onPcm
    * @param {(err: Error) => void} options.onError  the packet is skipped
    */
   constructor(library, { channels, onPcm, onError }) {
@@ -158,21 +109,4 @@ export class WasmOpusDecoder {
     this.errors++;
     this.onError(err instanceof Error ? err : new Error(String(err)));
   }
-}
-
-/**
- * Planar channels -> one interleaved array (a single channel is passed through as it is).
- * @param {Float32Array[]} planes
- * @param {number} channels
- * @param {number} frames
- * @returns {Float32Array}
- */
-export function interleave(planes, channels, frames) {
-  if (channels === 1 && planes[0].length === frames) return planes[0];
-  const samples = new Float32Array(frames * channels);
-  for (let c = 0; c < channels; c++) {
-    const plane = planes[Math.min(c, planes.length - 1)];
-    for (let i = 0; i < frames; i++) samples[i * channels + c] = plane[i];
-  }
-  return samples;
 }

@@ -7,13 +7,12 @@
  * no DOM of its own: what it shows goes through a SessionView (app.js).
  */
 import { AudioWatch } from '../output/audio_watch.js';
-import { OpusDecoder, chooseDecoder } from '../decoding/decoder.js';
-import { DirectDecoder, prestartDecoderWorker } from '../decoding/direct_decoder.js';
+import { prestartDecoderWorker } from '../decoding/direct_decoder.js';
 import { GlitchWatch, firstOutputBuffer } from '../output/output_buffer.js';
 import { Player, SAMPLE_RATE_HZ, jitterTarget } from '../output/player.js';
-import { Prefill } from '../decoding/prefill.js';
 import { AudioStream } from '../link/stream.js';
 import { CaptureClock, ClockOffset, PacketAge } from '../link/clock.js';
+import { StreamDecoder, chooseDecoder } from './decoder_choice.js';
 import { REPORT_EVERY_MS, buildReport, listenerId, shortAgent } from './report.js';
 
 /**
@@ -121,14 +120,16 @@ export class Session {
     this.latencyReported = false;
     this.reportRefused = false;
     this.lostFrames = 0;
-    /** @type {OpusDecoder | DirectDecoder | null} */
-    this.decoder = null;
-    /** A decoder Worker failed here: decode on the main thread. */
-    this.workerFailed = false;
+    /** Decodes the stream (made for its first config), whatever decodes (decoder_choice.js). */
+    this.decoder = new StreamDecoder({
+      captureMsOf: (id) => this.decodedCaptureMs(id),
+      onError: (err) => {
+        this.live = false;
+        this.view.status(`decoder error: ${err.message}`, 'error');
+      },
+    });
     /** @type {AudioStream | null} */
     this.stream = null;
-    /** What the connection starts with, pushed to the player in one piece. */
-    this.prefill = new Prefill(0, 0);
     /** @type {number | null} the newest packet held while the player loaded: what arrived
      * meanwhile is decoded in a burst, so the Prefill of its config holds through it */
     this.heldNewestId = null;
@@ -346,7 +347,7 @@ export class Session {
     if (this.closed) return;
     if (this.config) {
       this.player.configure(this.config.channels, jitterTarget(this.config.frameMs));
-      this.feedDecoder();
+      this.decoder.connect(this.player);
     }
     if (this.state) this.onCaptureState(this.state);
     this.checkAudio();
@@ -389,61 +390,16 @@ export class Session {
     }
     this.configStamp = { serverMs: config.serverMs, localMs };
     const liveId = Math.max(config.liveId, (this.heldNewestId ?? -Infinity) + 1);
-    this.prefill = new Prefill(config.nextId, liveId);
     this.heldNewestId = null; // only the held connection's config holds through it
     this.offset.add(config.serverMs, localMs);
     this.view.source(config.source);
     if (!previous || previous.channels !== config.channels || previous.frameMs !== config.frameMs) {
-      this.decoder?.close();
       this.captureClock = new CaptureClock(config.frameMs);
-      const onError = (/** @type {Error} */ err) => {
-        this.live = false;
-        this.view.status(`decoder error: ${err.message}`, 'error');
-      };
-      const { channels, frameMs } = config;
-      const onMainThread = () => new OpusDecoder({
-        kind: this.player.decoderKind,
-        channels,
-        frameMs,
-        onPcm: (samples, id) => {
-          const piece = this.prefill.add(samples, id, this.decodedCaptureMs(id));
-          if (piece) this.player.push(piece.samples, piece.captureMs);
-        },
-        onError,
-      });
-      const onFailed = (/** @type {Error} */ err) => {
-        // Decode on the main thread from now on: the next packets play, a few are lost.
-        console.warn(`broadcaster: ${err.message}; decoding on the main thread`);
-        this.workerFailed = true;
-        if (this.decoder instanceof DirectDecoder) this.decoder.close();
-        this.decoder = onMainThread();
-      };
-      this.decoder = this.decodesInWorker()
-        ? new DirectDecoder({
-          channels, frameMs, onError, onFailed, captureMsOf: (id) => this.decodedCaptureMs(id),
-        })
-        : onMainThread();
       this.player.configure(config.channels, jitterTarget(config.frameMs));
-      this.feedDecoder();
+      this.decoder.configure(config.channels, config.frameMs, this.player);
     }
-    if (this.decoder instanceof DirectDecoder) this.decoder.prefill(config.nextId, liveId);
+    this.decoder.startConnection(config.nextId, liveId);
     this.onCaptureState(config.state);
-  }
-
-  /**
-   * Whether packets are decoded in a Worker that hands the PCM straight to the worklet
-   * (direct_decoder.js): with WebCodecs and an AudioWorklet output.
-   */
-  decodesInWorker() {
-    return this.player.decoderKind === 'webcodecs' && this.player.outputKind === 'worklet' &&
-      typeof Worker === 'function' && !this.workerFailed;
-  }
-
-  /** Give a Worker decoder the current output's port (after the output node is built). */
-  feedDecoder() {
-    if (!(this.decoder instanceof DirectDecoder)) return;
-    const port = this.player.feedPort();
-    if (port) this.decoder.connect(port);
   }
 
   /**
@@ -465,7 +421,7 @@ export class Session {
   onPacket(id, packet, localMs) {
     this.lastId = id;
     this.lastEventMs = performance.now();
-    if (!this.decoder || this.closed || !this.config) return;
+    if (this.closed || !this.config) return;
     const captureMs = this.captureClock?.captureMs(id) ?? null;
     const offsetMs = this.offset.offsetMs;
     const ageMs = captureMs === null || offsetMs === null ? null : localMs + offsetMs - captureMs;
@@ -602,7 +558,7 @@ export class Session {
     clearInterval(this.ticker);
     clearTimeout(this.retryTimer);
     this.stream?.close();
-    this.decoder?.close();
+    this.decoder.close();
     prestartDecoderWorker(); // for the next Start
     await this.player.close();
   }

@@ -1,11 +1,11 @@
-// Tests for listener_web/wasm_decoder.js, with a stand-in decoder library and, when
+// Tests for listener_web/decoding/wasm_decoder.js, with a stand-in decoder library and, when
 // `npm ci` has installed it, the real opus-decoder (libopus in WebAssembly): run with
 // `node --test tests/js/`.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
-import { WasmOpusDecoder, interleave } from '../../../listener_web/decoding/wasm_decoder.js';
+import { WasmOpusDecoder } from '../../../listener_web/decoding/wasm_decoder.js';
 
 const REAL_LIBRARY = new URL('../../../node_modules/opus-decoder/index.js', import.meta.url);
 // A TOC byte alone: CELT fullband 20 ms, one frame of no data (the encoder's DTX), which
@@ -56,19 +56,6 @@ function collector(channels = 1) {
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
-
-describe('interleave()', () => {
-  test('passes one channel through and interleaves two', () => {
-    const mono = new Float32Array([1, 2, 3]);
-    assert.equal(interleave([mono], 1, 3), mono);
-    const stereo = interleave([new Float32Array([1, 2]), new Float32Array([5, 6])], 2, 2);
-    assert.deepEqual(Array.from(stereo), [1, 5, 2, 6]);
-  });
-
-  test('repeats the last plane when the decoder gave fewer channels', () => {
-    assert.deepEqual(Array.from(interleave([new Float32Array([1, 2])], 2, 2)), [1, 1, 2, 2]);
-  });
-});
 
 describe('WasmOpusDecoder', () => {
   test('holds packets until the decoder is ready, then decodes them in order with their ids', async () => {
