@@ -119,7 +119,8 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
         try:
             await station.open(serve_listeners=not server.workers)
             if server.workers:
-                hub = Hub(station, station.fanout, sock, web_root, server.workers, tls)
+                hub = Hub(station, station.fanout, sock, web_root, server.workers, tls,
+                          listener_coming=station.expect_listener)
                 station.listeners_elsewhere = lambda: hub.listeners if hub else 0
                 serving = asyncio.create_task(hub.run())
             else:

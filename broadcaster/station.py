@@ -177,8 +177,13 @@ class Station:
         }
 
     # -- listening --------------------------------------------------------------------
+    def expect_listener(self) -> None:
+        """A listener is about to read (here or in a worker): catch up, then bring every
+        frame to the loop at once for a while."""
+        self.capture.prompt_for(PROMPT_AFTER_LISTEN_S)
+
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
                backlog_ms: float = 0.0, sink: Sink | None = None) -> AsyncIterator[bytes]:
         """One listener's stream (see stream/hello.py's `open_stream`)."""
-        self.capture.prompt_for(PROMPT_AFTER_LISTEN_S)
+        self.expect_listener()
         return open_stream(self.fanout, self.config, last_id, backlog_ms, on_end, sink)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,13 @@ class Hub:
     """Feeds worker processes from the broadcast's fan-out and serves their requests."""
 
     def __init__(self, broadcast: Broadcast, fanout: Fanout, sock: socket.socket,
-                 web_root: Path, workers: int, tls: TlsSocket | None = None) -> None:
+                 web_root: Path, workers: int, tls: TlsSocket | None = None,
+                 listener_coming: Callable[[], None] = lambda: None) -> None:
         self.broadcast = broadcast
         self.fanout = fanout
+        # A listener was admitted in a worker: frames must flow at once, before the worker's
+        # next stats say it listens.
+        self._listener_coming = listener_coming
         server = broadcast.config.server
         self.admission = Admission(server.max_listeners, server.max_listeners_per_ip)
         self.pool = WorkerPool(workers, sock, web_root, tls, self._start_link, self._answer,
@@ -121,7 +126,10 @@ class Hub:
     async def _request(self, link: WorkerLink, op: object,
                        data: dict[str, Any]) -> dict[str, Any]:
         if op == "admit":
-            return {"refusal": self.admission.admit(str(data.get("address")), owner=link.index)}
+            refusal = self.admission.admit(str(data.get("address")), owner=link.index)
+            if refusal is None:
+                self._listener_coming()
+            return {"refusal": refusal}
         if op in ("start", "stop"):
             reply: dict[str, Any] = {}
             try:
