@@ -39,8 +39,6 @@ export class AudioStream {
    */
   constructor(url, handlers) {
     this.handlers = handlers;
-    /** Id of the last audio event received, or null before the first. */
-    this.lastId = /** @type {number | null} */ (null);
     this.source = new EventSource(url);
     const on = (/** @type {string} */ type, /** @type {(e: MessageEvent) => void} */ fn) => {
       this.source.addEventListener(type, (event) => {
@@ -52,12 +50,7 @@ export class AudioStream {
       });
     };
     on('config', (e) => handlers.onConfig(parseConfig(e.data)));
-    on('message', (e) => {
-      const id = parseAudioId(e.lastEventId);
-      const packet = base64ToBytes(e.data);
-      this.lastId = id;
-      handlers.onPacket(id, packet);
-    });
+    on('message', (e) => handlers.onPacket(parseAudioId(e.lastEventId), base64ToBytes(e.data)));
     on('clock', (e) => handlers.onClock(parseClock(e.data)));
     on('state', (e) => handlers.onState(parseState(e.data)));
     on('gap', (e) => handlers.onGap(parseGap(e.data)));

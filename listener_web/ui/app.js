@@ -4,8 +4,8 @@
  * the "Tap to listen" hint when the browser blocks sound, and the note on plain http. The
  * volume, meter and graph are panel.js's; the system's media controls media_session.js's.
  *
- * A Session (session.js) does the listening and shows what it does through the view made
- * here; this file holds no protocol, codec or audio logic of its own.
+ * A Session (session/session.js) does the listening and shows what it does through the view
+ * made here; this file holds no protocol, codec or audio logic of its own.
  */
 import { prestartDecoderWorker } from '../decoding/direct_decoder.js';
 import { MediaControls } from './media_session.js';

@@ -1,4 +1,4 @@
-// Tests for listener_web/prefill.js: run with `node --test tests/js/`.
+// Tests for listener_web/decoding/prefill.js: run with `node --test tests/js/`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 

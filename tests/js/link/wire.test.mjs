@@ -1,4 +1,4 @@
-// Tests for listener_web/wire.js: run with `node --test tests/js/`.
+// Tests for listener_web/link/wire.js: run with `node --test tests/js/`.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 

@@ -1,4 +1,4 @@
-// Tests for listener_web/legacy_output.js (the ScriptProcessor output) and for how the Player
+// Tests for listener_web/output/legacy_output.js (the ScriptProcessor output) and for how the Player
 // picks its output, with stand-ins for the WebAudio nodes: run with `node --test tests/js/`.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';

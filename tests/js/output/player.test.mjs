@@ -1,4 +1,4 @@
-// Tests for listener_web/player.js with stand-ins for AudioContext and AudioWorkletNode:
+// Tests for listener_web/output/player.js with stand-ins for AudioContext and AudioWorkletNode:
 // run with `node --test tests/js/`.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';

@@ -1,4 +1,4 @@
-// Tests for listener_web/drift.js (target adaptation and the drift controller): run with
+// Tests for listener_web/worklet/drift.js (target adaptation and the drift controller): run with
 // `node --test tests/js/`.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

@@ -1,4 +1,4 @@
-// Tests for listener_web/worklet.js in a stand-in AudioWorkletGlobalScope: run with
+// Tests for listener_web/worklet/worklet.js in a stand-in AudioWorkletGlobalScope: run with
 // `node --test tests/js/`.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';

@@ -1,0 +1,313 @@
+// @ts-check
+/**
+ * The connection policy of a listening session: it opens the stream (first with the newest
+ * BACKLOG_MS of audio, then resuming after the newest packet received), holds what arrives
+ * while the player loads, notices a stream that stalls, waits longer after each refusal,
+ * catches up with live after a reconnect, and counts reconnects. It hands every event on,
+ * with the local time it arrived, to the session (ConnectionEvents); it decodes and plays
+ * nothing itself.
+ */
+import { PacketAge } from './clock.js';
+import { AudioStream } from './stream.js';
+
+// Audio comes every frame while capture runs: a connection silent this long is dead even if
+// the browser has not noticed (a phone that changed networks, a NAT that forgot it).
+const STALL_MS = 3000;
+// After a reconnect, backlog is skipped for at most this long (then played anyway).
+const CATCH_UP_MAX_MS = 2000;
+// Waits before opening the stream again after the server refused it, doubling from the first.
+const REFUSED_FIRST_MS = 1000;
+const REFUSED_MAX_MS = 30000;
+// Audio a new connection starts with (docs/protocol.md, backlog_ms): at least the jitter
+// buffer's starting target for any frame size up to 40 ms; the buffer skips what is more.
+const BACKLOG_MS = 100;
+const SHUT_DOWN_TEXT = 'the broadcaster has shut down: reconnecting…';
+
+/**
+ * @typedef {import('./wire.js').StreamConfig} StreamConfig
+ * @typedef {import('./wire.js').ClockFrame} ClockFrame
+ * @typedef {import('./wire.js').StateChange} StateChange
+ * @typedef {import('./wire.js').Gap} Gap
+ * @typedef {import('./wire.js').CaptureState} CaptureState
+ *
+ * @typedef {object} ConnectionEvents  what the session does with the stream
+ * @property {(config: StreamConfig, localMs: number) => void} onConfig  a connection's first
+ *   event; its liveId counts what arrived while the player loaded as backlog
+ * @property {(id: number, packet: Uint8Array, localMs: number) => void} onPacket
+ * @property {(clock: ClockFrame, localMs: number) => void} onClock
+ * @property {(change: StateChange) => void} onState
+ * @property {(gap: Gap) => void} onGap
+ * @property {(text: string) => void} onReconnecting  the stream is down, and why
+ * @property {(text: string) => void} onRefused  the server refuses this page's key: the end
+ *
+ * @typedef {{ type: 'config', config: StreamConfig, localMs: number }
+ *   | { type: 'packet', id: number, packet: Uint8Array, localMs: number }
+ *   | { type: 'clock', clock: ClockFrame, localMs: number }
+ *   | { type: 'state', change: StateChange } | { type: 'gap', gap: Gap }
+ *   | { type: 'disconnect', closed: boolean }} StreamEvent
+ *
+ * @typedef {object} SessionUrls  where to reach the broadcaster (with the page's key)
+ * @property {string} stream  GET /audio/stream
+ * @property {string} telemetry  POST /audio/telemetry
+ * @property {string} status  GET /status
+ */
+
+/** This page's clock, the one AudioContext.getOutputTimestamp() answers in (ms). */
+export function localNowMs() {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * After a reconnect the server resumes with what its ring kept since the last packet, in a
+ * burst. Played, it would add the outage to the latency, and the burst would look like jitter
+ * to the buffer (whose target would jump): it is skipped, until a packet is live again.
+ */
+export class CatchUp {
+  constructor() {
+    this.active = false;
+    /** @type {number | null} local time of the first packet while catching up */
+    this.startMs = null;
+    /** Packets skipped to get back to live after reconnects. */
+    this.skippedFrames = 0;
+    /** How old live packets are when they arrive. */
+    this.ages = new PacketAge();
+  }
+
+  /** A connection resumed: skip its backlog. */
+  begin() {
+    this.active = true;
+    this.startMs = null;
+  }
+
+  /**
+   * What to do with a packet `ageMs` old (null: unknown) that arrived at `localMs`.
+   * @param {number | null} ageMs
+   * @param {number} localMs
+   * @param {number} frameMs
+   * @returns {'skip' | 'live again' | 'play'}  'live again': play it, after dropping what
+   *   the player holds
+   */
+  check(ageMs, localMs, frameMs) {
+    if (!this.active) {
+      if (ageMs !== null) this.ages.note(ageMs, localMs);
+      return 'play';
+    }
+    this.startMs ??= localMs;
+    if (ageMs !== null && this.ages.isStale(ageMs, frameMs) && localMs - this.startMs < CATCH_UP_MAX_MS) {
+      this.skippedFrames += 1;
+      return 'skip';
+    }
+    this.active = false;
+    return 'live again';
+  }
+}
+
+/** The session's connection to /audio/stream, across reconnects. */
+export class Connection {
+  /**
+   * @param {SessionUrls} urls
+   * @param {ConnectionEvents} events
+   */
+  constructor(urls, events) {
+    this.urls = urls;
+    this.events = events;
+    this.closed = false;
+    /** @type {AudioStream | null} */
+    this.stream = null;
+    /** @type {number | null} id of the newest packet handled, whichever connection brought it */
+    this.lastId = null;
+    /** @type {CaptureState | null} the capture state the server announced last */
+    this.captureState = null;
+    /** Connections that sent their config: each after the first is a reconnect. */
+    this.connections = 0;
+    this.reconnects = 0;
+    /** The current connection has sent its config, and no error since. */
+    this.connected = false;
+    /** performance.now() of the current connection's last event. */
+    this.lastEventMs = 0;
+    /** Refused connections in a row: how long to wait before the next. */
+    this.refusals = 0;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.retryTimer = undefined;
+    /** @type {StreamEvent[] | null} events that arrived while the player loads, in order */
+    this.held = null;
+    this.catchUp = new CatchUp();
+  }
+
+  /** Hold what arrives until release(): the player is not ready for it. */
+  hold() {
+    this.held = [];
+  }
+
+  /** Close the stream and forget what it held: release() opens a fresh one. */
+  drop() {
+    this.stream?.close();
+    this.stream = null;
+    this.held = [];
+  }
+
+  /**
+   * Hand on what was held, in order, and from now on each event as it comes. What arrived
+   * meanwhile is decoded in a burst: the connection's first audio holds through the newest
+   * of it (the config's liveId is raised past it).
+   */
+  release() {
+    /** @type {StreamEvent[]} */
+    const held = this.held ?? [];
+    this.held = null;
+    if (!this.stream) {
+      this.open();
+      return;
+    }
+    let newest = -Infinity;
+    for (let i = held.length - 1; i >= 0; i--) {
+      const event = held[i];
+      if (event.type === 'packet') newest = Math.max(newest, event.id);
+      if (event.type === 'config') {
+        event.config = { ...event.config, liveId: Math.max(event.config.liveId, newest + 1) };
+      }
+    }
+    for (const event of held) this.handle(event);
+  }
+
+  /**
+   * Open the stream (again), resuming after the newest packet handled. EventSource sends
+   * Last-Event-ID by itself only when it reconnects on its own: a new one is told with
+   * ?last_id=. The first connection asks for the newest BACKLOG_MS of audio at once, so that
+   * the jitter buffer starts full instead of filling in real time.
+   */
+  open() {
+    clearTimeout(this.retryTimer);
+    this.stream?.close();
+    this.connected = false;
+    this.lastEventMs = performance.now();
+    const resume = this.lastId === null ? `backlog_ms=${BACKLOG_MS}` : `last_id=${this.lastId}`;
+    const url = `${this.urls.stream}${this.urls.stream.includes('?') ? '&' : '?'}${resume}`;
+    this.stream = new AudioStream(url, {
+      onConfig: (config) => this.arrive({ type: 'config', config, localMs: localNowMs() }),
+      onPacket: (id, packet) => this.arrive({ type: 'packet', id, packet, localMs: localNowMs() }),
+      onClock: (clock) => this.arrive({ type: 'clock', clock, localMs: localNowMs() }),
+      onState: (change) => this.arrive({ type: 'state', change }),
+      onGap: (gap) => this.arrive({ type: 'gap', gap }),
+      onDisconnect: (closed) => this.arrive({ type: 'disconnect', closed }),
+      onBadEvent: (err) => console.warn('broadcaster: ignored a malformed event:', err),
+    });
+  }
+
+  /** @param {StreamEvent} event */
+  arrive(event) {
+    if (this.held) {
+      this.held.push(event);
+    } else {
+      this.handle(event);
+    }
+  }
+
+  /** @param {StreamEvent} event */
+  handle(event) {
+    if (event.type === 'disconnect') {
+      this.onDisconnect(event.closed);
+      return;
+    }
+    this.lastEventMs = performance.now();
+    switch (event.type) {
+      case 'config':
+        this.connected = true;
+        this.refusals = 0;
+        this.connections += 1;
+        if (this.connections > 1) {
+          this.reconnects += 1;
+          this.catchUp.begin();
+        }
+        this.captureState = event.config.state;
+        this.events.onConfig(event.config, event.localMs);
+        break;
+      case 'packet':
+        this.lastId = event.id;
+        this.events.onPacket(event.id, event.packet, event.localMs);
+        break;
+      case 'clock':
+        this.events.onClock(event.clock, event.localMs);
+        break;
+      case 'state':
+        this.captureState = event.change.state;
+        this.events.onState(event.change);
+        break;
+      case 'gap':
+        this.events.onGap(event.gap);
+        break;
+    }
+  }
+
+  /**
+   * Once a second: reopen a stream that has been silent too long while capture runs.
+   * @param {number} nowMs  performance.now()
+   * @returns {boolean}  whether it stalled
+   */
+  checkStall(nowMs) {
+    if (this.captureState !== 'running' || nowMs - this.lastEventMs <= STALL_MS) return false;
+    this.events.onReconnecting('the stream stalled: reconnecting…');
+    this.open();
+    return true;
+  }
+
+  /** @param {boolean} closed  EventSource gave up (the server answered with an error) */
+  onDisconnect(closed) {
+    if (this.closed) return;
+    this.connected = false;
+    if (closed) {
+      this.recover().catch((err) => console.warn('broadcaster: reconnecting failed:', err));
+    } else if (this.captureState === 'shutdown') {
+      this.events.onReconnecting(SHUT_DOWN_TEXT);
+    } else {
+      this.events.onReconnecting('cannot reach the broadcaster: reconnecting…');
+    }
+  }
+
+  /**
+   * EventSource gives up when the server answers with an error instead of the stream. A
+   * missing or wrong key ends the session, saying so; anything else (a full server, one
+   * shutting down, a proxy's error page) is tried again, waiting longer each time.
+   */
+  async recover() {
+    const refusal = await keyRefusal(this.urls.status);
+    if (this.closed || this.connected) return;
+    if (refusal !== null) {
+      this.events.onRefused(`the broadcaster refused the stream: ${refusal}`);
+      return;
+    }
+    const waitMs = Math.min(REFUSED_MAX_MS, REFUSED_FIRST_MS * 2 ** this.refusals) *
+      (0.5 + Math.random() / 2); // spread out, so that refused listeners do not come back at once
+    this.refusals += 1;
+    const inS = Math.ceil(waitMs / 1000);
+    this.events.onReconnecting(this.captureState === 'shutdown'
+      ? SHUT_DOWN_TEXT
+      : `the broadcaster refused the stream (too many listeners?): trying again in ${inS} s…`);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.open(), waitMs);
+  }
+
+  /** Close the stream for good. */
+  close() {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.stream?.close();
+  }
+}
+
+/**
+ * Why the server refuses this page's listening key (/status needs the same key as the
+ * stream), or null when the key is not the problem.
+ * @param {string} statusUrl  /status, with the page's key
+ * @returns {Promise<string | null>}
+ */
+async function keyRefusal(statusUrl) {
+  try {
+    const response = await fetch(statusUrl, { cache: 'no-store' });
+    if (response.status !== 401 && response.status !== 403) return null;
+    const answer = await response.json().catch(() => ({}));
+    return String(answer.error ?? response.statusText);
+  } catch {
+    return null; // unreachable: worth trying again
+  }
+}
