@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Broadcaster, start_broadcaster, wait_until
+from tests.page.listening import figure
 from tests.support.browser import (
     collect_problems,
     launch_chromium,
@@ -157,12 +158,6 @@ def served(tmp_path: Path) -> Iterator[Broadcaster]:
     proc = start_broadcaster(tmp_path, "--source", "tone:440", config="[ring]\ncapacity_s = 10\n")
     yield proc
     assert proc.stop() == 0, proc.log()
-
-
-def figure(page: Page, name: str) -> str:
-    """The bare value of one figure of the page's figures line ('' when unknown)."""
-    value = page.locator(f'#figures [data-figure="{name}"]').get_attribute("data-value")
-    return value or ""
 
 
 def latency_ms(page: Page) -> float | None:
