@@ -20,7 +20,7 @@ the figures are the page's own (docs/protocol.md, "How the listener page uses it
 - underruns: the page's count during the steady-state window (and in all, since Start).
 - glitches: times the output device got no audio in time (AudioContext.playbackStats), since
   Start; a device that glitches makes the page move from the smallest output buffer to a
-  larger one (listener_web/output_buffer.js).
+  larger one (listener_web/output/output_buffer.js).
 
 With no sound card Chromium plays to a fake output device that runs in real time and
 reports an outputLatency of about 30 ms. Prints one table, then the load average.
