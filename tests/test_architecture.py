@@ -88,9 +88,6 @@ def test_every_folder_is_a_known_layer() -> None:
     assert folders <= set(LAYERS) | {"listener_web"}, folders - set(LAYERS)
 
 
-# Being mended (issue "A house a newcomer can read"); each entry goes when its fix lands.
-KNOWN_LONG: set[str] = set()
-
 
 def test_each_layer_imports_only_what_its_rule_allows() -> None:
     assert broken_rules(PACKAGE) == []
@@ -120,6 +117,5 @@ def source_files() -> list[Path]:
 
 def test_every_file_stays_small() -> None:
     long = {str(p.relative_to(ROOT)): n for p in source_files()
-            if (n := len(p.read_text().splitlines())) > MAX_LINES
-            and str(p.relative_to(ROOT)) not in KNOWN_LONG}
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}, f"over {MAX_LINES} lines: {long}"
