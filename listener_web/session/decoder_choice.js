@@ -1,8 +1,10 @@
 // @ts-check
 /**
  * The session's choice of decoder, and its fall backs. chooseDecoder() picks the codec:
- * WebCodecs where the browser decodes Opus with it (a secure context: Chrome and Edge, say),
- * else libopus in WebAssembly, whose script this page loads from the server. StreamDecoder
+ * WebCodecs wherever the browser decodes Opus with it, secure context or not (Chrome, Edge
+ * and desktop Firefox in a secure context; WebKit on plain http too), else libopus in
+ * WebAssembly, whose script this page loads from the server. WebCodecs decodes off the main
+ * thread, which a ScriptProcessor output (no AudioWorklet) needs most. StreamDecoder
  * then decodes the stream with it: in a Worker that hands the PCM straight to the AudioWorklet
  * where it can (decoding/direct_decoder.js), else on the main thread, and on the main thread
  * from the moment a Worker fails. The session sees one Decoder (decoding/decoder.js) either way.
@@ -41,10 +43,12 @@ export class DecoderUnavailableError extends Error {
  * @returns {Promise<string | null>}
  */
 export async function webCodecsProblem(channels) {
-  if (!globalThis.isSecureContext) {
-    return 'this page is not a secure context (plain http on a LAN address), where browsers hide WebCodecs';
+  if (typeof AudioDecoder === 'undefined') {
+    // Most browsers hide WebCodecs from a page that is no secure context; WebKit keeps it.
+    return globalThis.isSecureContext === false
+      ? 'this page is not a secure context (plain http on a LAN address), where this browser hides WebCodecs'
+      : 'this browser lacks WebCodecs';
   }
-  if (typeof AudioDecoder === 'undefined') return 'this browser lacks WebCodecs';
   try {
     const { supported } = await AudioDecoder.isConfigSupported(decoderConfig(channels));
     if (!supported) return 'this browser lacks WebCodecs Opus';

@@ -14,6 +14,7 @@ import { Session } from '../session/session.js';
 import { setUpControls } from './control.js';
 import { peekHttpsPort } from '../link/stream.js';
 import { figureParts } from './figures.js';
+import { insecureNote } from './insecure_note.js';
 
 /**
  * @typedef {import('./figures.js').FigurePart} FigurePart
@@ -217,23 +218,24 @@ function listen() {
 }
 
 /**
- * On plain http (not a secure context) the player's WebCodecs and AudioWorklet are missing,
- * and it plays through a fallback with more latency: say so at once, and link to the https
- * page when the server has one.
+ * On plain http (not a secure context) browsers turn off AudioWorklet, and most WebCodecs
+ * too: the page plays through a fallback with more latency. Say so at once, and link to the
+ * https page when the server has one.
  */
 async function explainInsecurePage() {
   if (window.isSecureContext) return;
-  ui.secureText.textContent =
-    'On plain http from another device, browsers turn off WebCodecs and AudioWorklet: ' +
-    'this page plays through a fallback decoder and output, with more latency.';
+  const missing = {
+    webCodecs: typeof AudioDecoder === 'undefined',
+    worklet: typeof AudioWorkletNode === 'undefined',
+  };
+  const text = insecureNote(missing, false);
+  if (text === null) return;
+  ui.secureText.textContent = text;
   ui.secureNote.hidden = false;
   const port = await peekHttpsPort(URLS.stream);
   if (port === null) return;
   const origin = `https://${location.hostname}:${port}`;
-  ui.secureText.textContent =
-    'On plain http browsers turn off WebCodecs and AudioWorklet, and this page plays ' +
-    'through a fallback with more latency. The https page has them, and plays with the ' +
-    'lowest latency:';
+  ui.secureText.textContent = insecureNote(missing, true);
   ui.secureLink.href = `${origin}${location.pathname}${location.search}${location.hash}`;
   ui.secureLink.textContent = `${origin}/`;
   ui.secureLink.hidden = false;

@@ -62,11 +62,18 @@ describe('chooseDecoder()', () => {
     assert.deepEqual(requested, ['/vendor/b.js']);
   });
 
-  test('falls back to WebAssembly in a page that is no secure context', async () => {
+  test('takes WebCodecs in a page that is no secure context where the browser keeps it', async () => {
     globalThis.isSecureContext = false;
-    webCodecs(true); // a browser would hide it there; the page does not ask
+    webCodecs(true); // WebKit on plain http: AudioDecoder, but no AudioWorklet
+    assert.equal(await decoder.chooseDecoder(2, '/vendor/c.js'), 'webcodecs');
+    assert.deepEqual(requested, []);
+  });
+
+  test('falls back to WebAssembly where a page that is no secure context has no WebCodecs', async () => {
+    globalThis.isSecureContext = false; // Chromium and Firefox hide AudioDecoder there
     served.set('/vendor/c.js', 'library');
     assert.equal(await decoder.chooseDecoder(2, '/vendor/c.js'), 'wasm');
+    assert.deepEqual(requested, ['/vendor/c.js']);
   });
 
   test('loads the script once for every later choice', async () => {
@@ -215,6 +222,28 @@ describe('StreamDecoder', () => {
       stream.close();
     } finally {
       delete globalThis.Worker;
+    }
+  });
+
+  test('decodes WebCodecs on the main thread for a ScriptProcessor output (WebKit on plain http)', async () => {
+    globalThis.Worker = FakeWorker;
+    globalThis.AudioDecoder = FakeAudioDecoder;
+    globalThis.EncodedAudioChunk = class { constructor(init) { Object.assign(this, init); } };
+    FakeWorker.made.length = 0;
+    try {
+      const output = { ...sink(), outputKind: 'scriptprocessor' };
+      const stream = new decoder.StreamDecoder({ captureMsOf: (id) => 20 * id, onError: assert.fail });
+      stream.configure(1, 20, output);
+      assert.equal(FakeWorker.made.length, 0);
+      assert.equal(stream.current.codec.kind, 'webcodecs');
+      stream.startConnection(100, 100);
+      stream.decode(new Uint8Array([1]), 100);
+      while (output.pushed.length < 1) await new Promise((resolve) => setTimeout(resolve, 1));
+      assert.deepEqual(output.pushed, [[960, 2000]]);
+      stream.close();
+    } finally {
+      delete globalThis.Worker;
+      delete globalThis.EncodedAudioChunk;
     }
   });
 });
