@@ -257,7 +257,7 @@ async def stages(mic: VirtualMic, frame_ms: float, application: str, clicks: int
     def arrived(published: float) -> None:
         handoff_ms.append(1000 * (time.perf_counter() - published))
 
-    def publish(packet: bytes, capture_ms: float) -> None:
+    def publish(packet: bytes, capture_ms: float, level_dbfs: float) -> None:
         loop.call_soon_threadsafe(arrived, time.perf_counter())
 
     capture = CaptureThread(stamped, encoder, publish, lambda reason: None)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from broadcaster.core import opus
+from broadcaster.core.activity import ActivityPolicy
 from broadcaster.core.source_spec import SourceSpec, SourceSpecError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -164,6 +165,30 @@ class TlsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    """Sound activity: when a sound stands out enough to make an episode (and an alert)."""
+
+    enabled: bool = True
+    above_floor_db: float = 15.0
+    min_level_dbfs: float = -55.0
+    attack_ms: float = 300.0
+    hold_ms: float = 1000.0
+    release_ms: float = 1500.0
+    cooldown_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        try:
+            self.policy()
+        except ValueError as exc:
+            raise ConfigError(f"alerts.{exc}") from exc
+
+    def policy(self) -> ActivityPolicy:
+        """The detector's policy (core/activity.py)."""
+        return ActivityPolicy(self.above_floor_db, self.min_level_dbfs, self.attack_ms,
+                              self.hold_ms, self.release_ms, self.cooldown_s)
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     """What the service logs."""
 
@@ -184,6 +209,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def __post_init__(self) -> None:

@@ -8,12 +8,14 @@ import time
 from collections.abc import Callable
 
 from broadcaster.audio.encoder import OpusEncoder
+from broadcaster.audio.level import pcm_level_dbfs
 from broadcaster.audio.sources import PcmSource, SourceError
 from broadcaster.core.reblock import Reblocker
 
 logger = logging.getLogger(__name__)
 
-Publish = Callable[[bytes, float], None]  # (Opus packet, capture time in Unix ms)
+# (Opus packet, capture time in Unix ms, the frame's level in dBFS)
+Publish = Callable[[bytes, float, float], None]
 Report = Callable[[str | None], None]  # why the source is offline, or None: it is back
 RETRY_S = (0.5, 1.0, 2.0, 5.0)
 
@@ -21,7 +23,8 @@ RETRY_S = (0.5, 1.0, 2.0, 5.0)
 class CaptureThread:
     """Reads the source on its own thread; never waits on the network.
 
-    `publish(packet, capture_ms)` is called on this thread with each encoded frame, and
+    `publish(packet, capture_ms, level_dbfs)` is called on this thread with each encoded
+    frame (and how loud the PCM was), and
     `report(reason)` when the source goes offline (None when it is back); the caller hands
     both to the event loop (`loop.call_soon_threadsafe`). A source that fails to open or
     read is closed and reopened with back-off until the thread is stopped.
@@ -89,6 +92,7 @@ class CaptureThread:
         # one, so each step costs several times what it does in a tight loop: one clock
         # read, one stop check, and publish last, right before the next blocking read.
         read, encode, publish = self._source.read, self._encoder.encode, self._publish
+        level = pcm_level_dbfs
         feed, stopped = reblocker.feed, self._stop.is_set
         while True:
             chunk = read()
@@ -102,7 +106,7 @@ class CaptureThread:
                 self._report(None)
             for block in feed(chunk):
                 self.last_frame_monotonic = now
-                publish(encode(block.pcm), block.capture_ms)
+                publish(encode(block.pcm), block.capture_ms, level(block.pcm))
 
     def _failed(self, message: str, attempt: int) -> None:
         delay = RETRY_S[min(attempt, len(RETRY_S) - 1)]

@@ -25,7 +25,7 @@ FUTILE_RESTARTS = 2  # restarts without a frame in between: the watchdog may tak
 CATCH_UP_S = 0.5  # while nobody listens, packets reach the loop at least this often
 
 Renew = Callable[[Config], PcmSource]
-OnPacket = Callable[[bytes, float], None]  # (Opus packet, capture time in Unix ms)
+OnPacket = Callable[[bytes, float, float], None]  # (Opus packet, capture ms, level dBFS)
 
 
 class CaptureSupervisor:
@@ -108,8 +108,8 @@ class CaptureSupervisor:
     def _start_thread(self) -> None:
         capture: CaptureThread
 
-        def publish(packet: bytes, capture_ms: float) -> None:
-            self._handoff.put(self._publish, capture, packet, capture_ms)
+        def publish(packet: bytes, capture_ms: float, level_dbfs: float) -> None:
+            self._handoff.put(self._publish, capture, packet, capture_ms, level_dbfs)
 
         def report(reason: str | None) -> None:
             self._handoff.put(self._report, capture, reason, urgent=True)
@@ -119,14 +119,15 @@ class CaptureSupervisor:
         capture.start()
         self._on_change()
 
-    def _publish(self, capture: CaptureThread, packet: bytes, capture_ms: float) -> None:
+    def _publish(self, capture: CaptureThread, packet: bytes, capture_ms: float,
+                 level_dbfs: float) -> None:
         if capture is not self._capture:
             return  # from an abandoned thread that came unstuck
         self._restarts_since_frame = 0
         if self.offline is not None:
             self.offline = None
             self._on_change()
-        self._on_packet(packet, capture_ms)
+        self._on_packet(packet, capture_ms, level_dbfs)
 
     def _report(self, capture: CaptureThread, reason: str | None) -> None:
         if capture is self._capture and reason != self.offline:

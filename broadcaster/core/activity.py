@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 SILENCE_DBFS = -120.0  # the level of digital silence (log of zero)
 FULL_SCALE_S16 = 32768.0
@@ -67,6 +68,15 @@ class Episode:
     def duration_ms(self) -> float:
         """How long it lasted (so far, while ongoing)."""
         return self.end_ms - self.start_ms
+
+    def serialize(self) -> dict[str, Any]:
+        """As JSON-ready data: times in Unix ms, levels in dBFS rounded to 0.1 dB."""
+        return {"episode": self.number, "start_ms": round(self.start_ms, 1),
+                "end_ms": round(self.end_ms, 1), "duration_ms": round(self.duration_ms, 1),
+                "peak_dbfs": round(self.peak_dbfs, 1),
+                "loudness_dbfs": round(self.loudness_dbfs, 1),
+                "floor_dbfs": round(self.floor_dbfs, 1), "alerted": self.alerted,
+                "ongoing": self.ongoing}
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,14 @@ SERIES = (
      "worker_restarts"),
     ("broadcaster_uptime_seconds", "gauge", "Seconds since the broadcaster started.",
      "uptime_s"),
+    ("broadcaster_sound_episodes_total", "counter",
+     "Sounds that stood out from the room's quiet (episodes).", "episodes"),
+    ("broadcaster_sound_alerts_total", "counter",
+     "Episodes that alerted (the rest came within the cooldown).", "alerts"),
+    ("broadcaster_sound_level_dbfs", "gauge", "The level of the latest frame, in dBFS.",
+     "level_dbfs"),
+    ("broadcaster_noise_floor_dbfs", "gauge", "The room's quiet as learned, in dBFS.",
+     "noise_floor_dbfs"),
 )
 
 

@@ -36,6 +36,12 @@ def gap_event(lost: int | None, next_id: int, reason: str) -> bytes:
                         event="gap")
 
 
+def activity_event(episode: dict[str, Any], started: bool) -> bytes:
+    """A sound episode began (`started`), or ended: what core/activity.py's Episode says."""
+    return encode_event(_json({"change": "start" if started else "end", **episode}),
+                        event="activity")
+
+
 def audio_event(seq: int, packet: bytes) -> bytes:
     """One Opus packet: `id:` is its sequence number, `data:` the packet in base64."""
     return b"id: %d\ndata: %s\n\n" % (seq, base64.b64encode(packet))

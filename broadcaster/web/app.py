@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from broadcaster.core.access import basic_password, bearer_token, is_loopback, matches
 from broadcaster.core.backoff import FailureBackoff
+from broadcaster.core.episodes import MAX_PAGE
 from broadcaster.core.metrics import render_metrics
 from broadcaster.core.state import CaptureBusyError
 from broadcaster.core.telemetry import (
@@ -34,6 +35,7 @@ from broadcaster.web.hypercorn_internals import sink_from, with_transports
 logger = logging.getLogger(__name__)
 
 MAX_ID_DIGITS = 18
+DEFAULT_PAGE = 50
 STREAM_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",
@@ -81,6 +83,26 @@ def parse_backlog_ms(query: str | None) -> int:
         pass
     raise BadRequestError(f"backlog_ms must be a whole number of milliseconds from 0 to "
                           f"{MAX_BACKLOG_MS}, got {str(query)[:40]!r}")
+
+
+def parse_episode_page(before: str | None, limit: str | None) -> tuple[int | None, int]:
+    """`?before=` (an episode number: the page holds those below it) and `?limit=` (1 to
+    MAX_PAGE, default DEFAULT_PAGE) of /activity/episodes."""
+    try:
+        start = _whole_number(before, MAX_ID_DIGITS)
+    except ValueError:
+        raise BadRequestError(f"before must be an episode number, got {str(before)[:40]!r}"
+                              ) from None
+    try:
+        count = _whole_number(limit, 3)
+    except ValueError:
+        count = 0
+    if count is None:
+        count = DEFAULT_PAGE
+    if not 1 <= count <= MAX_PAGE:
+        raise BadRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}, "
+                              f"got {str(limit)[:40]!r}")
+    return start, count
 
 
 def _error(status: int, message: str,
@@ -277,6 +299,17 @@ def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = 
         if (refusal := await listener_refusal()) is not None:
             return refusal
         return await full_status()
+
+    @app.get("/activity/episodes")
+    async def activity_episodes() -> Any:
+        if (refusal := await listener_refusal()) is not None:
+            return refusal
+        try:
+            before, limit = parse_episode_page(request.args.get("before"),
+                                               request.args.get("limit"))
+        except BadRequestError as exc:
+            return _error(400, str(exc))
+        return await station.episodes(before, limit)
 
     @app.get("/metrics")
     async def metrics() -> Any:

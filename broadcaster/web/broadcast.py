@@ -37,6 +37,9 @@ class Broadcast(Protocol):
     def health(self) -> tuple[bool, str]:
         """(healthy, reason) for /healthz."""
 
+    async def episodes(self, before: int | None, limit: int) -> dict[str, Any]:
+        """A page of sound episodes for /activity/episodes (see docs/protocol.md)."""
+
 
 class Admitter(Protocol):
     """Decides whether one more listener may join, and hears when one leaves."""

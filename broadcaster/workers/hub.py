@@ -139,6 +139,12 @@ class Hub:
             return reply | {"state": self.fanout.state.serialize()}
         if op == "status":
             return {"status": await self.status(asked_by=link)}
+        if op == "episodes":
+            before, limit = data.get("before"), data.get("limit")
+            if (before is not None and not isinstance(before, int)) or not isinstance(limit,
+                                                                                   int):
+                return {"error": "before and limit must be whole numbers"}
+            return {"page": await self.broadcast.episodes(before, limit)}
         return {"error": f"unknown request {op!r}"}
 
     def _forget(self, link: WorkerLink) -> None:

@@ -201,6 +201,15 @@ class Relay:
         status = reply.get("status")
         return dict(status) if isinstance(status, dict) else {}
 
+    async def episodes(self, before: int | None, limit: int) -> dict[str, Any]:
+        """A page of sound episodes, asked of the hub."""
+        try:
+            reply = await self._request("episodes", before=before, limit=limit)
+        except HubGoneError as exc:
+            return {"episodes": [], "next_before": None, "error": str(exc)}
+        page = reply.get("page")
+        return dict(page) if isinstance(page, dict) else {"episodes": [], "next_before": None}
+
     def health(self) -> tuple[bool, str]:
         """The hub's health as last announced."""
         if self.ended.is_set():

@@ -137,7 +137,7 @@ def test_episodes_alternate_and_are_ordered(levels: list[float]) -> None:
 
 def test_the_peak_and_loudness_count_the_attack_too() -> None:
     d = detector(attack_ms=300.0)
-    changes = run(d, seconds(-70.0, 2) + [-10.0] + seconds(-20.0, 2) + seconds(-70.0, 3))
+    changes = run(d, [*seconds(-70.0, 2), -10.0, *seconds(-20.0, 2), *seconds(-70.0, 3)])
     started, ended = changes[0].episode, changes[1].episode
     assert started.peak_dbfs == ended.peak_dbfs == -10.0
     assert -20.0 < ended.loudness_dbfs < -19.0  # one loud frame among a hundred
