@@ -25,7 +25,8 @@ LISTENER_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:/+-]{0,31}")
 MAX_AGENT_CHARS = 64
 
-# name -> (kind, lowest, highest, may be null); kinds: "number", "count", "id", "path", "agent"
+# name -> (kind, lowest, highest, may be null); kinds: "number", "count", "id", "path",
+# "agent", "flag" (true or false)
 FIELDS: dict[str, tuple[str, float, float, bool]] = {
     "listener": ("id", 0, 0, False),
     "latency_ms": ("number", -1000.0, 60000.0, True),
@@ -38,7 +39,11 @@ FIELDS: dict[str, tuple[str, float, float, bool]] = {
     "reconnects": ("count", 0, 1e9, False),
     "path": ("path", 0, 0, True),
     "agent": ("agent", 0, 0, False),
+    "latency_lower_bound": ("flag", 0, 0, False),
 }
+# Fields a page may leave out, and what they then are: pages from before the field was
+# added send no such field and must still be heard.
+OPTIONAL: dict[str, object] = {"latency_lower_bound": False}
 
 
 class TelemetryError(ValueError):
@@ -58,6 +63,10 @@ def _check_value(name: str, value: object) -> None:
     if value is None:
         if not nullable:
             raise TelemetryError(f"{name} must not be null")
+        return
+    if kind == "flag":
+        if not isinstance(value, bool):
+            raise TelemetryError(f"{name} must be true or false, got {value!r}")
         return
     if kind in ("number", "count"):
         wanted = "an integer" if kind == "count" else "a number"
@@ -96,6 +105,9 @@ class Report:
     reconnects: int
     path: str | None
     agent: str
+    # latency_ms leaves out the output device's share, which the browser did not give in a
+    # way the page could believe (WebKit's clock, Firefox not asked): a lower bound.
+    latency_lower_bound: bool = False
 
     def __post_init__(self) -> None:
         for name in FIELDS:
@@ -103,7 +115,8 @@ class Report:
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> Report:
-        """A report from a decoded JSON object: every field present, no other."""
+        """A report from a decoded JSON object: every field present (but the OPTIONAL ones),
+        no other."""
         unknown = sorted(set(data) - set(FIELDS))
         if unknown:
             name = unknown[0]
@@ -111,7 +124,7 @@ class Report:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise TelemetryError(f"unknown field {name[:40]!r}{hint}; the fields are "
                                  + ", ".join(FIELDS))
-        missing = [name for name in FIELDS if name not in data]
+        missing = [name for name in FIELDS if name not in data and name not in OPTIONAL]
         if missing:
             raise TelemetryError("missing field(s): " + ", ".join(missing))
         return cls(**data)

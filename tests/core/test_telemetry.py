@@ -38,6 +38,7 @@ GOOD: dict[str, Any] = {
     "reconnects": 1,
     "path": "worklet",
     "agent": "Chrome 131 on Linux",
+    "latency_lower_bound": False,
 }
 
 
@@ -87,10 +88,22 @@ def test_unknowns_and_the_path_may_be_null() -> None:
     ("agent", "a\nb", "agent must be at most 64 printable ASCII"),
     ("agent", "a" * 65, "agent must be at most 64 printable ASCII"),
     ("agent", None, "agent must not be null"),
+    ("latency_lower_bound", 1, "latency_lower_bound must be true or false"),
+    ("latency_lower_bound", "true", "latency_lower_bound must be true or false"),
+    ("latency_lower_bound", None, "latency_lower_bound must not be null"),
 ])
 def test_each_field_is_checked_by_type_and_range(field: str, value: Any, message: str) -> None:
     with pytest.raises(TelemetryError, match=message):
         Report.parse(body(**{field: value}))
+
+
+def test_a_latency_may_be_a_lower_bound_and_pages_that_do_not_say_are_heard() -> None:
+    assert Report.parse(body(latency_lower_bound=True)).latency_lower_bound is True
+    older = dict(GOOD)
+    del older["latency_lower_bound"]
+    parsed = Report.parse(json.dumps(older).encode())
+    assert parsed.latency_lower_bound is False
+    assert parsed.serialize() == GOOD
 
 
 def test_an_unknown_field_is_refused_with_a_suggestion() -> None:
