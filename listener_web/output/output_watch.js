@@ -65,6 +65,7 @@ export class OutputWatch {
   /** Once a second: look at the context and the device (not while replacing them). */
   tick() {
     if (this.replacing) return;
+    this.player.sampleDevice();
     this.watchAudio();
     if (!this.replacing) this.watchGlitches();
   }

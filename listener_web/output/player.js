@@ -10,6 +10,7 @@
  * "wasm+scriptprocessor".
  */
 import { ScriptProcessorOutput } from './legacy_output.js';
+import { OutputClock } from './output_clock.js';
 import { latencyHint } from './output_buffer.js';
 
 /**
@@ -41,6 +42,21 @@ export const SAMPLE_RATE_HZ = 48000;
 const WORKLET_URL = new URL('../worklet/worklet.js', import.meta.url);
 
 /** @typedef {'worklet' | 'scriptprocessor'} OutputKind */
+
+/**
+ * Whether reading `outputLatency` and `getOutputTimestamp()` cannot block the page: Chromium
+ * answers them from what its audio callback last handed over (it alone has playbackStats,
+ * counted in the same callback). Firefox asks the device for them, from the main thread
+ * while holding the lock its audio thread needs: a read during a device callback deadlocks
+ * the tab for good (PulseAudio cannot answer until the callback ends, which waits for that
+ * lock). It froze 2 of 30 starts even read once after a second of steady play, so Firefox is
+ * never asked. WebKit (no playbackStats either) is not asked: its figures are no better
+ * (outputLatency 0, a timestamp output_clock.js refuses). What is read is checked first.
+ * @returns {boolean}
+ */
+export function deviceFiguresAreCheap() {
+  return typeof AudioContext === 'function' && 'playbackStats' in AudioContext.prototype;
+}
 
 /**
  * Ask iOS to play even with the silent switch on (Safari 16.4+: navigator.audioSession).
@@ -95,6 +111,10 @@ export class Player {
     this.latest = null;
     /** @type {AudioNode} where the output node plays into (a volume control may go between) */
     this.outputTo = this.ctx.destination;
+    /** Whether sampleDevice() may ask the device for its figures. */
+    this.readsDevice = deviceFiguresAreCheap();
+    /** What the device figures sampleDevice() read can be believed for (output_clock.js). */
+    this.outputClock = new OutputClock();
   }
 
   /** The newest figures from the worklet (null before the first). */
@@ -206,29 +226,63 @@ export class Player {
     return typeof count === 'number' && Number.isFinite(count) ? count : null;
   }
 
-  /** Latency after the context's output, in ms: what the device adds. */
+  /** Latency after the worklet, in ms, as far as it is known: the context's own (baseLatency,
+   * at least a render quantum) and the device's (outputLatency, when believed). */
   get deviceLatencyMs() {
-    return 1000 * ((this.ctx.baseLatency || 0) + (this.ctx.outputLatency || 0));
+    return 1000 * this.outputClock.knownOutputS(this.ctx.sampleRate || SAMPLE_RATE_HZ);
+  }
+
+  /** The device's share of the latency (outputLatency) in ms, when known and believed. */
+  get deviceOutputMs() {
+    const outputS = this.outputClock.outputLatencyS;
+    return outputS === null ? null : 1000 * outputS;
+  }
+
+  /** Whether latencyMs() leaves out the device's share (unknown here): a lower bound. */
+  get latencyIsLowerBound() {
+    return this.outputClock.lowerBound;
+  }
+
+  /** Whether the page knows all it will learn of the device (reports wait for it). */
+  get deviceSettled() {
+    return !this.readsDevice || this.outputClock.looks > 0;
+  }
+
+  /**
+   * Look at the device's figures when due: call it from a timer (once a second), never from
+   * the figures' path, which only uses what was read here. Where a read may block
+   * (deviceFiguresAreCheap) only baseLatency is read, which no engine asks the device for.
+   * @param {number} [nowMs]  performance.now()
+   */
+  sampleDevice(nowMs = performance.now()) {
+    const ctx = this.ctx;
+    if (!this.outputClock.due(ctx.state, ctx.currentTime)) return;
+    const reads = this.readsDevice;
+    this.outputClock.add({
+      currentTime: ctx.currentTime,
+      nowMs,
+      sampleRate: ctx.sampleRate || SAMPLE_RATE_HZ,
+      baseLatency: ctx.baseLatency,
+      outputLatency: reads ? ctx.outputLatency : null,
+      stamp: reads ? ctx.getOutputTimestamp?.() ?? null : null,
+    });
   }
 
   /**
    * Capture-to-ear latency in ms from the latest figures: when the sample they name is heard
    * minus when it was captured; null until push() was given capture times.
-   * @param {number} serverOffsetMs  the server's clock minus Date.now()
+   * A lower bound where the device's share is unknown (latencyIsLowerBound).
+   * @param {number} serverOffsetMs  the server's clock minus the page's (localNowMs)
+   * @param {number} [nowMs]  performance.now()
    * @returns {number | null}
    */
-  latencyMs(serverOffsetMs) {
+  latencyMs(serverOffsetMs, nowMs = performance.now()) {
     const f = this.latest;
     if (!f || f.captureMs === null) return null;
-    // The device plays context time `contextTime` at page time `performanceTime`.
-    const ts = this.ctx.getOutputTimestamp?.();
-    let heardMs;
-    if (ts?.contextTime !== undefined && ts.performanceTime !== undefined && ts.performanceTime > 0) {
-      heardMs = performance.timeOrigin + ts.performanceTime + 1000 * (f.contextTime - ts.contextTime);
-    } else {
-      heardMs = Date.now() + 1000 * (f.contextTime - this.ctx.currentTime) + this.deviceLatencyMs;
-    }
-    return heardMs + serverOffsetMs - f.captureMs;
+    const heardMs = this.outputClock.heardMs(f.contextTime, {
+      currentTime: this.ctx.currentTime, nowMs, sampleRate: this.ctx.sampleRate || SAMPLE_RATE_HZ,
+    });
+    return performance.timeOrigin + heardMs + serverOffsetMs - f.captureMs;
   }
 
   /** Stop playing and release the audio device. */

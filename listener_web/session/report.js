@@ -23,13 +23,14 @@ export const REPORT_LIMITS = {
   reconnects: [0, 1e9],
 };
 const NULLABLE = new Set(['latency_ms', 'output_ms', 'glitches', 'path']);
+const FLAGS = new Set(['latency_lower_bound']);
 const COUNTS = new Set(['underruns', 'glitches', 'reconnects']);
 const LISTENER_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const PATH = /^[A-Za-z0-9][A-Za-z0-9 ._:/+-]{0,31}$/;
 const AGENT = /^[\x20-\x7e]{0,64}$/;
 export const REPORT_FIELDS = [
   'listener', 'latency_ms', 'output_ms', 'buffer_ms', 'target_ms', 'drift_ppm', 'underruns',
-  'glitches', 'reconnects', 'path', 'agent',
+  'glitches', 'reconnects', 'path', 'agent', 'latency_lower_bound',
 ];
 
 /**
@@ -77,7 +78,11 @@ export function shortAgent(userAgent) {
  * @typedef {object} Figures  what the page measures, in the page's units
  * @property {string} listener
  * @property {number | null} latencyMs  capture to heard; null when unknown
- * @property {number | null} outputMs  the output device's share of it (outputLatency)
+ * @property {boolean} latencyIsLowerBound  latencyMs leaves out the output device's share,
+ *   which the browser did not give believably (output/output_clock.js): a lower bound
+ * @property {number | null} outputMs  the output device's share of it (outputLatency); null
+ *   when the page did not read it or did not believe it
+ * @property {boolean} outputSettled  the page has learnt what it will of the output device
  * @property {number} bufferMs
  * @property {number} targetMs
  * @property {number} driftPpm
@@ -100,6 +105,7 @@ export function shortAgent(userAgent) {
  * @property {number} reconnects
  * @property {string | null} path
  * @property {string} agent
+ * @property {boolean} latency_lower_bound  latency_ms leaves out the output device's share
  */
 
 /**
@@ -133,9 +139,10 @@ function clamped(value, key) {
  * @returns {TelemetryReport}
  */
 export function buildReport(f) {
+  const latencyMs = inRange(f.latencyMs, 'latency_ms');
   return {
     listener: f.listener,
-    latency_ms: inRange(f.latencyMs, 'latency_ms'),
+    latency_ms: latencyMs,
     output_ms: inRange(f.outputMs, 'output_ms'),
     buffer_ms: clamped(f.bufferMs, 'buffer_ms'),
     target_ms: clamped(f.targetMs, 'target_ms'),
@@ -145,6 +152,7 @@ export function buildReport(f) {
     reconnects: clamped(f.reconnects, 'reconnects'),
     path: f.path !== null && PATH.test(f.path) ? f.path : null,
     agent: AGENT.test(f.agent) ? f.agent : f.agent.replace(/[^\x20-\x7e]/g, '?').slice(0, 64),
+    latency_lower_bound: latencyMs !== null && f.latencyIsLowerBound,
   };
 }
 
@@ -163,7 +171,9 @@ export function reportProblem(report) {
       if (!NULLABLE.has(key)) return `${key} must not be null`;
       continue;
     }
-    if (key in REPORT_LIMITS) {
+    if (FLAGS.has(key)) {
+      if (typeof value !== 'boolean') return `${key} must be true or false`;
+    } else if (key in REPORT_LIMITS) {
       const [lowest, highest] = REPORT_LIMITS[key];
       if (typeof value !== 'number' || !Number.isFinite(value)) return `${key} must be a number`;
       if (COUNTS.has(key) && !Number.isInteger(value)) return `${key} must be an integer`;

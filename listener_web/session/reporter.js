@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * Reports the page's figures to the server (docs/protocol.md, POST /audio/telemetry): the
- * first as soon as the latency is known, then every REPORT_EVERY_MS. A refusal is a bug
+ * first as soon as the latency is known (and what the page reads of the output device), then
+ * every REPORT_EVERY_MS. A refusal is a bug
  * here: said once on the console. An unreachable server is the stream's to report.
  */
 import { REPORT_EVERY_MS, buildReport } from './report.js';
@@ -27,10 +28,12 @@ export class Reporter {
    */
   offer(figures, nowMs) {
     const sinceMs = nowMs - this.lastReportMs;
-    const first = !this.latencyReported && figures.latencyMs !== null;
+    // The first report waits for what the page will learn of the output device.
+    const known = figures.latencyMs !== null && figures.outputSettled;
+    const first = !this.latencyReported && known;
     if (sinceMs >= REPORT_EVERY_MS || (first && sinceMs >= 2 * this.tickMs)) {
       this.lastReportMs = nowMs;
-      this.latencyReported ||= figures.latencyMs !== null;
+      this.latencyReported ||= known;
       this.send(figures);
     }
   }

@@ -281,7 +281,9 @@ export class Session {
     return {
       listener: LISTENER_ID,
       latencyMs: stats.playing && offsetMs !== null ? player.latencyMs(offsetMs) : null,
-      outputMs: 1000 * (player.ctx.outputLatency || 0),
+      latencyIsLowerBound: player.latencyIsLowerBound,
+      outputMs: player.deviceOutputMs,
+      outputSettled: player.deviceSettled,
       bufferMs: (1000 * stats.depthSamples) / SAMPLE_RATE_HZ,
       targetMs: (1000 * stats.targetSamples) / SAMPLE_RATE_HZ,
       driftPpm: stats.driftPpm,

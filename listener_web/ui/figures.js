@@ -25,7 +25,12 @@ export function figureParts(f) {
   const parts = [
     f.latencyMs === null
       ? { name: 'latency', text: 'latency –', value: '' }
-      : { name: 'latency', text: `latency ≈ ${ms(f.latencyMs)} ms`, value: f.latencyMs.toFixed(1) },
+      : {
+        name: 'latency',
+        // ≥: the browser's output figures were not believable, so the device's share is left out.
+        text: `latency ${f.latencyIsLowerBound ? '≥' : '≈'} ${ms(f.latencyMs)} ms`,
+        value: f.latencyMs.toFixed(1),
+      },
     {
       name: 'buffer',
       text: `buffer ${ms(f.bufferMs)} ms (target ${ms(f.targetMs)})`,

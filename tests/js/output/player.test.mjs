@@ -11,12 +11,18 @@ class FakeContext {
     this.options = options;
     this.state = 'running';
     this.currentTime = 0;
+    this.sampleRate = 48000;
     this.baseLatency = 0.01;
     this.outputLatency = 0.03;
     this.destination = {};
     this.audioWorklet = { addModule: async () => {} };
     /** @type {{contextTime: number, performanceTime: number} | undefined} */
     this.timestamp = undefined;
+  }
+
+  // Chromium's: where the page may read the device figures (player.deviceFiguresAreCheap).
+  get playbackStats() {
+    return { underrunEvents: 0 };
   }
 
   getOutputTimestamp() {
@@ -102,18 +108,82 @@ describe('Player', () => {
     const { p, node } = makePlayer();
     node.port.onmessage({ data: { type: 'stats', captureMs: null, contextTime: 5 } });
     assert.equal(p.latencyMs(0), null, 'no capture times yet');
-    // The sample leaving the worklet at context time 5.0 s was captured at wall time T.
-    const T = performance.timeOrigin + 150;
+    // The sample leaving the worklet at context time 5.0 s was captured at page time 100 ms.
+    const T = performance.timeOrigin + 100;
     node.port.onmessage({ data: { type: 'stats', captureMs: T, contextTime: 5 } });
-    // The device plays context time 4.9 s at page time 100 ms: 5.0 s is heard at 200 ms.
-    p.ctx.timestamp = { contextTime: 4.9, performanceTime: 100 };
-    assert.ok(Math.abs(p.latencyMs(0) - 50) < 1e-6, `${p.latencyMs(0)}`);
-    // With the server's clock 20 ms ahead of ours, the capture was 20 ms earlier for us.
-    assert.ok(Math.abs(p.latencyMs(20) - 70) < 1e-6);
-    // Without an output timestamp: now, plus what is left before contextTime, plus latency.
-    p.ctx.timestamp = undefined;
+    // Before the device's clock is believed: now (120 ms), plus what is left before 5.0 s
+    // (10 ms), plus what the context and the device add (baseLatency and outputLatency).
     p.ctx.currentTime = 4.99;
-    const expected = Date.now() + 10 + 40 - T;
-    assert.ok(Math.abs(p.latencyMs(0) - expected) < 50, `${p.latencyMs(0)} vs ${expected}`);
+    p.ctx.timestamp = { contextTime: 4.95, performanceTime: 115 };
+    p.sampleDevice(120);
+    assert.ok(Math.abs(p.latencyMs(0, 120) - (20 + 10 + 40)) < 1e-6, `${p.latencyMs(0, 120)}`);
+    assert.equal(p.latencyIsLowerBound, false, 'outputLatency is known');
+    // Two looks that agree: the device plays context time 5.95 s at 1115 ms, so 5.0 s at
+    // 165 ms, whenever the figure is asked for.
+    p.ctx.currentTime = 5.99;
+    p.ctx.timestamp = { contextTime: 5.95, performanceTime: 1115 };
+    p.sampleDevice(1120);
+    assert.ok(Math.abs(p.latencyMs(0, 5000) - 65) < 1e-6, `${p.latencyMs(0, 5000)}`);
+    // With the server's clock 20 ms ahead of ours, the capture was 20 ms earlier for us.
+    assert.ok(Math.abs(p.latencyMs(20) - 85) < 1e-6);
+    assert.equal(p.deviceOutputMs, 30);
+  });
+
+  test('the device is asked only by sampleDevice(), once the output played, then seldom', () => {
+    const { p, node } = makePlayer();
+    let reads = 0;
+    const ctx = /** @type {FakeContext} */ (/** @type {unknown} */ (p.ctx));
+    Object.defineProperty(ctx, 'outputLatency', { get: () => { reads += 1; return 0.03; } });
+    const stamp = ctx.getOutputTimestamp.bind(ctx);
+    ctx.getOutputTimestamp = () => { reads += 1; return stamp(); };
+    // The figures' path never touches the device; nor does sampleDevice() before it played.
+    node.port.onmessage({ data: { type: 'stats', captureMs: performance.timeOrigin, contextTime: 0.1 } });
+    p.latencyMs(0);
+    void p.deviceLatencyMs;
+    ctx.currentTime = 0.2;
+    p.sampleDevice();
+    assert.equal(reads, 0);
+    assert.equal(p.deviceSettled, false, 'the first report waits for the device');
+    const looks = [];
+    for (let t = 0.5; t <= 40; t += 0.5) {
+      ctx.currentTime = t;
+      const before = reads;
+      p.sampleDevice();
+      if (reads > before) looks.push(t);
+    }
+    // A timestamp never agrees with itself here (the fake's is zero): looked at every second.
+    assert.equal(looks[0], 0.5);
+    assert.equal(reads, 2 * looks.length, 'outputLatency and getOutputTimestamp() once a look');
+    assert.equal(p.deviceSettled, true);
+    ctx.state = 'suspended';
+    ctx.currentTime += 100;
+    p.sampleDevice();
+    assert.equal(reads, 2 * looks.length, 'not while the context does not run');
+  });
+
+  test('where reading the device may block (no playbackStats: Firefox), it is never read', () => {
+    const saved = Object.getOwnPropertyDescriptor(FakeContext.prototype, 'playbackStats');
+    delete FakeContext.prototype.playbackStats;
+    try {
+      assert.equal(player.deviceFiguresAreCheap(), false);
+      const { p, node } = makePlayer();
+      let reads = 0;
+      Object.defineProperty(p.ctx, 'outputLatency', { get: () => { reads += 1; return 0.03; } });
+      p.ctx.getOutputTimestamp = () => { reads += 1; return { contextTime: 1, performanceTime: 1 }; };
+      assert.equal(p.deviceSettled, true, 'nothing to wait for');
+      node.port.onmessage({ data: { type: 'stats', captureMs: performance.timeOrigin, contextTime: 59 } });
+      for (let t = 0; t < 60; t += 1) {
+        p.ctx.currentTime = t;
+        p.sampleDevice();
+        p.latencyMs(0);
+      }
+      assert.equal(reads, 0);
+      assert.equal(p.deviceOutputMs, null);
+      assert.equal(p.deviceLatencyMs, 10, 'baseLatency only');
+      assert.equal(p.latencyIsLowerBound, true);
+    } finally {
+      Object.defineProperty(FakeContext.prototype, 'playbackStats', saved);
+    }
+    assert.equal(player.deviceFiguresAreCheap(), true);
   });
 });

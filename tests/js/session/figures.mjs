@@ -5,7 +5,9 @@
 export const FIGURES = {
   listener: 'k3J9xQ2mZpA7',
   latencyMs: 84.234,
+  latencyIsLowerBound: false,
   outputMs: 30,
+  outputSettled: true,
   bufferMs: 41.54,
   targetMs: 50,
   driftPpm: -12.46,

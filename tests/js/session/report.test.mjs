@@ -62,6 +62,7 @@ describe('buildReport', () => {
       reconnects: 1,
       path: 'worklet',
       agent: 'Chrome 131 on Linux',
+      latency_lower_bound: false,
     });
     assert.deepEqual(Object.keys(report), REPORT_FIELDS);
     assert.equal(reportProblem(report), null);
@@ -70,8 +71,9 @@ describe('buildReport', () => {
 
   test('an unknown or implausible latency is sent as null, not refused', () => {
     for (const latencyMs of [null, NaN, -5000, 1e6]) {
-      const report = buildReport({ ...FIGURES, latencyMs });
+      const report = buildReport({ ...FIGURES, latencyMs, latencyIsLowerBound: true });
       assert.equal(report.latency_ms, null);
+      assert.equal(report.latency_lower_bound, false, 'no figure, no bound');
       assert.equal(reportProblem(report), null);
     }
   });
@@ -116,6 +118,8 @@ describe('reportProblem', () => {
     [{ ...good, drift_ppm: 20000 }, 'drift_ppm must be from -10000 to 10000'],
     [{ ...good, listener: 'short' }, 'listener is malformed'],
     [{ ...good, path: '' }, 'path is malformed'],
+    [{ ...good, latency_lower_bound: 1 }, 'latency_lower_bound must be true or false'],
+    [{ ...good, latency_lower_bound: null }, 'latency_lower_bound must not be null'],
   ];
   for (const [report, problem] of cases) {
     test(problem, () => assert.equal(reportProblem(report), problem));

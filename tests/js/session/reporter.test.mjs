@@ -34,6 +34,23 @@ describe('Reporter', () => {
     assert.ok(bodies.every((body) => reportProblem(body) === null));
   });
 
+  test('the first report waits for what the page reads of the output device', () => {
+    const bodies = server(204);
+    const reporter = new Reporter('/audio/telemetry', 1000);
+    reporter.offer({ ...FIGURES, outputMs: null, outputSettled: false }, REPORT_EVERY_MS);
+    reporter.offer({ ...FIGURES, outputMs: null, outputSettled: false }, REPORT_EVERY_MS + 2000);
+    reporter.offer(FIGURES, REPORT_EVERY_MS + 3000);
+    assert.deepEqual(bodies.map((body) => body.output_ms), [null, 30]);
+  });
+
+  test('a lower bound is reported as one', () => {
+    const bodies = server(204);
+    new Reporter('/audio/telemetry', 1000).offer({ ...FIGURES, latencyIsLowerBound: true }, 0);
+    assert.equal(bodies[0].latency_ms, 84.2);
+    assert.equal(bodies[0].latency_lower_bound, true);
+    assert.equal(reportProblem(bodies[0]), null);
+  });
+
   test('says once that the server refused a report', async () => {
     server(422);
     const warned = [];

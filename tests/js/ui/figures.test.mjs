@@ -30,4 +30,9 @@ describe('figureParts', () => {
     assert.equal(parts[0].value, '');
     assert.equal(figureParts({ ...FIGURES, driftPpm: 7.6, lostFrames: 0 })[2].text, 'drift +8 ppm');
   });
+
+  test("a latency that leaves out the device's share (not believable here) says it is a lower bound", () => {
+    const [part] = figureParts({ ...FIGURES, latencyIsLowerBound: true, lostFrames: 0 });
+    assert.deepEqual(part, { name: 'latency', text: 'latency ≥ 84 ms', value: '84.2' });
+  });
 });
