@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from broadcaster.core import opus
 from broadcaster.core.activity import ActivityPolicy
@@ -175,12 +176,22 @@ class AlertsConfig:
     hold_ms: float = 1000.0
     release_ms: float = 1500.0
     cooldown_s: float = 30.0
+    webhook_url: str = ""
+    webhook_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
         try:
             self.policy()
         except ValueError as exc:
             raise ConfigError(f"alerts.{exc}") from exc
+        if self.webhook_url:
+            url = urlsplit(self.webhook_url)
+            _check(url.scheme in ("http", "https") and bool(url.hostname)
+                   and self.webhook_url.isprintable() and " " not in self.webhook_url,
+                   "alerts.webhook_url", self.webhook_url,
+                   "empty, or an http:// or https:// URL with a host")
+        _check(0.5 <= self.webhook_timeout_s <= 60.0, "alerts.webhook_timeout_s",
+               self.webhook_timeout_s, "0.5 to 60 s")
 
     def policy(self) -> ActivityPolicy:
         """The detector's policy (core/activity.py)."""

@@ -80,6 +80,21 @@ async def _watchdog(station: Station, notifier: Notifier) -> None:
         await asyncio.sleep(interval_s)
 
 
+def start_hooks(config: Config, station: Station) -> list[asyncio.Task[None]]:
+    """The home-automation hooks the config asks for, told every sound episode."""
+    tasks: list[asyncio.Task[None]] = []
+    alerts = config.alerts
+    if alerts.enabled and alerts.webhook_url:
+        from broadcaster.hooks.webhook import Webhook, activity_payload  # httpx: only then
+
+        webhook = Webhook(alerts.webhook_url, alerts.webhook_timeout_s)
+        station.activity_taps.append(lambda episode, started: webhook.submit(
+            activity_payload(episode, started, station.source_name)))
+        station.reporters.append(webhook.counters)
+        tasks.append(asyncio.create_task(webhook.run(), name="webhook"))
+    return tasks
+
+
 async def run(config: Config, web_root: Path = WEB_ROOT,
               reload_config: Callable[[], Config] | None = None) -> None:
     """Serve until SIGINT or SIGTERM; SIGHUP applies `reload_config()` where it can.
@@ -105,6 +120,7 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
             sockets.enter_context(contextlib.closing(tls.sock))
         source = await asyncio.to_thread(make_source, config)
         station = Station(config, source, renew=make_source)
+        hooks = start_hooks(config, station)
         stop = asyncio.Event()
         signals = _Signals(stop, Reloader(station, reload_config, notifier)
                            if reload_config else None)
@@ -138,6 +154,8 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
                         serving.cancel()
                     await serving
             signals.remove()
+            for hook in hooks:
+                hook.cancel()
             await station.close()
             notifier.close()
 

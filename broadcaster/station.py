@@ -13,7 +13,7 @@ from broadcaster.audio.sources import PcmSource
 from broadcaster.audio.supervisor import CaptureSupervisor, Renew
 from broadcaster.config import Config
 from broadcaster.core import opus
-from broadcaster.core.activity import SILENCE_DBFS, ActivityDetector
+from broadcaster.core.activity import SILENCE_DBFS, ActivityDetector, Episode
 from broadcaster.core.episodes import EpisodeLog
 from broadcaster.core.state import BroadcastState, CaptureBusyError
 from broadcaster.core.wire import Packetizer, activity_event
@@ -53,6 +53,10 @@ class Station:
         self.activity = ActivityDetector(alerts.policy(), config.audio.frame_ms) \
             if alerts.enabled else None
         self.episodes_log = EpisodeLog()
+        # Told every episode's start and end (the webhook, MQTT): never waits.
+        self.activity_taps: list[Callable[[Episode, bool], None]] = []
+        # More counters for /status (the webhook's, say).
+        self.reporters: list[Callable[[], dict[str, Any]]] = []
         self._level_dbfs = SILENCE_DBFS
         # Listeners served elsewhere (worker processes): set by whoever serves them.
         self.listeners_elsewhere: Callable[[], int] = lambda: 0
@@ -87,6 +91,8 @@ class Station:
                                                                         capture_ms)):
             for change in changes:
                 self.episodes_log.record(change)
+                for tap in self.activity_taps:
+                    tap(change.episode, change.started)
             # With the frame that made them: in the ring, to every listener, at once.
             wire = b"".join(activity_event(change.episode.serialize(), change.started)
                             for change in changes) + wire
@@ -190,7 +196,8 @@ class Station:
             "sample_rate_hz": opus.DECODE_RATE_HZ,
             "input_rate_hz": self.capture.encoder_settings.sample_rate_hz,
             "channels": self.config.audio.channels,
-        } | self.activity_counters()
+        } | self.activity_counters() | {k: v for report in self.reporters
+                                            for k, v in report().items()}
 
     async def episodes(self, before: int | None, limit: int) -> dict[str, Any]:
         """A page of episodes, newest first, numbered below `before`."""

@@ -32,6 +32,8 @@ LAYERS: dict[str, tuple[set[str], set[str]]] = {
     "web": ({"core", "stream", "web", "ops", "config"}, AUDIO_LIBS | {"threading"}),
     # Worker processes and machines beyond this one: they never load the capture stack.
     "workers": ({"core", "stream", "web", "workers", "ops", "config"}, AUDIO_LIBS),
+    # Hooks: what the broadcast tells other systems (a webhook, home automation).
+    "hooks": ({"core", "hooks", "config"}, AUDIO_LIBS | SERVING | {"threading"}),
     # Operations: diagnosis, sockets and TLS, addresses, the service manager, reloads.
     "ops": ({"core", "audio", "ops", "config"}, SERVING),
 }

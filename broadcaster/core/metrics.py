@@ -38,6 +38,12 @@ SERIES = (
      "level_dbfs"),
     ("broadcaster_noise_floor_dbfs", "gauge", "The room's quiet as learned, in dBFS.",
      "noise_floor_dbfs"),
+    ("broadcaster_webhook_sent_total", "counter", "Episode changes the webhook took.",
+     "webhook_sent"),
+    ("broadcaster_webhook_failures_total", "counter",
+     "Webhook tries that failed (no answer in time, refused, not a 2xx).", "webhook_failures"),
+    ("broadcaster_webhook_dropped_total", "counter",
+     "Episode changes given up on (retries spent, or the queue was full).", "webhook_dropped"),
 )
 
 
