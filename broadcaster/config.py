@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -18,6 +19,11 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 class ConfigError(ValueError):
     """A config file, key or value that cannot be used; the message names the key."""
+
+
+def _is_host(text: str) -> bool:
+    """A DNS name or an IP address (no scheme, port or path)."""
+    return re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?", text) is not None
 
 
 def _check(ok: bool, key: str, value: object, expected: str) -> None:
@@ -178,6 +184,12 @@ class AlertsConfig:
     cooldown_s: float = 30.0
     webhook_url: str = ""
     webhook_timeout_s: float = 5.0
+    mqtt_host: str = ""
+    mqtt_port: int = 1883
+    mqtt_username: str = ""
+    mqtt_password_file: str = ""
+    mqtt_topic: str = "broadcaster"
+    mqtt_discovery_prefix: str = "homeassistant"
 
     def __post_init__(self) -> None:
         try:
@@ -192,6 +204,19 @@ class AlertsConfig:
                    "empty, or an http:// or https:// URL with a host")
         _check(0.5 <= self.webhook_timeout_s <= 60.0, "alerts.webhook_timeout_s",
                self.webhook_timeout_s, "0.5 to 60 s")
+        _check(self.mqtt_host == "" or _is_host(self.mqtt_host), "alerts.mqtt_host",
+               self.mqtt_host, "empty, or a host name or address")
+        _check(1 <= self.mqtt_port <= 65535, "alerts.mqtt_port", self.mqtt_port,
+               "a port from 1 to 65535")
+        for key in ("mqtt_username", "mqtt_password_file"):
+            value = getattr(self, key)
+            _check(value.isprintable() and value == value.strip(), f"alerts.{key}", value,
+                   "printable text without surrounding spaces")
+        for key in ("mqtt_topic", "mqtt_discovery_prefix"):
+            value = getattr(self, key)
+            _check(re.fullmatch(r"([A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?", value) is not None
+                   and (value != "" or key == "mqtt_discovery_prefix"), f"alerts.{key}",
+                   value, "MQTT topic levels of letters, digits, '_', '.', '-', split by '/'")
 
     def policy(self) -> ActivityPolicy:
         """The detector's policy (core/activity.py)."""

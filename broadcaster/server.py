@@ -92,7 +92,32 @@ def start_hooks(config: Config, station: Station) -> list[asyncio.Task[None]]:
             activity_payload(episode, started, station.source_name)))
         station.reporters.append(webhook.counters)
         tasks.append(asyncio.create_task(webhook.run(), name="webhook"))
+    if alerts.enabled and alerts.mqtt_host:
+        tasks += start_mqtt(config, station)
     return tasks
+
+
+def start_mqtt(config: Config, station: Station) -> list[asyncio.Task[None]]:
+    """The sound sensor on an MQTT broker (Home Assistant finds it by itself)."""
+    from broadcaster.hooks.mqtt import MqttSensor, MqttSettings  # aiomqtt: only then
+    from broadcaster.hooks.webhook import activity_payload
+
+    alerts = config.alerts
+    password = ""
+    if alerts.mqtt_password_file:
+        try:
+            password = Path(alerts.mqtt_password_file).read_text().strip()
+        except OSError as exc:
+            logger.error("MQTT is off: cannot read alerts.mqtt_password_file (%s)",
+                         exc.strerror or exc)
+            return []
+    sensor = MqttSensor(MqttSettings(alerts.mqtt_host, alerts.mqtt_port, alerts.mqtt_username,
+                                     password, alerts.mqtt_topic,
+                                     alerts.mqtt_discovery_prefix))
+    station.activity_taps.append(lambda episode, started: sensor.submit(
+        activity_payload(episode, started, station.source_name), episode.ongoing))
+    station.reporters.append(sensor.counters)
+    return [asyncio.create_task(sensor.run(), name="mqtt")]
 
 
 async def run(config: Config, web_root: Path = WEB_ROOT,

@@ -44,6 +44,12 @@ SERIES = (
      "Webhook tries that failed (no answer in time, refused, not a 2xx).", "webhook_failures"),
     ("broadcaster_webhook_dropped_total", "counter",
      "Episode changes given up on (retries spent, or the queue was full).", "webhook_dropped"),
+    ("broadcaster_mqtt_connected", "gauge", "1 while the MQTT broker is connected.",
+     "mqtt_connected"),
+    ("broadcaster_mqtt_published_total", "counter", "MQTT messages the broker took.",
+     "mqtt_published"),
+    ("broadcaster_mqtt_dropped_total", "counter",
+     "MQTT messages given up on while the broker was away.", "mqtt_dropped"),
 )
 
 
