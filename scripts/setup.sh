@@ -22,7 +22,7 @@ done
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 runtime_pkgs=(python3 python3-venv python3-dev gcc libopus0 portaudio19-dev libasound2-plugins alsa-utils)
-dev_pkgs=(pulseaudio pulseaudio-utils chromium nodejs systemd iproute2 mosquitto)
+dev_pkgs=(pulseaudio pulseaudio-utils chromium nodejs systemd iproute2 mosquitto ffmpeg opus-tools)
 bench_pkgs=(icecast2 darkice snapserver)
 
 as_root() {

@@ -31,3 +31,35 @@ def codec_delay_ms(application: str) -> float:
 def frame_samples(frame_ms: float, rate_hz: int = DECODE_RATE_HZ) -> int:
     """Samples per channel in one frame of `frame_ms` at `rate_hz`."""
     return int(rate_hz * frame_ms / 1000)
+
+
+# The frame duration of each TOC configuration (RFC 6716, 3.1), in 48 kHz samples: SILK
+# 10/20/40/60 ms (configs 0-11), hybrid 10/20 ms (12-15), CELT 2.5/5/10/20 ms (16-31).
+_CONFIG_SAMPLES = ((480, 960, 1920, 2880) * 3 + (480, 960) * 2 + (120, 240, 480, 960) * 4)
+
+
+class PacketError(ValueError):
+    """Bytes that are not an Opus packet."""
+
+
+def packet_samples(packet: bytes) -> int:
+    """How many 48 kHz samples (per channel) one Opus packet decodes to (RFC 6716, 3.1)."""
+    if not packet:
+        raise PacketError("an Opus packet has at least its TOC byte")
+    toc = packet[0]
+    per_frame = _CONFIG_SAMPLES[toc >> 3]
+    code = toc & 0x3
+    if code == 0:
+        frames = 1
+    elif code in (1, 2):
+        frames = 2
+    else:
+        if len(packet) < 2:
+            raise PacketError("a code 3 Opus packet has a frame count byte")
+        frames = packet[1] & 0x3F
+        if frames == 0:
+            raise PacketError("an Opus packet with no frames")
+    samples = frames * per_frame
+    if samples > 5760:  # 120 ms: the most a packet may hold
+        raise PacketError(f"an Opus packet of {samples} samples (over 120 ms)")
+    return samples

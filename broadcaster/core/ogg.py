@@ -1,0 +1,142 @@
+"""Ogg Opus files (RFC 7845, over RFC 3533's Ogg) from Opus packets as they are, with no
+re-encoding: the headers, the pages and their granule positions (pure: bytes in, bytes out).
+
+No library fits here: PyAV (FFmpeg) muxes Ogg but has no armhf wheels and weighs tens of
+MB; the others read Ogg or encode PCM themselves. This module is small, and the tests check
+what it writes with independent decoders (ffprobe, ffmpeg, opusinfo, opusdec).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from broadcaster.core.opus import packet_samples
+
+_HEADER = struct.Struct("<4sBBqIIIB")  # capture pattern ... page segments
+CONTINUED, FIRST, LAST = 0x01, 0x02, 0x04
+MAX_SEGMENTS = 255
+PAGE_SAMPLES = 48000  # close a page once it holds this much audio (1 s): seeking stays fine
+
+
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+        table.append(crc & 0xFFFFFFFF)
+    return tuple(table)
+
+
+_CRC = _crc_table()
+
+
+def ogg_crc(data: bytes) -> int:
+    """Ogg's CRC-32 (polynomial 0x04C11DB7, no reflection, initial value 0)."""
+    crc = 0
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _CRC[(crc >> 24) ^ byte]
+    return crc
+
+
+def page(serial: int, sequence: int, granule: int, packets: list[bytes], flags: int) -> bytes:
+    """One Ogg page holding whole `packets` (at most 255 lacing values in all)."""
+    lacing = bytearray()
+    for packet in packets:
+        lacing += b"\xff" * (len(packet) // 255) + bytes([len(packet) % 255])
+    if len(lacing) > MAX_SEGMENTS:
+        raise ValueError(f"{len(lacing)} lacing values do not fit one page")
+    header = _HEADER.pack(b"OggS", 0, flags, granule, serial, sequence, 0, len(lacing))
+    raw = header + bytes(lacing) + b"".join(packets)
+    crc = ogg_crc(raw)
+    return raw[:22] + struct.pack("<I", crc) + raw[26:]
+
+
+def opus_head(channels: int, pre_skip: int, input_rate_hz: int) -> bytes:
+    """The identification header (RFC 7845, 5.1): mapping family 0, no output gain."""
+    return struct.pack("<8sBBHIhB", b"OpusHead", 1, channels, pre_skip, input_rate_hz, 0, 0)
+
+
+def opus_tags(vendor: str, comments: list[str]) -> bytes:
+    """The comment header (RFC 7845, 5.2)."""
+    out = b"OpusTags" + _string(vendor) + struct.pack("<I", len(comments))
+    return out + b"".join(_string(comment) for comment in comments)
+
+
+def _string(text: str) -> bytes:
+    data = text.encode()
+    return struct.pack("<I", len(data)) + data
+
+
+class OggOpusWriter:
+    """Turns Opus packets into the bytes of an Ogg Opus stream, page by page.
+
+    `start()` gives the two header pages; `add(packet)` returns the pages it completed (often
+    none); `finish()` the last page, flagged as the end of the stream. Granule positions
+    count 48 kHz samples from the start, pre-skip included, as RFC 7845 asks.
+    """
+
+    def __init__(self, serial: int, channels: int, pre_skip: int,
+                 input_rate_hz: int = 48000, vendor: str = "broadcaster",
+                 comments: tuple[str, ...] = ()) -> None:
+        self._serial = serial & 0xFFFFFFFF
+        self._channels, self._pre_skip, self._rate = channels, pre_skip, input_rate_hz
+        self._vendor, self._comments = vendor, list(comments)
+        self._sequence = 0
+        self._granule = 0
+        self._packets: list[bytes] = []
+        self._segments = 0
+        self._page_samples = 0
+        self._started = self._finished = False
+
+    @property
+    def granule(self) -> int:
+        """Samples of every packet added so far (pre-skip included)."""
+        return self._granule
+
+    def start(self) -> bytes:
+        """The two header pages: OpusHead (beginning of stream), then OpusTags."""
+        if self._started:
+            raise ValueError("the headers were written already")
+        self._started = True
+        head = self._page(0, [opus_head(self._channels, self._pre_skip, self._rate)], FIRST)
+        tags = opus_tags(self._vendor, self._comments)
+        if len(tags) // 255 + 1 > MAX_SEGMENTS:
+            raise ValueError("the comments do not fit one page")
+        return head + self._page(0, [tags], 0)
+
+    def add(self, packet: bytes) -> bytes:
+        """Add one packet; the bytes of any page it completed."""
+        if not self._started or self._finished:
+            raise ValueError("add() is for after start() and before finish()")
+        samples = packet_samples(packet)
+        segments = len(packet) // 255 + 1
+        out = b""
+        if self._segments + segments > MAX_SEGMENTS:
+            out = self._flush(0)
+        self._packets.append(packet)
+        self._segments += segments
+        self._granule += samples
+        self._page_samples += samples
+        if self._page_samples >= PAGE_SAMPLES:
+            out += self._flush(0)
+        return out
+
+    def finish(self) -> bytes:
+        """The last page, marked as the end of the stream (empty of packets if need be)."""
+        if self._finished:
+            return b""
+        self._finished = True
+        return self._flush(LAST, even_empty=True)
+
+    def _flush(self, flags: int, even_empty: bool = False) -> bytes:
+        if not self._packets and not even_empty:
+            return b""
+        out = self._page(self._granule, self._packets, flags)
+        self._packets, self._segments, self._page_samples = [], 0, 0
+        return out
+
+    def _page(self, granule: int, packets: list[bytes], flags: int) -> bytes:
+        out = page(self._serial, self._sequence, granule, packets, flags)
+        self._sequence += 1
+        return out
