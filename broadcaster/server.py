@@ -88,7 +88,7 @@ def start_hooks(config: Config, station: Station) -> list[asyncio.Task[None]]:
         from broadcaster.hooks.webhook import Webhook, activity_payload  # httpx: only then
 
         webhook = Webhook(alerts.webhook_url, alerts.webhook_timeout_s)
-        station.activity_taps.append(lambda episode, started: webhook.submit(
+        station.sound.taps.append(lambda episode, started: webhook.submit(
             activity_payload(episode, started, station.source_name)))
         station.reporters.append(webhook.counters)
         tasks.append(asyncio.create_task(webhook.run(), name="webhook"))
@@ -114,7 +114,7 @@ def start_mqtt(config: Config, station: Station) -> list[asyncio.Task[None]]:
     sensor = MqttSensor(MqttSettings(alerts.mqtt_host, alerts.mqtt_port, alerts.mqtt_username,
                                      password, alerts.mqtt_topic,
                                      alerts.mqtt_discovery_prefix))
-    station.activity_taps.append(lambda episode, started: sensor.submit(
+    station.sound.taps.append(lambda episode, started: sensor.submit(
         activity_payload(episode, started, station.source_name), episode.ongoing))
     station.reporters.append(sensor.counters)
     return [asyncio.create_task(sensor.run(), name="mqtt")]

@@ -13,17 +13,15 @@ from broadcaster.audio.sources import PcmSource
 from broadcaster.audio.supervisor import CaptureSupervisor, Renew
 from broadcaster.config import Config
 from broadcaster.core import opus
-from broadcaster.core.activity import SILENCE_DBFS, ActivityDetector, Episode
-from broadcaster.core.episodes import EpisodeLog
+from broadcaster.core.sound import SoundWatch
 from broadcaster.core.state import BroadcastState, CaptureBusyError
-from broadcaster.core.wire import Packetizer, activity_event
+from broadcaster.core.wire import Packetizer
 from broadcaster.stream.fanout import Fanout, Sink
 from broadcaster.stream.hello import open_stream
 
 logger = logging.getLogger(__name__)
 
 PROMPT_AFTER_LISTEN_S = 2.0  # every frame wakes the loop this long after a listener asks
-LATEST_EPISODES = 5  # how many /status lists (all of them: /activity/episodes)
 
 
 def epoch_first_seq() -> int:
@@ -50,14 +48,10 @@ class Station:
         self.capture = CaptureSupervisor(config, source, self._publish, self._capture_changed,
                                          wanted=lambda: self.listeners > 0, renew=renew)
         alerts = config.alerts
-        self.activity = ActivityDetector(alerts.policy(), config.audio.frame_ms) \
-            if alerts.enabled else None
-        self.episodes_log = EpisodeLog()
-        # Told every episode's start and end (the webhook, MQTT): never waits.
-        self.activity_taps: list[Callable[[Episode, bool], None]] = []
+        self.sound = SoundWatch(alerts.policy() if alerts.enabled else None,
+                                config.audio.frame_ms)
         # More counters for /status (the webhook's, say).
         self.reporters: list[Callable[[], dict[str, Any]]] = []
-        self._level_dbfs = SILENCE_DBFS
         # Listeners served elsewhere (worker processes): set by whoever serves them.
         self.listeners_elsewhere: Callable[[], int] = lambda: 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -86,17 +80,8 @@ class Station:
 
     def _publish(self, packet: bytes, capture_ms: float, level_dbfs: float) -> None:
         seq, wire = self._packetizer.frame(packet, capture_ms, time.time() * 1000.0)
-        self._level_dbfs = level_dbfs
-        if self.activity is not None and (changes := self.activity.feed(level_dbfs,
-                                                                        capture_ms)):
-            for change in changes:
-                self.episodes_log.record(change)
-                for tap in self.activity_taps:
-                    tap(change.episode, change.started)
-            # With the frame that made them: in the ring, to every listener, at once.
-            wire = b"".join(activity_event(change.episode.serialize(), change.started)
-                            for change in changes) + wire
-        self.fanout.publish(seq, wire)
+        # Sound episodes go with the frame that made them: in the ring, to every listener.
+        self.fanout.publish(seq, self.sound.feed(level_dbfs, capture_ms) + wire)
 
     # -- control ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -196,31 +181,13 @@ class Station:
             "sample_rate_hz": opus.DECODE_RATE_HZ,
             "input_rate_hz": self.capture.encoder_settings.sample_rate_hz,
             "channels": self.config.audio.channels,
-        } | self.activity_counters() | {k: v for report in self.reporters
-                                            for k, v in report().items()}
+        } | self.sound.counters() | {k: v for report in self.reporters
+                                         for k, v in report().items()}
 
     async def episodes(self, before: int | None, limit: int) -> dict[str, Any]:
-        """A page of episodes, newest first, numbered below `before`."""
+        """A page of sound episodes, newest first, numbered below `before`."""
         self.catch_up()
-        page, next_before = self.episodes_log.page(before, limit)
-        return {"alerts_enabled": self.activity is not None,
-                "episodes": [episode.serialize() for episode in page],
-                "next_before": next_before}
-
-    def activity_counters(self) -> dict[str, Any]:
-        """Sound activity for /status: the level now, the room's quiet, the episodes."""
-        detector, log = self.activity, self.episodes_log
-        if detector is None:
-            return {"alerts_enabled": False}
-        ongoing = detector.episode  # as it is now, not as it began
-        latest, _ = log.page(None, LATEST_EPISODES)
-        floor = detector.floor_dbfs
-        return {"alerts_enabled": True, "level_dbfs": round(self._level_dbfs, 1),
-                "noise_floor_dbfs": None if floor is None else round(floor, 1),
-                "threshold_dbfs": round(detector.threshold_dbfs, 1),
-                "episodes": log.total, "alerts": log.alerts,
-                "episode": None if ongoing is None else ongoing.serialize(),
-                "latest_episodes": [episode.serialize() for episode in latest]}
+        return self.sound.page(before, limit)
 
     # -- listening --------------------------------------------------------------------
     def expect_listener(self) -> None:
