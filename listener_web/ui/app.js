@@ -15,6 +15,7 @@ import { setUpControls } from './control.js';
 import { peekHttpsPort } from '../link/stream.js';
 import { figureParts } from './figures.js';
 import { insecureNote } from './insecure_note.js';
+import { Alerting } from './alerting.js';
 
 /**
  * @typedef {import('./figures.js').FigurePart} FigurePart
@@ -29,6 +30,7 @@ const URLS = {
   telemetry: `/audio/telemetry${KEY_QUERY}`,
   status: `/status${KEY_QUERY}`,
 };
+const alerting = new Alerting({ episodes: `/activity/episodes${KEY_QUERY}`, probe: '/healthz' });
 const IDLE_FIGURES = 'latency – · buffer – · underruns –';
 const BLOCKED_TEXT = 'sound is blocked by this browser until you tap the page';
 
@@ -122,7 +124,11 @@ function viewFor(self) {
     status: (text, tone) => { if (current()) setStatus(text, tone); },
     source: (source) => { if (current()) showSource(source); },
     blocked: (blocked) => { if (current()) showBlocked(blocked); },
-    attach: (player) => panel.attach(player),
+    attach: (player) => {
+      panel.attach(player);
+      alerting.attach(player);
+    },
+    activity: (change) => { if (current()) alerting.activity(change); },
     figures: (figures, lostFrames) => {
       if (!current()) return;
       showFigureParts(figureParts({ ...figures, lostFrames }));
@@ -172,6 +178,7 @@ function stop(text, tone) {
   statusBeforeBlock = null; // that session's: never put back in another's place
   setButton(false);
   setStatus(text, tone);
+  alerting.stopped();
   hideUnlock();
   ui.figures.textContent = IDLE_FIGURES;
   panel.clear();
@@ -210,6 +217,7 @@ function listen() {
     return;
   }
   session = current;
+  alerting.started(current);
   setButton(true);
   const started = current;
   started.start().catch((err) => {
@@ -226,7 +234,8 @@ async function explainInsecurePage() {
   if (window.isSecureContext) return;
   const missing = {
     webCodecs: typeof AudioDecoder === 'undefined',
-    worklet: typeof AudioWorkletNode === 'undefined',
+    // Chromium keeps the AudioWorkletNode constructor there, but no context's audioWorklet.
+    worklet: !('audioWorklet' in (globalThis.BaseAudioContext ?? AudioContext).prototype),
   };
   const text = insecureNote(missing, false);
   if (text === null) return;
