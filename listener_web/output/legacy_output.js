@@ -12,8 +12,14 @@
  * Blocks of 512 frames (10.7 ms at 48 kHz): in headless Chromium, 256 and 512 both played a
  * tone without a gap through 80 ms main-thread stalls, 512 costing about 10 ms more; 512
  * leaves a phone's slower, busier main thread twice the margin.
+ *
+ * The buffer keeps to the clock the output really plays at: blocks the context played on its
+ * own, without asking (WebKit's silence when the main thread is late), move it on too
+ * (block_clock.js). The context's rate may differ from the stream's 48 kHz (the Playout
+ * resamples).
  */
 import { Playout } from '../worklet/playout.js';
+import { BlockClock } from './block_clock.js';
 
 export const BLOCK_FRAMES = 512;
 
@@ -36,14 +42,36 @@ export class ScriptProcessorOutput {
       /** @type {((event: {data: any}) => void) | null} */
       onmessage: null,
       /** @param {any} msg */
-      postMessage: (msg) => this.playout.onMessage(msg),
+      postMessage: (msg) => this.onMessage(msg),
     };
     this.port = port;
     // Blocks are played from the page's main thread, whose delays are real jitter from the
     // start on (busiest at the start): the buffer learns from them at once.
-    this.playout = new Playout({ settleSamples: 0, ...options }, ctx.sampleRate,
+    // The target covers a wait for the next block twice (see drift.js TargetTracker): a
+    // bigger block than the usual 512 frames starts it that much higher, so the depth need
+    // not climb to it slowly (the drift control's 0.05 % while the target rises).
+    const bigger = Math.max(0, blockFrames - BLOCK_FRAMES) * (48000 / ctx.sampleRate);
+    const targetSamples = options.targetSamples + Math.round(2 * bigger);
+    this.playout = new Playout({ settleSamples: 0, ...options, targetSamples }, ctx.sampleRate,
       (msg) => port.onmessage?.({ data: msg }));
+    this.clock = new BlockClock(blockFrames);
+    this.blockS = blockFrames / ctx.sampleRate;
+    // Between two events the context plays up to a block, and WebKit's times jitter by up to
+    // another 512: more than a block or 1024 frames (the less) beyond that, the page was late.
+    this.lateFrames = blockFrames + Math.min(blockFrames, 1024);
     this.node.onaudioprocess = (event) => this.process(event);
+  }
+
+  /** @param {any} msg  one message from the player, as a worklet's port takes it */
+  onMessage(msg) {
+    if (msg?.type === 'pcm') {
+      // Audio that comes while the context's clock has run blocks ahead of those filled
+      // came through a page that was late: its lateness is no jitter a deeper buffer would
+      // cover (the output played silence meanwhile), so it is not timed.
+      const next = Math.round((this.ctx.currentTime + this.blockS) * this.ctx.sampleRate);
+      this.playout.buffer.timeArrivals = this.clock.pendingFrames(next) < this.lateFrames;
+    }
+    this.playout.onMessage(msg);
   }
 
   /** @param {AudioProcessingEvent} event */
@@ -53,7 +81,12 @@ export class ScriptProcessorOutput {
     out.length = 0;
     for (let c = 0; c < buffer.numberOfChannels; c++) out.push(buffer.getChannelData(c));
     this.aheadS = Math.max(0, event.playbackTime - this.ctx.currentTime);
-    this.playout.render(out, Math.round(event.playbackTime * this.ctx.sampleRate));
+    const frame = Math.round(event.playbackTime * this.ctx.sampleRate);
+    this.playout.skip(this.clock.event(frame));
+    // Until a skip is sure and its audio gone, that audio is no depth to steer by.
+    const unconfirmed = Math.max(0, this.clock.leadFrames - this.clock.skippedFrames);
+    this.playout.buffer.clockLeadSamples = unconfirmed * this.playout.buffer.rateRatio;
+    this.playout.render(out, frame);
   }
 
   /** @param {AudioNode} destination */

@@ -14,17 +14,22 @@
  *    times over the last 300 s (one frame when nothing is late) sets
  *    target = clamp(1.1 × spread + block + 2 ms, floor 20 ms, ceiling 500 ms). It rises at
  *    once when something arrives later than before, and falls by at most 0.5 ms a second.
- *    For 250 ms after playback starts from nothing arrivals are not measured, and depth
- *    more than 5 ms above the target is dropped (with a crossfade): a start is a burst (a
- *    connection's first audio, decoded at once) that says nothing of the network.
+ *    For 250 ms after playback starts from nothing arrivals are not measured: a start is a
+ *    burst (a connection's first audio, decoded at once) that says nothing of the network.
  *    Depths are peak depths: right after the freshest arrival, before a block is read.
+ *  - Start: at the target depth or more, keeping what piled up (up to the ceiling): an
+ *    engine whose first callbacks come late takes the pile back in a burst. What is still
+ *    more than 5 ms above the target after two windows of 0.25 s goes (excess.js).
  *  - Drift (drift.js DriftController): a PI controller sets `ratio` within 1 ± 0.1 %, from
  *    the peak depth per 0.25 s (1 s moving average) against a setpoint that follows the
  *    target at 0.5 ms/s (fed forward). Kp = 1/10 s (1 ms off -> 100 ppm), Ki = Kp²/4
  *    (critically damped); the integral term is the sender's clock drift estimate.
- *  - Bound: target + max(80 ms headroom, target / 2). A deeper buffer while playing drops its
- *    oldest audio down to the target with a crossfade of `fadeSamples`; while idle it just
- *    skips ahead. A full ring (nobody pulling) loses its oldest audio outright.
+ *  - Rates: positions and depths count input samples, time counts output samples times
+ *    sampleRateHz / outputRateHz, so a 44.1 kHz output plays 48 kHz PCM at its pitch.
+ *  - Bound: target + max(80 ms headroom, target / 2). Depth above it through two windows of
+ *    0.25 s (a network's backlog, not an output's late callbacks) drops its oldest audio
+ *    down to the target with a crossfade of `fadeSamples`. A full ring (nobody pulling)
+ *    loses its oldest audio outright.
  *  - Underrun: when a block cannot be filled, the gain fades to 0 over `fadeSamples`
  *    (reading what is left, then holding the last sample), then silence until the depth is
  *    back at the target, then a fade-in. An expected end (capture stopped) is no underrun.
@@ -33,78 +38,53 @@
  */
 import { CaptureStamps } from './capture_stamps.js';
 import { DriftController, TargetTracker } from './drift.js';
+import { ExcessWatch } from './excess.js';
+import { LOOKAHEAD, depthBound, resolveOptions } from './jitter_options.js';
 import { DRAINING, IDLE, PLAYING, SampleRing } from './ring.js';
 
-/** @typedef {import('./drift.js').TargetOptions} TargetOptions */
-/** @typedef {import('./drift.js').DriftOptions} DriftOptions */
-
-// Cubic interpolation at p reads floor(p) - 1 .. floor(p) + 2: p must stay below write - 2.
-const LOOKAHEAD = 3;
-// While a start settles, depth above the target by more than this is dropped.
+// A start's extra above the target by more than this is dropped once it lasted.
 const SETTLE_SLACK_S = 0.005;
+// Depth above the bound is dropped once it lasted two buckets of this (excess.js).
+const EXCESS_BUCKET_S = 0.25;
 // Smallest push the timestamp ring is sized for: 2.5 ms, the shortest Opus frame.
 const MIN_FRAME_S = 0.0025;
 
-/**
- * @typedef {object} JitterOptions
- * @property {number} channels  interleaved channels in push(), 1..8
- * @property {number} targetSamples  initial target depth, per channel
- * @property {number} [sampleRateHz]  default 48000; the defaults below are times at this rate
- * @property {number} [floorSamples]  lowest target (default 20 ms)
- * @property {number} [ceilingSamples]  highest target (default 500 ms)
- * @property {number} [headroomSamples]  least distance from target to bound (default 80 ms)
- * @property {number} [fadeSamples]  length of fades and crossfades (default 128)
- * @property {number} [settleSamples]  after playback starts from nothing, arrivals this
- *   long are not measured (default 250 ms): the start's own burst is no jitter
- * @property {number} [capacitySamples]  ring size (default: twice the highest bound + 1 s)
- * @property {Partial<TargetOptions>} [tracking]  tuning of the target
- * @property {DriftOptions} [drift]  tuning of the drift controller
- */
+/** @typedef {import('./jitter_options.js').JitterOptions} JitterOptions */
 
 /** Jitter buffer: push() decoded PCM in, pull() fixed-size output blocks out. */
 export class JitterBuffer {
   /** @param {JitterOptions} options */
-  constructor({
-    channels,
-    targetSamples,
-    sampleRateHz = 48000,
-    floorSamples = Math.round(0.02 * sampleRateHz),
-    ceilingSamples = Math.round(0.5 * sampleRateHz),
-    headroomSamples = Math.round(0.08 * sampleRateHz),
-    fadeSamples = 128,
-    settleSamples = Math.round(0.25 * sampleRateHz),
-    capacitySamples,
-    tracking = {},
-    drift = {},
-  }) {
-    integer('channels', channels, 1, 8);
-    integer('fadeSamples', fadeSamples, 1);
-    integer('settleSamples', settleSamples, 0);
-    if (!(headroomSamples >= fadeSamples + LOOKAHEAD)) {
-      throw new RangeError(`headroomSamples: expected >= fadeSamples + ${LOOKAHEAD}, got ${headroomSamples}`);
-    }
+  constructor(options) {
+    const o = resolveOptions(options);
+    const { channels, sampleRateHz, fadeSamples, capacitySamples: capacity } = o;
     this.channels = channels;
     this.sampleRateHz = sampleRateHz;
+    /** Input samples per output sample at nominal rates; the drift ratio multiplies it. */
+    this.rateRatio = sampleRateHz / o.outputRateHz;
     this.fadeSamples = fadeSamples;
-    this.headroomSamples = headroomSamples;
-    /** The adaptive target (its jitterSamples: the measured spread of arrivals). */
-    this.tracker = new TargetTracker({
-      sampleRateHz, ...tracking, floorSamples, ceilingSamples, initialSamples: targetSamples,
-    });
-    /** The reading rate (its ratio, and its driftPpm: the sender's clock against ours). */
-    this.control = new DriftController({ sampleRateHz, ...drift });
-    const highest = Math.ceil(this._boundFor(ceilingSamples) + fadeSamples); // + a crossfade
-    const capacity = capacitySamples ?? 2 * highest + sampleRateHz;
-    integer('capacitySamples', capacity, highest + 1);
+    this.headroomSamples = o.headroomSamples;
     this.capacitySamples = capacity;
+    this.settleSamples = o.settleSamples;
+    /** The adaptive target (its jitterSamples: the measured spread of arrivals). */
+    this.tracker = new TargetTracker({ sampleRateHz, ...o.tracking, floorSamples: o.floorSamples,
+      ceilingSamples: o.ceilingSamples, initialSamples: o.targetSamples });
+    /** The reading rate (its ratio, and its driftPpm: the sender's clock against ours). */
+    this.control = new DriftController({ sampleRateHz, ...o.drift });
 
     /** Blocks that could not be filled while playing (expected ends excluded). */
     this.underruns = 0;
     /** Times audio was dropped to bound the depth, and how many samples per channel. */
     this.drops = 0;
     this.droppedSamples = 0;
-    /** Output samples produced since creation: the output clock. */
+    /** Output samples produced since creation. */
     this.outputSamples = 0;
+    /** The output clock, in input samples (outputSamples × rateRatio): arrivals are timed on it. */
+    this.clockSamples = 0;
+    /** How far the output's own clock is ahead of it: a ScriptProcessor's blocks played unasked
+     * and not discarded yet (their audio is no depth to steer by). */
+    this.clockLeadSamples = 0;
+    /** Whether the next push is timed: not while the page, which pushes and pulls, was late. */
+    this.timeArrivals = true;
 
     this._ring = new SampleRing(capacity, channels, fadeSamples);
     // Start at `capacity` so that the interpolation's x[i - 1] never has a negative index.
@@ -116,9 +96,11 @@ export class JitterBuffer {
     this._xfadeOffset = 0; // distance from the old read position to the new one
     this._endExpected = false;
     this._measuring = false; // arrivals count once playback has started
-    this.settleSamples = settleSamples;
     this._measureFrom = 0; // output position from which they count
     this._arrived = false;
+    /** Depth above the target that lasts (excess.js); a start's extra is trimmed closer. */
+    this._excess = new ExcessWatch(Math.round(EXCESS_BUCKET_S * sampleRateHz));
+    this._startExtra = false;
     this._stamps = new CaptureStamps(Math.ceil(capacity / (MIN_FRAME_S * sampleRateHz)) + 8);
     /** @type {import('./ring.js').BlockPlan} the current block, from _plan() to _commit() */
     this._block = { mode: IDLE, base: 0, ratio: 1, reads: 0, gainSteps: 0, xfadeLeft: 0, xfadeOffset: 0 };
@@ -192,8 +174,8 @@ export class JitterBuffer {
     const count = samples.length / ch;
     if (count === 0) return;
     const start = this._writePos;
-    if (this._measuring && !this._settling) {
-      this.tracker.arrive(this.outputSamples - start, this.outputSamples - (start + count));
+    if (this._measuring && !this._settling && this.timeArrivals) {
+      this.tracker.arrive(this.clockSamples - start, this.clockSamples - (start + count));
     }
     this._arrived = true;
     this._stamps.add(start, captureMs);
@@ -235,6 +217,24 @@ export class JitterBuffer {
   }
 
   /**
+   * Let go of `samples` at the read head, with a crossfade: audio whose time the output
+   * filled on its own (a ScriptProcessor's silence while the page was late). Arrivals keep
+   * their timing: they came through the same late page.
+   * @param {number} samples
+   */
+  discard(samples) {
+    if (this._mode !== PLAYING || !(samples > 0)) return;
+    this._finishCrossfade();
+    const n = Math.min(samples, this._writePos - this._readPos - LOOKAHEAD);
+    if (n <= 0) return;
+    this._xfadeOffset = n;
+    this._xfadeLeft = this.fadeSamples;
+    this.clockSamples += n; // the output's clock passed it
+    this.control.skipWindow();
+    this._excess.restart();
+  }
+
+  /**
    * Capture time (ms, in the clock of the stamps given to push()) of the sample at the read
    * head, which is the next one to be output; NaN when unknown.
    */
@@ -243,19 +243,19 @@ export class JitterBuffer {
   }
 
   /**
-   * Depth beyond which audio is dropped. While a start settles it is just above the target:
-   * more than that is the rest of the start's burst, and would only add latency.
+   * Depth beyond which audio is dropped once it lasted. For a start's extra it is just above
+   * the target: more than that only adds latency.
    * @param {number} target
-   * @param {boolean} [settling]
+   * @param {boolean} [start]
    */
-  _boundFor(target, settling = false) {
-    if (settling) return target + Math.max(this.fadeSamples, SETTLE_SLACK_S * this.sampleRateHz);
-    return target + Math.max(this.headroomSamples, target / 2);
+  _boundFor(target, start = false) {
+    if (start) return target + Math.max(this.fadeSamples, SETTLE_SLACK_S * this.sampleRateHz);
+    return depthBound(target, this.headroomSamples);
   }
 
   /** Whether a start is still settling: its arrivals are not measured. */
   get _settling() {
-    return this.outputSamples < this._measureFrom;
+    return this.clockSamples < this._measureFrom;
   }
 
   /** @param {number} samples */
@@ -272,14 +272,18 @@ export class JitterBuffer {
   _plan(n) {
     const ctl = this.control;
     const target = this.tracker.targetSamples;
-    const need = (n - 1) * (1 + ctl.maxOffset) + LOOKAHEAD;
+    const step = n * this.rateRatio; // the block's length in input samples
+    const need = (n - 1) * this.rateRatio * (1 + ctl.maxOffset) + LOOKAHEAD;
     let depth = this._writePos - this._readPos;
     if (this._mode === IDLE && depth >= Math.max(target, need)) {
-      // Start exactly at the target depth (the controller's error is then 0): skip the
-      // oldest audio, silently since nothing plays yet. Only a skip past the bound is a drop.
-      if (depth > this._boundFor(target)) this._dropped(depth - target);
-      this._readPos += depth - Math.max(target, need);
-      depth = Math.max(target, need);
+      // Start with what piled up, up to the ceiling: an output that starts late and then
+      // catches up in a burst takes it back; what it does not is trimmed once it lasted.
+      // Skip the oldest beyond that, silently since nothing plays yet.
+      const keep = Math.max(target, need, Math.min(depth, this.tracker.ceilingSamples));
+      if (depth > keep) this._dropped(depth - keep);
+      this._readPos += depth - keep;
+      this._startExtra = keep > this._boundFor(target, true);
+      depth = keep;
       this._mode = PLAYING;
       this._gainSteps = 0;
       // After a reset or an expected end, arrivals are timed afresh: a pause is no jitter.
@@ -287,9 +291,10 @@ export class JitterBuffer {
         this.tracker.forget();
         // Right after a start the page is busy setting up, and what came at once (a
         // connection's first audio) is still being decoded: that is no jitter to learn.
-        this._measureFrom = this.outputSamples + this.settleSamples;
+        this._measureFrom = this.clockSamples + this.settleSamples;
       }
       this._measuring = true;
+      this._excess.restart();
       ctl.restart();
     }
     if (this._mode === PLAYING) {
@@ -304,20 +309,30 @@ export class JitterBuffer {
         } else {
           this.underruns++;
         }
-      } else if (pending === 0 && depth > this._boundFor(target, this._settling)) {
-        this._xfadeOffset = depth - target;
-        this._xfadeLeft = this.fadeSamples;
-        this._dropped(this._xfadeOffset);
       } else if (pending > 0) {
         ctl.skipWindow();
       } else {
-        ctl.observe(depth, n, this._arrived, target);
+        // A start's extra goes down to the target; later only what lasts beyond the bound.
+        const slack = this._boundFor(target, this._startExtra) - target;
+        const ahead = depth - this.clockLeadSamples; // what the output's clock has not passed
+        const drop = this._excess.observe(ahead - target, step, this._arrived, slack);
+        if (this._excess.judged > 0) this._startExtra = false;
+        if (drop > 0) {
+          this._xfadeOffset = drop;
+          this._xfadeLeft = this.fadeSamples;
+          // A start's extra within the bound is trimmed, not counted as a drop.
+          if (drop > this._boundFor(target) - target) this._dropped(drop);
+          else ctl.skipWindow();
+          this._excess.restart();
+        } else if (!this._startExtra) {
+          ctl.observe(ahead, step, this._arrived, target);
+        }
       }
     }
     this._arrived = false;
 
     const block = this._block;
-    const ratio = ctl.ratio;
+    const ratio = ctl.ratio * this.rateRatio;
     block.mode = this._mode;
     block.base = this._readPos;
     block.ratio = ratio;
@@ -361,7 +376,8 @@ export class JitterBuffer {
       }
     }
     this.outputSamples += n;
-    this.tracker.tick(n);
+    this.clockSamples += n * this.rateRatio;
+    this.tracker.tick(n * this.rateRatio);
   }
 
   /** Abandon a crossfade in progress by jumping straight to the newer audio. */
@@ -370,18 +386,5 @@ export class JitterBuffer {
       this._readPos += this._xfadeOffset;
       this._xfadeLeft = 0;
     }
-  }
-}
-
-/**
- * @param {string} name
- * @param {number} value
- * @param {number} min
- * @param {number} [max]
- */
-function integer(name, value, min, max = Infinity) {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    const range = max === Infinity ? `>= ${min}` : `in ${min}..${max}`;
-    throw new RangeError(`${name}: expected an integer ${range}, got ${value}`);
   }
 }

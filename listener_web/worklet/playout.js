@@ -37,6 +37,8 @@ const STATS_INTERVAL_S = 0.25;
  * @property {number} [ceilingSamples]
  * @property {number} [fadeSamples]
  * @property {number} [settleSamples]  see JitterOptions (default there)
+ * @property {number} [inputRateHz]  of the pushed PCM (default 48000: the stream's); the
+ *   output's rate may differ (a 44.1 kHz context), each block is resampled to it
  */
 
 /** The jitter buffer behind every output, and its message protocol. */
@@ -47,8 +49,8 @@ export class Playout {
    * @param {(msg: object) => void} post  sends a message back to the player
    */
   constructor(options, sampleRateHz, post) {
-    const { channels, targetSamples, floorSamples, ceilingSamples, fadeSamples, settleSamples } =
-      options;
+    const { channels, targetSamples, floorSamples, ceilingSamples, fadeSamples, settleSamples,
+      inputRateHz = 48000 } = options;
     this.buffer = new JitterBuffer({
       channels,
       targetSamples,
@@ -56,7 +58,8 @@ export class Playout {
       ceilingSamples,
       fadeSamples,
       settleSamples,
-      sampleRateHz,
+      sampleRateHz: inputRateHz,
+      outputRateHz: sampleRateHz,
     });
     this.sampleRateHz = sampleRateHz;
     this.post = post;
@@ -117,6 +120,15 @@ export class Playout {
       contextTime: this.nextFrame / this.sampleRateHz,
       frame: this.nextFrame,
     };
+  }
+
+  /**
+   * The output played `frames` of its own (a ScriptProcessor's block of silence when the
+   * page was late): the audio for them goes, so the buffer stays in step with the output.
+   * @param {number} frames
+   */
+  skip(frames) {
+    if (frames > 0) this.buffer.discard(frames * this.buffer.rateRatio);
   }
 
   /**

@@ -22,7 +22,7 @@ import {
 } from './signals.mjs';
 
 describe('JitterBuffer', () => {
-  test('stays silent until the depth reaches the target, then starts at the target', () => {
+  test('stays silent until the depth reaches the target, then starts with what piled up', () => {
     const buf = make();
     buf.push(chunk(0, FRAME));
     const [early] = pullMany(buf, 3);
@@ -30,13 +30,24 @@ describe('JitterBuffer', () => {
     assert.equal(buf.playing, false);
     assert.equal(buf.depthSamples, FRAME, 'nothing is consumed while waiting');
 
-    buf.push(chunk(FRAME, 2 * FRAME)); // 3 frames: the oldest is skipped, silently
+    // 3 frames: all kept, since an output that starts late takes the pile back in a burst.
+    buf.push(chunk(FRAME, 2 * FRAME));
     const [late] = pullMany(buf, 3);
     assert.equal(buf.playing, true);
     assert.ok(maxAbs(late) > 0.3, 'plays once the target is reached');
-    assert.equal(buf.depthSamples, 2 * FRAME - 3 * BLOCK);
+    assert.equal(buf.depthSamples, 3 * FRAME - 3 * BLOCK);
+    // Audio arriving in time from now on: the extra frame lasts, and goes after 0.5 s.
+    let pushed = 3 * FRAME;
+    for (let t = 3 * BLOCK; t < RATE; t += BLOCK) {
+      if (pushed < t + 2 * FRAME) {
+        buf.push(chunk(pushed, FRAME));
+        pushed += FRAME;
+      }
+      pullMany(buf, 1);
+    }
+    assert.ok(buf.depthSamples <= buf.targetSamples + 10, `depth ${buf.depthSamples}`);
     assert.equal(buf.underruns, 0);
-    assert.equal(buf.drops, 0, 'starting at the target is no drop');
+    assert.equal(buf.drops, 0, 'starting with a little more than the target is no drop');
   });
 
   test('an underrun fades out within fadeSamples, stays silent, then refills and fades in', () => {
@@ -158,7 +169,7 @@ describe('JitterBuffer', () => {
     });
   }
 
-  test('a burst beyond the bound is dropped down to the target with a crossfade', () => {
+  test('a burst beyond the bound is dropped down to the target with a crossfade once it lasted', () => {
     // A burst also raises the target (what came before looks late): a low ceiling keeps
     // the target from covering this one.
     const buf = make({ ceilingSamples: 4 * FRAME });
@@ -168,9 +179,18 @@ describe('JitterBuffer', () => {
     buf.push(chunk(2 * FRAME, 20 * FRAME));
     assert.ok(buf.depthSamples > buf.maxSamples);
     const target = buf.targetSamples;
-    const [after] = pullMany(buf, 8);
-    const out = new Float32Array([before[before.length - 1], ...after]);
-    assert.ok(buf.depthSamples <= target, `depth ${buf.depthSamples}`);
+    // Then audio comes in time: the excess lasts, and goes within 0.75 s (two windows).
+    let pushed = 22 * FRAME;
+    const played = [before[before.length - 1]];
+    for (let t = 0; t < 0.75 * RATE; t += BLOCK) {
+      if (pushed < t + 22 * FRAME) {
+        buf.push(chunk(pushed, FRAME));
+        pushed += FRAME;
+      }
+      played.push(...pullMany(buf, 1)[0]);
+    }
+    const out = new Float32Array(played);
+    assert.ok(buf.depthSamples <= target + FRAME, `depth ${buf.depthSamples}`);
     assert.equal(buf.drops, 1);
     assert.ok(buf.droppedSamples > 17 * FRAME);
     assert.equal(buf.underruns, 0);
@@ -180,6 +200,32 @@ describe('JitterBuffer', () => {
     assert.ok(maxStep(out) < SINE_STEP + 1 / buf.fadeSamples + 1e-4, `step ${maxStep(out)}`);
   });
 
+  test('a pile left by a late output is kept for the burst that takes it back', () => {
+    const buf = make();
+    let pushed = fill(buf, 0);
+    let played = 0;
+    const inStep = (seconds) => {
+      for (const end = played + seconds * RATE; played < end; played += BLOCK) {
+        if (pushed < played + 2 * FRAME) {
+          buf.push(chunk(pushed, FRAME));
+          pushed += FRAME;
+        }
+        pullMany(buf, 1);
+      }
+    };
+    inStep(1);
+    // The output stops for 200 ms while audio keeps coming, then catches up in a burst.
+    for (let i = 0; i < 10; i++) {
+      buf.push(chunk(pushed, FRAME));
+      pushed += FRAME;
+    }
+    pullMany(buf, 75);
+    played += 75 * BLOCK;
+    inStep(1);
+    assert.equal(buf.drops, 0, 'the pile was no excess');
+    assert.equal(buf.underruns, 0);
+  });
+
   test('depth stays bounded when pushes outpace pulls for a long time', () => {
     const buf = make();
     let pushed = 0;
@@ -187,7 +233,8 @@ describe('JitterBuffer', () => {
       buf.push(chunk(pushed, FRAME));
       pushed += FRAME;
       pullMany(buf, 6); // 768 of every 960 samples: 25 % too slow, far beyond 0.1 %
-      assert.ok(buf.depthSamples <= buf.maxSamples + FRAME, `round ${round}: ${buf.depthSamples}`);
+      // Excess goes once it lasted two windows of 0.25 s: 0.75 s at most, growing 25 %.
+      assert.ok(buf.depthSamples <= buf.maxSamples + 0.2 * RATE, `round ${round}: ${buf.depthSamples}`);
     }
     assert.ok(buf.drops > 0);
     assert.equal(buf.underruns, 0);

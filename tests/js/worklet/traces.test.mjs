@@ -72,7 +72,8 @@ function simulate(kind, skewPpm, seed = 1) {
   let sum = { depth: 0, target: 0, peakError: 0, n: 0 };
   const underrunsAt = [];
   const dropsAt = [];
-  const worst = { overBound: -Infinity, negative: 0, minDepthLater: Infinity, ratioOff: 0 };
+  const worst = { overBoundS: 0, negative: 0, minDepthLater: Infinity, ratioOff: 0 };
+  let overSince = -1;
   let k = 0;
   let next = arrival(FRAME / sender);
   for (let q = 0; q < (60 * MINUTE) / BLOCK; q++) {
@@ -87,7 +88,9 @@ function simulate(kind, skewPpm, seed = 1) {
     if (buf.underruns !== underruns) underrunsAt.push(now / RATE);
     if (buf.drops !== drops) dropsAt.push(now / RATE);
     const depth = buf.depthSamples;
-    worst.overBound = Math.max(worst.overBound, depth - buf.maxSamples);
+    if (depth <= buf.maxSamples + 1) overSince = -1;
+    else if (overSince < 0) overSince = now;
+    if (overSince >= 0) worst.overBoundS = Math.max(worst.overBoundS, (now - overSince) / RATE);
     if (depth < 0) worst.negative++;
     if (now >= 5 * MINUTE) worst.minDepthLater = Math.min(worst.minDepthLater, depth);
     worst.ratioOff = Math.max(worst.ratioOff, Math.abs(buf.control.ratio - 1));
@@ -131,7 +134,8 @@ function describeRun(r) {
 
 /** What every trace must show. */
 function assertCommon(r, skewPpm, clumpMs = 0) {
-  assert.ok(r.worst.overBound <= 1, `depth above the bound by ${r.worst.overBound}`);
+  // Depth beyond the bound goes once it lasted two windows of 0.25 s.
+  assert.ok(r.worst.overBoundS <= 0.8, `depth above the bound for ${r.worst.overBoundS} s`);
   assert.equal(r.worst.negative, 0);
   assert.ok(r.worst.ratioOff <= 0.001 + 1e-12, `ratio off by ${r.worst.ratioOff}`);
   // Latency does not creep: the depth at the end is on target, as early on.
@@ -174,9 +178,10 @@ describe('one hour of arrival traces', () => {
       assertCommon(r, skewPpm);
       assert.equal(r.underrunsAt.length, 1);
       assert.ok(r.underrunsAt[0] >= STALL_AT_S && r.underrunsAt[0] < STALL_AT_S + 2);
-      // The backlog arrives at once: what exceeds the bound (at the new, high target) goes.
+      // The backlog arrives at once: what exceeds the bound (at the new, high target) goes
+      // once it lasted (an output's burst would have taken it back by then).
       assert.ok(r.dropsAt.length >= 1);
-      assert.ok(r.dropsAt.every((s) => s >= STALL_AT_S + 2 && s < STALL_AT_S + 2.1), `${r.dropsAt}`);
+      assert.ok(r.dropsAt.every((s) => s >= STALL_AT_S + 2 && s < STALL_AT_S + 2.8), `${r.dropsAt}`);
       const after = r.minutes[STALL_AT_S / 60 + 1];
       assert.ok(after.targetMs > 400, `target ${after.targetMs} ms after the stall`);
       assert.ok(r.late < 40, `back to ${r.late} ms`);
