@@ -29,6 +29,7 @@ const SHUT_DOWN_TEXT = 'the broadcaster has shut down: reconnecting…';
  * @typedef {import('./wire.js').StateChange} StateChange
  * @typedef {import('./wire.js').Gap} Gap
  * @typedef {import('./wire.js').CaptureState} CaptureState
+ * @typedef {import('./activity.js').ActivityChange} ActivityChange
  *
  * @typedef {object} ConnectionEvents  what the session does with the stream
  * @property {(config: StreamConfig, localMs: number) => void} onConfig  a connection's first
@@ -37,6 +38,7 @@ const SHUT_DOWN_TEXT = 'the broadcaster has shut down: reconnecting…';
  * @property {(clock: ClockFrame, localMs: number) => void} onClock
  * @property {(change: StateChange) => void} onState
  * @property {(gap: Gap) => void} onGap
+ * @property {(change: ActivityChange) => void} onActivity  a sound episode began or ended
  * @property {(text: string) => void} onReconnecting  the stream is down, and why
  * @property {(text: string) => void} onRefused  the server refuses this page's key: the end
  *
@@ -44,6 +46,7 @@ const SHUT_DOWN_TEXT = 'the broadcaster has shut down: reconnecting…';
  *   | { type: 'packet', id: number, packet: Uint8Array, localMs: number }
  *   | { type: 'clock', clock: ClockFrame, localMs: number }
  *   | { type: 'state', change: StateChange } | { type: 'gap', gap: Gap }
+ *   | { type: 'activity', change: ActivityChange }
  *   | { type: 'disconnect', closed: boolean }} StreamEvent
  *
  * @typedef {object} SessionUrls  where to reach the broadcaster (with the page's key)
@@ -125,6 +128,8 @@ export class Connection {
     this.connected = false;
     /** performance.now() of the current connection's last event. */
     this.lastEventMs = 0;
+    /** @type {number | null} performance.now() of the latest event to arrive, held or not */
+    this.lastArrivalMs = null;
     /** Refused connections in a row: how long to wait before the next. */
     this.refusals = 0;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -189,6 +194,7 @@ export class Connection {
       onClock: (clock) => this.arrive({ type: 'clock', clock, localMs: localNowMs() }),
       onState: (change) => this.arrive({ type: 'state', change }),
       onGap: (gap) => this.arrive({ type: 'gap', gap }),
+      onActivity: (change) => this.arrive({ type: 'activity', change }),
       onDisconnect: (closed) => this.arrive({ type: 'disconnect', closed }),
       onBadEvent: (err) => console.warn('broadcaster: ignored a malformed event:', err),
     });
@@ -196,6 +202,7 @@ export class Connection {
 
   /** @param {StreamEvent} event */
   arrive(event) {
+    if (event.type !== 'disconnect') this.lastArrivalMs = performance.now();
     if (this.held) {
       this.held.push(event);
     } else {
@@ -235,6 +242,9 @@ export class Connection {
         break;
       case 'gap':
         this.events.onGap(event.gap);
+        break;
+      case 'activity':
+        this.events.onActivity(event.change);
         break;
     }
   }

@@ -14,12 +14,14 @@ import {
   parseGap,
   parseState,
 } from './wire.js';
+import { parseActivity } from './activity.js';
 
 /**
  * @typedef {import('./wire.js').StreamConfig} StreamConfig
  * @typedef {import('./wire.js').ClockFrame} ClockFrame
  * @typedef {import('./wire.js').StateChange} StateChange
  * @typedef {import('./wire.js').Gap} Gap
+ * @typedef {import('./activity.js').ActivityChange} ActivityChange
  *
  * @typedef {object} StreamHandlers
  * @property {(config: StreamConfig) => void} onConfig  first event of every connection
@@ -27,6 +29,7 @@ import {
  * @property {(clock: ClockFrame) => void} onClock
  * @property {(state: StateChange) => void} onState
  * @property {(gap: Gap) => void} onGap
+ * @property {(change: ActivityChange) => void} onActivity  a sound episode began or ended
  * @property {(closed: boolean) => void} onDisconnect  closed: EventSource gave up for good
  * @property {(err: Error) => void} onBadEvent  an event that does not follow the protocol
  */
@@ -54,6 +57,7 @@ export class AudioStream {
     on('clock', (e) => handlers.onClock(parseClock(e.data)));
     on('state', (e) => handlers.onState(parseState(e.data)));
     on('gap', (e) => handlers.onGap(parseGap(e.data)));
+    on('activity', (e) => handlers.onActivity(parseActivity(e.data)));
     this.source.addEventListener('error', () => {
       handlers.onDisconnect(this.source.readyState === EventSource.CLOSED);
     });

@@ -55,7 +55,7 @@ export class WireError extends Error {
  * @param {string} what  event name, for messages
  * @returns {Record<string, unknown>}
  */
-function parseObject(text, what) {
+export function parseObject(text, what) {
   let value;
   try {
     value = JSON.parse(text);
@@ -73,7 +73,7 @@ function parseObject(text, what) {
  * @param {string} key
  * @param {string} what
  */
-function finite(obj, key, what) {
+export function finite(obj, key, what) {
   const v = obj[key];
   if (typeof v !== 'number' || !Number.isFinite(v)) {
     throw new WireError(`${what}.${key}: expected a finite number, got ${JSON.stringify(v)}`);
@@ -87,7 +87,7 @@ function finite(obj, key, what) {
  * @param {string} what
  * @param {number} min
  */
-function integer(obj, key, what, min) {
+export function integer(obj, key, what, min) {
   const v = obj[key];
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
     throw new WireError(`${what}.${key}: expected an integer >= ${min}, got ${JSON.stringify(v)}`);

@@ -36,6 +36,8 @@ import { Reporter } from './reporter.js';
  * @property {(player: Player) => void} attach  a new player: route its output, measure it
  * @property {(figures: Figures, lostFrames: number) => void} figures  new figures
  * @property {(text: string, tone: 'error') => void} end  the session cannot go on, and why
+ * @property {(change: import('../link/activity.js').ActivityChange) => void} activity  a sound
+ *   episode began or ended
  */
 
 const TICK_MS = 1000;
@@ -235,6 +237,11 @@ export class Session {
     } else {
       this.lostFrames += gap.lost ?? 0;
     }
+  }
+
+  /** @param {import('../link/activity.js').ActivityChange} change */
+  onActivity(change) {
+    if (!this.closed) this.view.activity(change);
   }
 
   /** @param {string} text  why the stream is down */

@@ -93,6 +93,8 @@ RECORDER_JS = """
   }
 
   AudioNode.prototype.connect = function (destination, output = 0, input = 0) {
+    // An AudioParam (a modulation) takes no input index, and is never the destination.
+    if (!(destination instanceof AudioNode)) return connect.call(this, destination, output);
     const result = connect.call(this, destination, output, input);
     if (destination instanceof AudioDestinationNode && this !== recorders.get(this.context) &&
         !window.__recordingStopped) {

@@ -45,6 +45,7 @@ function connect(urls = { stream: '/audio/stream?key=k', telemetry: '/t', status
     onClock: (clock) => seen.push(['clock', clock.id]),
     onState: (change) => seen.push(['state', change.state]),
     onGap: (gap) => seen.push(['gap', gap.nextId]),
+    onActivity: (change) => seen.push(['activity', change.change, change.episode]),
     onReconnecting: (text) => seen.push(['reconnecting', text]),
     onRefused: (text) => seen.push(['refused', text]),
   });
@@ -84,6 +85,27 @@ describe('Connection', () => {
     assert.deepEqual(seen, [
       ['config', 10, 13, 'number'], ['packet', 10], ['packet', 11], ['packet', 12],
     ]);
+    connection.close();
+  });
+
+  test('hands on sound episodes, and notes when anything last arrived, held or not', () => {
+    const { connection, seen, source } = connect();
+    connection.hold();
+    connection.open();
+    assert.equal(connection.lastArrivalMs, null);
+    source().emit('config', config(10, 10));
+    const held = connection.lastArrivalMs;
+    assert.equal(typeof held, 'number');
+    source().emit('activity', JSON.stringify({
+      change: 'start', episode: 3, start_ms: 1000, end_ms: 1300, duration_ms: 300,
+      peak_dbfs: -18, loudness_dbfs: -24, floor_dbfs: -60, alerted: true, ongoing: true,
+    }));
+    assert.ok(connection.lastArrivalMs >= held);
+    connection.release();
+    assert.deepEqual(seen, [['config', 10, 10, 'number'], ['activity', 'start', 3]]);
+    const before = connection.lastArrivalMs;
+    source().emit('error');
+    assert.equal(connection.lastArrivalMs, before, 'an error is no arrival');
     connection.close();
   });
 

@@ -1,0 +1,96 @@
+// @ts-check
+/**
+ * The page's alerting, wired to its elements: the settings (alert_settings.js), the sound
+ * alerts and the list of episodes (alerts.js), and the link-loss alarm (link_alarm.js).
+ * ui/app.js hands it each session's start, player, activity and stop.
+ */
+import { AlertSettingsStore } from './alert_settings.js';
+import { AlertCenter } from './alerts.js';
+import { LinkAlarm } from './link_alarm.js';
+
+/**
+ * @typedef {import('../session/session.js').Session} Session
+ * @typedef {import('../link/activity.js').ActivityChange} ActivityChange
+ */
+
+/**
+ * @template {HTMLElement} T
+ * @param {string} id
+ * @returns {T}
+ */
+function element(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`listener page: #${id} is missing`);
+  return /** @type {T} */ (el);
+}
+
+/** Alerts and the link-loss alarm, for whichever session listens. */
+export class Alerting {
+  /**
+   * @param {{ episodes: string, probe: string }} urls  GET /activity/episodes (with the
+   *   page's key) and a request any broadcaster answers (GET /healthz)
+   */
+  constructor(urls) {
+    this.urls = urls;
+    this.store = new AlertSettingsStore({
+      alertMe: element('alert-me'),
+      chime: element('alert-chime'),
+      alarmDelay: element('alarm-delay'),
+      onlySound: element('only-sound'),
+    }, (settings, changed) => {
+      this.center.configure(settings);
+      this.alarm.setDelay(settings.alarmDelayS);
+      if (changed === 'alertMe' && settings.alertMe) {
+        this.center.askForNotifications()
+          .catch((err) => console.warn('broadcaster: asking for notifications failed:', err));
+      }
+    });
+    const { settings } = this.store;
+    this.center = new AlertCenter({
+      banner: element('alert-banner'),
+      bannerText: element('alert-text'),
+      bannerDismiss: element('alert-dismiss'),
+      list: element('episodes'),
+      listEmpty: element('episodes-empty'),
+      note: element('alert-note'),
+    }, settings);
+    this.alarm = new LinkAlarm({
+      box: element('alarm'),
+      text: element('alarm-text'),
+      silence: element('alarm-silence'),
+    }, urls.probe);
+    this.alarm.setDelay(settings.alarmDelayS);
+  }
+
+  /**
+   * A session started (inside the click on Start).
+   * @param {Session} session
+   */
+  started(session) {
+    this.center.started(this.urls.episodes);
+    this.alarm.start({
+      link: () => ({
+        lastArrivalMs: session.connection.lastArrivalMs,
+        state: session.connection.captureState,
+        connected: session.connection.connected,
+      }),
+      ctx: () => (session.closed ? null : session.output.player.ctx),
+    });
+  }
+
+  /** @param {{ ctx: BaseAudioContext, outputTo: AudioNode }} player */
+  attach(player) {
+    this.center.attach(player);
+  }
+
+  /** @param {ActivityChange} change */
+  activity(change) {
+    this.center.activity(change);
+  }
+
+  /** Listening stopped. */
+  stopped() {
+    this.alarm.stop();
+    this.center.stopped();
+  }
+}
