@@ -41,8 +41,9 @@ class Listener(asyncio.Protocol):
     """
 
     def __init__(self, lags: list[float], counts: list[int], done: asyncio.Future[None],
-                 steady_from: float) -> None:
+                 steady_from: float, path: str = "/audio/stream") -> None:
         self.lags, self.counts, self.done = lags, counts, done
+        self.path = path
         self.steady_from = steady_from  # lags count once every listener has connected
         self.last_id: int | None = None
         self.head = b""
@@ -51,7 +52,7 @@ class Listener(asyncio.Protocol):
         self.closing = False  # we hang up: not a drop
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        request = b"GET /audio/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        request = f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
         cast(asyncio.WriteTransport, transport).write(request)  # uvloop's are not subclasses
 
     def data_received(self, data: bytes) -> None:
@@ -90,13 +91,13 @@ class Listener(asyncio.Protocol):
 
 
 async def listen(port: int, steady_from: float, until: float, lags: list[float],
-                 counts: list[int]) -> None:
+                 counts: list[int], path: str) -> None:
     """Listen until `until` (monotonic)."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     try:
         transport, protocol = await loop.create_connection(
-            lambda: Listener(lags, counts, done, steady_from), "127.0.0.1", port)
+            lambda: Listener(lags, counts, done, steady_from, path), "127.0.0.1", port)
     except OSError:
         counts[2] += 1
         return
@@ -110,7 +111,7 @@ async def listen(port: int, steady_from: float, until: float, lags: list[float],
 
 
 def client_process(port: int, listeners: int, ramp_s: float, seconds: float,
-                   queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+                   queue: multiprocessing.Queue, path: str) -> None:  # type: ignore[type-arg]
     async def main() -> tuple[list[float], list[int], float]:
         lags: list[float] = []
         counts = [0, 0, 0, 0]  # frames, lost, refused, dropped by the server
@@ -118,7 +119,8 @@ def client_process(port: int, listeners: int, ramp_s: float, seconds: float,
         until = steady_from + seconds
         tasks = []
         for _ in range(listeners):
-            tasks.append(asyncio.create_task(listen(port, steady_from, until, lags, counts)))
+            tasks.append(asyncio.create_task(listen(port, steady_from, until, lags, counts,
+                                                    path)))
             await asyncio.sleep(0.002)  # a ramp, not a SYN flood
         await asyncio.sleep(steady_from - time.monotonic())
         cpu0 = time.process_time()
@@ -138,8 +140,8 @@ def family_cpu_seconds(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
 
 
-def run_one(n: int, seconds: float, workers: int, max_bundle_ms: float | None = None
-            ) -> dict[str, float]:
+def run_one(n: int, seconds: float, workers: int, max_bundle_ms: float | None = None,
+            listener_bundle_ms: int = 0) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="fanout-"))
     proc = start_broadcaster(work, "--source", "tone", "--log-level", "warning", config=(
         f"[server]\nmax_listeners = {n + 10}\nmax_listeners_per_ip = {n + 10}\n"
@@ -154,7 +156,9 @@ def run_one(n: int, seconds: float, workers: int, max_bundle_ms: float | None = 
         queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
         ramp_s = n * 0.002 / CLIENT_PROCESSES + 2
         clients = [multiprocessing.Process(target=client_process, args=(
-            port, n // CLIENT_PROCESSES + (i < n % CLIENT_PROCESSES), ramp_s, seconds, queue))
+            port, n // CLIENT_PROCESSES + (i < n % CLIENT_PROCESSES), ramp_s, seconds, queue,
+            f"/audio/stream?bundle_ms={listener_bundle_ms}" if listener_bundle_ms
+            else "/audio/stream"))
             for i in range(CLIENT_PROCESSES)]
         for client in clients:
             client.start()
@@ -197,12 +201,17 @@ def main() -> None:
                         help="[server] workers (0: one process captures and serves)")
     parser.add_argument("--max-bundle-ms", type=float,
                         help="[server] max_bundle_ms (default: the config's default)")
+    parser.add_argument("--listener-bundle-ms", type=int, default=0,
+                        help="each listener asks for ?bundle_ms= this (0: frame by frame)")
     args = parser.parse_args()
     bundle = "" if args.max_bundle_ms is None else f", max_bundle_ms = {args.max_bundle_ms:g}"
+    if args.listener_bundle_ms:
+        bundle += f", listeners ask for bundle_ms = {args.listener_bundle_ms}"
     print(f"workers = {args.workers}{bundle}; lag and CPU over {args.seconds:g} s once all listen")
     print(" ".join(f"{heading:>{len(fmt.format(0))}}" for heading, _, fmt in COLUMNS))
     for n in args.listeners:
-        r = run_one(n, args.seconds, args.workers, args.max_bundle_ms)
+        r = run_one(n, args.seconds, args.workers, args.max_bundle_ms,
+                    args.listener_bundle_ms)
         print(" ".join(fmt.format(r[key]) for _, key, fmt in COLUMNS), flush=True)
     print(json.dumps({"machine_cores": os.cpu_count()}))
 

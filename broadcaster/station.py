@@ -196,7 +196,9 @@ class Station:
         self.capture.prompt_for(PROMPT_AFTER_LISTEN_S)
 
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
-               backlog_ms: float = 0.0, sink: Sink | None = None) -> AsyncIterator[bytes]:
+               backlog_ms: float = 0.0, sink: Sink | None = None,
+               bundle_ms: float = 0.0) -> AsyncIterator[bytes]:
         """One listener's stream (see stream/hello.py's `open_stream`)."""
         self.expect_listener()
-        return open_stream(self.fanout, self.config, last_id, backlog_ms, on_end, sink)
+        return open_stream(self.fanout, self.config, last_id, backlog_ms, on_end, sink,
+                           bundle_ms)

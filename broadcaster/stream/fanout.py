@@ -17,6 +17,7 @@ from broadcaster.core.ring import Batch, FrameRing
 from broadcaster.core.state import STARTING, BroadcastState
 from broadcaster.core.stride import StrideController, max_stride
 from broadcaster.core.wire import HEARTBEAT, gap_event
+from broadcaster.stream.bundles import Bundles
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class _Listener:
     seen_state: int  # the state version it was last told
     slot: int  # joining order: which staggered group it is woken with
     last_sent: float
+    period: int = 1  # frames per write it asked for (bundles.py); 1: as they come
     sink: Sink | None = None  # written to directly (else its coroutine is woken)
     ended: asyncio.Future[bytes] | None = None  # a direct stream's end, with its last bytes
 
@@ -87,6 +89,7 @@ class Fanout:
         self._stride_control = StrideController(max_stride)
         self._groups = [asyncio.Event() for _ in range(max_stride)]
         self._direct: list[dict[_Listener, None]] = [{} for _ in range(max_stride)]
+        self._bundles: Bundles[_Listener] = Bundles()
         # What the ring gives a reader at each position, until the next frame: listeners
         # at the same place (most are at the live edge) share one read and one join.
         self._reads: dict[int, Batch] = {}
@@ -129,7 +132,7 @@ class Fanout:
     @property
     def direct_listeners(self) -> int:
         """Listeners written to directly (the rest are served through ASGI)."""
-        return sum(len(group) for group in self._direct)
+        return sum(len(group) for group in self._direct) + len(self._bundles)
 
     def publish(self, seq: int, wire: bytes) -> None:
         """Append one framed frame and wake the listeners whose turn it is."""
@@ -143,6 +146,8 @@ class Fanout:
         news.clear()
         for listener in self._direct[group]:
             self._serve(listener)
+        for listener in self._bundles.due(seq):
+            self._serve(listener)
         for tap in self.frame_taps:
             tap(seq, wire)
 
@@ -151,12 +156,12 @@ class Fanout:
         for news in self._groups:
             news.set()
             news.clear()
-        for group in self._direct:
-            for listener in group:
-                if not self.closing:
-                    self._serve(listener)
-                elif listener.ended is not None and not listener.ended.done():
-                    listener.ended.set_result(self._state_news(listener))
+        direct = [listener for group in self._direct for listener in group]
+        for listener in direct + list(self._bundles.wake_all()):
+            if not self.closing:
+                self._serve(listener)
+            elif listener.ended is not None and not listener.ended.done():
+                listener.ended.set_result(self._state_news(listener))
 
     async def run(self) -> None:
         """Keep the heartbeat and the stride going (runs until cancelled)."""
@@ -235,12 +240,14 @@ class Fanout:
 
     async def listen(self, start_seq: int, hello: bytes,
                      on_end: Callable[[], None] | None = None,
-                     sink: Sink | None = None) -> AsyncIterator[bytes]:
+                     sink: Sink | None = None, period: int = 1) -> AsyncIterator[bytes]:
         """One listener's stream: `hello`, then state changes and frames from `start_seq`;
         `on_end` runs when the stream ends, however it ends. With a `sink`, everything
-        after `hello` but the final state goes to it directly."""
+        after `hello` but the final state goes to it directly. `period` > 1: frames come in
+        bundles of that many (bundles.py)."""
         ring = self.ring
-        listener = _Listener(start_seq, self._state_version, self._joined, time.monotonic())
+        listener = _Listener(start_seq, self._state_version, self._joined, time.monotonic(),
+                             max(1, period))
         self._joined += 1
         self.listeners += 1
         try:
@@ -255,6 +262,8 @@ class Fanout:
                     out = self._take(listener)
                     if out:
                         yield out
+                    elif listener.period > 1:
+                        await self._bundles.event(listener.period, listener.slot).wait()
                     else:
                         await self._groups[listener.slot % self.stride].wait()
                 final = self._state_news(listener)
@@ -271,14 +280,17 @@ class Fanout:
             return self._state_news(listener)
         listener.sink = sink
         listener.ended = asyncio.get_running_loop().create_future()
-        group = self._direct[listener.slot % self.stride]
-        group[listener] = None
+        if listener.period > 1:
+            self._bundles.add(listener, listener.period, listener.slot)
+        else:
+            self._direct[listener.slot % self.stride][listener] = None
         try:
             self._serve(listener)  # what it is owed already: a backlog, a resume
             return await listener.ended
         finally:
             for group in self._direct:
                 group.pop(listener, None)
+            self._bundles.remove(listener)
 
     def _serve(self, listener: _Listener) -> None:
         """Write what a direct listener is owed, unless its connection has stopped taking.

@@ -37,14 +37,18 @@ def hello_payload(config: Config, state: BroadcastState, *, epoch: int, next_id:
 
 
 def open_stream(fanout: Fanout, config: Config, last_id: int | None, backlog_ms: float,
-                on_end: Callable[[], None] | None,
-                sink: Sink | None = None) -> AsyncIterator[bytes]:
+                on_end: Callable[[], None] | None, sink: Sink | None = None,
+                bundle_ms: float = 0.0) -> AsyncIterator[bytes]:
     """One listener's stream from `fanout` (the capturing process's, or a copy of it): its
     `config` event, then the frames from after `last_id` when the ring still has it, else
-    from `backlog_ms` of fresh audio before the live edge; through `sink` when given."""
+    from `backlog_ms` of fresh audio before the live edge; through `sink` when given; in
+    bundles of about `bundle_ms` when asked (bundles.py)."""
     start = fanout.start_seq(last_id, backlog_ms)
     ring = fanout.ring
     payload = hello_payload(config, fanout.state, epoch=ring.first_seq,
                             next_id=fanout.next_id(start), live_id=ring.next_seq,
                             server_ms=time.time() * 1000.0)
-    return fanout.listen(start, config_event(payload, config.server.retry_ms), on_end, sink)
+    period = max(1, round(bundle_ms / config.audio.frame_ms))
+    payload["bundle_ms"] = period * config.audio.frame_ms if period > 1 else 0
+    return fanout.listen(start, config_event(payload, config.server.retry_ms), on_end, sink,
+                         period)

@@ -28,7 +28,8 @@ class Broadcast(Protocol):
         """Stop capture; raises CaptureBusyError."""
 
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
-               backlog_ms: float = 0.0, sink: Sink | None = None) -> AsyncIterator[bytes]:
+               backlog_ms: float = 0.0, sink: Sink | None = None,
+               bundle_ms: float = 0.0) -> AsyncIterator[bytes]:
         """One listener's stream (see stream/hello.py's `open_stream`)."""
 
     async def status(self) -> dict[str, Any]:

@@ -217,8 +217,10 @@ class Relay:
         return self._health
 
     def listen(self, last_id: int | None, on_end: Callable[[], None] | None = None,
-               backlog_ms: float = 0.0, sink: Sink | None = None) -> AsyncIterator[bytes]:
+               backlog_ms: float = 0.0, sink: Sink | None = None,
+               bundle_ms: float = 0.0) -> AsyncIterator[bytes]:
         """One listener's stream from this process's copy of the ring."""
         if self.fanout is None:
             raise HubGoneError("no feed from the capture process yet")
-        return open_stream(self.fanout, self.config, last_id, backlog_ms, on_end, sink)
+        return open_stream(self.fanout, self.config, last_id, backlog_ms, on_end, sink,
+                           bundle_ms)

@@ -46,10 +46,11 @@ def frame(seq: int) -> bytes:
 class Served:
     """A direct listener's stream running in the background."""
 
-    def __init__(self, fanout: Fanout, sink: MemorySink, start: int) -> None:
+    def __init__(self, fanout: Fanout, sink: MemorySink | None, start: int,
+                 period: int = 1) -> None:
         self.through_asgi: list[bytes] = []  # what the stream's generator yielded
         self.ended = False
-        self._stream = fanout.listen(start, b"hello\n\n", sink=sink)
+        self._stream = fanout.listen(start, b"hello\n\n", sink=sink, period=period)
         self.task = asyncio.ensure_future(self._run(self._stream))
 
     async def _run(self, stream: AsyncIterator[bytes]) -> None:
@@ -196,3 +197,37 @@ async def test_direct_listeners_are_served_in_staggered_groups_too() -> None:
         one.task.cancel()
 
 
+
+
+@in_a_loop
+async def test_bundled_listeners_get_a_write_per_period_in_staggered_phases() -> None:
+    fanout = fanout_at(0, frames=1)
+    sinks = [MemorySink() for _ in range(5)]
+    served = [Served(fanout, sink, start=1, period=5) for sink in sinks]
+    await settle()
+    for seq in range(1, 21):
+        fanout.publish(seq, frame(seq))
+    for slot, sink in enumerate(sinks):  # slot k is served on the frames where seq % 5 == k
+        assert b"".join(sink.sent) == b"".join(frame(s) for s in range(1, 21 - (20 - slot) % 5))
+        assert all(write.count(b"id: ") == 5 for write in sink.sent[1:])
+    assert fanout.direct_listeners == 5
+    for one in served:
+        one.task.cancel()
+    await settle()
+    assert fanout.direct_listeners == 0
+
+
+@in_a_loop
+async def test_a_bundled_listener_through_its_coroutine_gets_bundles_too() -> None:
+    fanout = fanout_at(0, frames=1)
+    served = Served(fanout, None, start=1, period=4)
+    await settle()
+    for seq in range(1, 13):
+        fanout.publish(seq, frame(seq))
+        await settle()
+    assert served.through_asgi[0] == b"hello\n\n"
+    assert b"".join(served.through_asgi[1:]) == b"".join(frame(s) for s in range(1, 13))
+    assert len(served.through_asgi) == 1 + 3  # one write per four frames
+    fanout.close()
+    await settle()
+    assert served.ended
