@@ -55,6 +55,17 @@ export class LinkWatchdog {
     this.alarm = null;
   }
 
+  /**
+   * Nothing is expected before `nowMs` (the page is not listening yet: its sound is blocked
+   * until a tap, and the stream closed meanwhile).
+   * @param {number} nowMs
+   */
+  rearm(nowMs) {
+    this.startMs = nowMs;
+    this.alarm = null;
+    this.silenced = false;
+  }
+
   /** @param {number} nowMs */
   probeSent(nowMs) {
     this.probedMs = nowMs;

@@ -89,9 +89,17 @@ export class LinkAlarm {
     const { watchdog, watched } = this;
     if (!watchdog || !watched) return;
     const now = performance.now();
+    const ctx = watched.ctx();
+    if (ctx && (ctx.state === 'suspended' || /** @type {string} */ (ctx.state) === 'interrupted')) {
+      // Sound blocked until a tap: the session waits for it with its stream closed, and no
+      // alarm could sound anyway. The delay starts when the sound does.
+      watchdog.rearm(now);
+      this.siren.stop();
+      this.show(null, false);
+      return;
+    }
     const verdict = watchdog.decide(now, watched.link());
     if (verdict.probe) this.probe(watchdog, now);
-    const ctx = watched.ctx();
     if (verdict.sound && ctx && ctx.state !== 'closed') {
       this.siren.start(ctx);
     } else {

@@ -97,6 +97,14 @@ describe('LinkWatchdog', () => {
     assert.equal(dog.decide(4000, running(0)).probe, false);
   });
 
+  test('rearmed, it expects nothing before then', () => {
+    const dog = new LinkWatchdog(3000, 0);
+    assert.equal(dog.decide(4000, running(null, false)).sound, true);
+    dog.rearm(10_000);
+    assert.equal(dog.decide(12_000, running(null, false)).alarm, null);
+    assert.equal(dog.decide(13_001, running(null, false)).sound, true);
+  });
+
   test('a delay of 0 means no alarm at all', () => {
     const dog = new LinkWatchdog(0, 0);
     assert.equal(dog.decide(1e6, running(0)).alarm, null);
