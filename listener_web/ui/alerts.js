@@ -69,6 +69,9 @@ export class AlertCenter {
       .then(async (response) => (response.ok ? parseEpisodePage(await response.text()) : null))
       .then((page) => {
         if (page === null || load !== this.loads) return;
+        if (!page.alertsEnabled) {
+          this.el.listEmpty.textContent = 'This broadcaster does not listen for sounds (its [alerts] are off).';
+        }
         this.list.load(page.episodes, Date.now());
         this.render();
         this.updateGate();

@@ -34,6 +34,7 @@ ATTACK_MS = 300.0  # [alerts] attack_ms's default
 ALARM_DELAY_S = 3  # chosen in the page, as a listener would
 SIREN_HZ = (660, 880)  # listener_web/output/alert_sounds.js
 TONE_HZ = 600  # the loud part of the looped file
+CHIME_HZ = (1318.5, 1046.5)  # listener_web/output/alert_sounds.js
 
 # When the banner shows each episode: wall-clock ms, the clock the episodes' times are in.
 WATCH_BANNER_JS = """() => {
@@ -117,6 +118,12 @@ def share_near(samples: np.ndarray, freqs: tuple[int, ...], width_hz: float = 20
     return float(spectrum[near].sum()) / total if total > 0 else 0.0
 
 
+def quiet_share(samples: np.ndarray) -> float:
+    """The share of 10 ms windows of `samples` in which nothing plays at all."""
+    windows = samples[: len(samples) // 480 * 480].reshape(-1, 480)
+    return float(np.mean(np.max(np.abs(windows), axis=1) < 1e-5))
+
+
 def siren_sounds(page: Page) -> bool:
     """The page's output of the last 0.3 s is mostly the alarm's tones."""
     samples = recorded_samples(page, 0.3)
@@ -174,6 +181,21 @@ def test_alerts_and_the_link_loss_alarm(tmp_path: Path) -> None:
             # The settings are remembered for the next visit.
             stored = page.evaluate("localStorage.getItem('broadcaster.alerts')")
             assert '"alertMe":true' in stored and f'"alarmDelayS":{ALARM_DELAY_S}' in stored
+
+            # Each alert chimed, over the stream; then the chime is turned off.
+            assert share_near(recorded_samples(page, 2.3), CHIME_HZ) > 0.1
+            page.locator("#alert-chime").uncheck()
+
+            # "Play only when there is sound": silence between the sounds, the sounds heard.
+            page.wait_for_timeout(1_200)  # the last chime has faded
+            assert quiet_share(recorded_samples(page, 2.3)) < 0.05  # the hiss plays
+            page.locator("#only-sound").check()
+            page.wait_for_timeout(2_600)
+            samples = recorded_samples(page, 2.3)
+            print(f"only when there is sound: {quiet_share(samples):.0%} of 10 ms silent")
+            assert 0.15 < quiet_share(samples) < 0.8  # the gate closes 0.3 s after, with a fade
+            assert share_near(samples, (TONE_HZ,)) > 0.5
+            page.locator("#only-sound").uncheck()
 
             # The network drops every packet: EventSource stays open, nothing arrives.
             assert not siren_sounds(page)
