@@ -8,6 +8,7 @@
 // The buffer must keep to the context's clock: no underrun after the first second, no drop,
 // and no pitch error (the stream plays at the rate it is captured).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
 import { BlockClock } from '../../../listener_web/output/block_clock.js';
@@ -177,5 +178,23 @@ describe('BlockClock', () => {
     let reported = 0;
     for (const f of frames) reported += clock.event(f);
     assert.equal(reported, 3 * 512);
+  });
+
+  test("WebKitGTK's recorded event times: the blocks it played unasked, in whole blocks", () => {
+    // 1500 events at 44.1 kHz, whose times ended 27776 frames ahead of the blocks filled:
+    // 54 blocks of silence, and a few events dispatched late together along the way.
+    const { frames } = JSON.parse(
+      readFileSync(new URL('./webkit_playback_times.json', import.meta.url), 'utf8'));
+    const clock = new BlockClock(512);
+    let at = 0;
+    let reported = 0;
+    for (const delta of frames) {
+      at += delta;
+      const skipped = clock.event(at);
+      assert.equal(skipped % 512, 0);
+      reported += skipped;
+    }
+    assert.equal(reported, clock.skippedFrames);
+    assert.ok(Math.abs(reported - 27776) <= 512, `${reported}`);
   });
 });
