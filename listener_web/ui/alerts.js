@@ -167,7 +167,15 @@ export class AlertCenter {
     const gate = this.gate;
     if (!gate) return;
     const open = this.gateOpen();
-    gate.gain.setTargetAtTime(open ? 1 : 0, gate.context.currentTime, open ? OPEN_S : CLOSE_S);
+    const t = gate.context.currentTime;
+    gate.gain.cancelScheduledValues(t);
+    if (open) {
+      gate.gain.setTargetAtTime(1, t, OPEN_S);
+    } else {
+      // An exponential fade never ends: after six time constants (−52 dB) it is cut to 0.
+      gate.gain.setTargetAtTime(0, t, CLOSE_S);
+      gate.gain.setValueAtTime(0, t + 6 * CLOSE_S);
+    }
   }
 
   /** Draw the list of today's episodes. */

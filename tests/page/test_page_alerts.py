@@ -118,10 +118,14 @@ def share_near(samples: np.ndarray, freqs: tuple[int, ...], width_hz: float = 20
     return float(spectrum[near].sum()) / total if total > 0 else 0.0
 
 
-def quiet_share(samples: np.ndarray) -> float:
-    """The share of 10 ms windows of `samples` in which nothing plays at all."""
+def longest_silence_s(samples: np.ndarray) -> float:
+    """The longest run of 10 ms windows of `samples` in which nothing plays, in seconds."""
     windows = samples[: len(samples) // 480 * 480].reshape(-1, 480)
-    return float(np.mean(np.max(np.abs(windows), axis=1) < 1e-5))
+    longest = run = 0
+    for silent in np.max(np.abs(windows), axis=1) < 1e-5:
+        run = run + 1 if silent else 0
+        longest = max(longest, run)
+    return longest / 100
 
 
 def siren_sounds(page: Page) -> bool:
@@ -144,8 +148,8 @@ def expect_sound_again(page: Page) -> None:
     expect(page.locator("#alarm")).to_be_hidden(timeout=15_000)
     wait_until(lambda: share_near(recorded_samples(page, 0.3), (TONE_HZ,)) > 0.5, 10,
                "the stream's tone in the page's output")
-    page.wait_for_timeout(500)
-    assert share_near(recorded_samples(page, 2.0), SIREN_HZ) < 0.01
+    page.wait_for_timeout(1_000)
+    assert share_near(recorded_samples(page, 1.0), SIREN_HZ) < 0.01
 
 
 def test_alerts_and_the_link_loss_alarm(tmp_path: Path) -> None:
@@ -183,17 +187,19 @@ def test_alerts_and_the_link_loss_alarm(tmp_path: Path) -> None:
             assert '"alertMe":true' in stored and f'"alarmDelayS":{ALARM_DELAY_S}' in stored
 
             # Each alert chimed, over the stream; then the chime is turned off.
-            assert share_near(recorded_samples(page, 2.3), CHIME_HZ) > 0.1
+            page.wait_for_timeout(1_000)  # the latest chime is recorded
+            assert share_near(recorded_samples(page, 2.0), CHIME_HZ) > 0.1
             page.locator("#alert-chime").uncheck()
 
             # "Play only when there is sound": silence between the sounds, the sounds heard.
             page.wait_for_timeout(1_200)  # the last chime has faded
-            assert quiet_share(recorded_samples(page, 2.3)) < 0.05  # the hiss plays
+            assert longest_silence_s(recorded_samples(page, 2.3)) < 0.2  # the hiss plays
             page.locator("#only-sound").check()
             page.wait_for_timeout(2_600)
             samples = recorded_samples(page, 2.3)
-            print(f"only when there is sound: {quiet_share(samples):.0%} of 10 ms silent")
-            assert 0.15 < quiet_share(samples) < 0.8  # the gate closes 0.3 s after, with a fade
+            silent_s = longest_silence_s(samples)
+            print(f"only when there is sound: {silent_s:.2f} s of silence in a 2.3 s loop")
+            assert 0.3 < silent_s < 1.5  # closed after the sound, with a 0.6 s fade
             assert share_near(samples, (TONE_HZ,)) > 0.5
             page.locator("#only-sound").uncheck()
 
