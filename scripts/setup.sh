@@ -3,8 +3,9 @@
 # system packages, a virtualenv in .venv, the package itself, and the listener page's npm
 # packages in node_modules (the WebAssembly Opus decoder, pinned by package-lock.json).
 #   scripts/setup.sh          runtime only
-#   scripts/setup.sh --dev    also what the test suite needs (PulseAudio, Chromium, Node.js, dev extras,
-#                             the type checker in tools/node_modules)
+#   scripts/setup.sh --dev    also what the test suite needs (PulseAudio, Chromium, Firefox ESR,
+#                             WebKitGTK's WebDriver and MiniBrowser, Xvfb, Node.js, dev extras, the
+#                             type checker and puppeteer-core in tools/node_modules)
 #   scripts/setup.sh --bench  also what `python -m bench.peers` compares with (Icecast2, DarkIce, snapserver)
 set -euo pipefail
 
@@ -22,7 +23,10 @@ done
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 runtime_pkgs=(python3 python3-venv python3-dev gcc libopus0 portaudio19-dev libasound2-plugins alsa-utils)
-dev_pkgs=(pulseaudio pulseaudio-utils chromium nodejs systemd iproute2 mosquitto ffmpeg opus-tools)
+# The page is tested in three engines: Chromium, Firefox ESR and WebKitGTK (WebKitWebDriver
+# drives its MiniBrowser, which needs a display: Xvfb). Debian's builds, never a download.
+dev_pkgs=(pulseaudio pulseaudio-utils chromium firefox-esr webkit2gtk-driver xvfb nodejs systemd
+          iproute2 mosquitto ffmpeg opus-tools)
 bench_pkgs=(icecast2 darkice snapserver)
 
 as_root() {
@@ -70,9 +74,10 @@ if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
     touch "$stamp"
 fi
 
-# npm_ci DIR LOG: install DIR's npm packages as its package-lock.json pins them.
+# npm_ci DIR LOG: install DIR's npm packages as its package-lock.json pins them (no install
+# scripts, and never a browser download: the tests drive the browsers Debian installed).
 npm_ci() {
-    if ! (cd "$1" && npm ci --ignore-scripts --no-audit --no-fund) >"$2" 2>&1; then
+    if ! (cd "$1" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund) >"$2" 2>&1; then
         tail -n 30 "$2" >&2
         say "npm ci failed (full log: $2)"
         exit 1
@@ -86,8 +91,10 @@ if [ ! -f "$here/node_modules/opus-decoder/dist/opus-decoder.min.js" ] ||
     npm_ci "$here" "$here/.venv/npm.log"
 fi
 
-# The test suite's own npm tools (the type checker), in tools/node_modules: never shipped.
+# The test suite's own npm tools (the type checker; puppeteer-core, which drives Firefox), in
+# tools/node_modules: never shipped.
 if [ "$dev" -eq 1 ] && { [ ! -x "$here/tools/node_modules/.bin/tsc" ] ||
+        [ ! -f "$here/tools/node_modules/puppeteer-core/package.json" ] ||
         [ "$here/tools/package-lock.json" -nt "$here/tools/node_modules/.package-lock.json" ]; }; then
     say "installing the test tools into tools/node_modules"
     npm_ci "$here/tools" "$here/.venv/npm-tools.log"

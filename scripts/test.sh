@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the tests need (first run only), then run the whole suite:
 # lint and types, the JavaScript unit tests, and pytest (unit, real HTTP, virtual
-# microphone through PyAudio, headless Chromium). Extra arguments go to pytest.
+# microphone through PyAudio, the page in headless Chromium, Firefox ESR and WebKitGTK).
+# Extra arguments go to pytest.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$here/scripts/setup.sh" --dev

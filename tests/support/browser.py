@@ -15,6 +15,7 @@ import base64
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +39,14 @@ CHROMIUM_ARGS: tuple[str, ...] = (
 # reachable server Chromium uses a fake output that runs in real time.
 CHROMIUM_ENV = {"PULSE_SERVER": "unix:/nonexistent"}
 RECORD_LIMIT_S = 60
+
+
+class Evaluates(Protocol):
+    """A page of any engine (Playwright's Page, or tests/support/engines.py's)."""
+
+    def evaluate(self, expression: str, arg: Any = None) -> Any:
+        """The value of a JS expression; a function expression is called with `arg`."""
+
 
 RECORDER_JS = """
 (() => {
@@ -176,17 +185,17 @@ def collect_problems(page: Page) -> list[str]:
     return problems
 
 
-def recorded_rate(page: Page) -> int:
+def recorded_rate(page: Evaluates) -> int:
     """Sample rate of the recording (that of the page's AudioContext); 0 before any audio."""
     return int(page.evaluate("window.__recordedRate"))
 
 
-def recorded_frames(page: Page) -> int:
+def recorded_frames(page: Evaluates) -> int:
     """How many frames the recorder has captured since the page loaded."""
     return int(page.evaluate("window.__recordedFrames"))
 
 
-def recorded_samples(page: Page, seconds: float) -> npt.NDArray[np.float32]:
+def recorded_samples(page: Evaluates, seconds: float) -> npt.NDArray[np.float32]:
     """The last `seconds` of what the page played (channel 0); raises if not recorded yet."""
     rate = recorded_rate(page)
     if rate == 0:
@@ -199,15 +208,18 @@ def recorded_samples(page: Page, seconds: float) -> npt.NDArray[np.float32]:
     return samples
 
 
-def assert_plays_the_tone(page: Page) -> None:
-    """The last second the page played is the 440 Hz tone, with no dropout."""
+def assert_plays_the_tone(page: Evaluates, seconds: float = 1.0) -> None:
+    """The last `seconds` the page played are the 440 Hz tone, with no dropout."""
     rate = recorded_rate(page)
     assert rate == 48_000
-    samples = recorded_samples(page, 1.0)
+    samples = recorded_samples(page, seconds)
     assert np.all(np.isfinite(samples))
     assert dominant_frequency(samples, rate) == pytest.approx(440, abs=5)
     level = rms_dbfs(samples, full_scale=1.0)
     assert level > -30
     windows = samples[: len(samples) // 480 * 480].reshape(-1, 480)
-    quietest = min(rms_dbfs(w, full_scale=1.0) for w in windows)
-    assert quietest > level - 6, f"a 10 ms window at {quietest:.1f} dBFS vs {level:.1f}"
+    levels = [rms_dbfs(w, full_scale=1.0) for w in windows]
+    quietest = min(levels)
+    at_ms = 10 * levels.index(quietest) - 1000 * seconds
+    assert quietest > level - 6, (
+        f"a 10 ms window at {quietest:.1f} dBFS vs {level:.1f}, {at_ms:.0f} ms from the end")
