@@ -45,14 +45,15 @@ export class ScriptProcessorOutput {
       postMessage: (msg) => this.onMessage(msg),
     };
     this.port = port;
-    // Blocks are played from the page's main thread, whose delays are real jitter from the
-    // start on (busiest at the start): the buffer learns from them at once.
+    // A start settles as on a worklet (no settleSamples: 0 here): its first audio comes in
+    // one piece, and the page is busiest then, but a late page is no jitter a deeper buffer
+    // would cover (its blocks play as silence: BlockClock), so nothing of it is learnt.
     // The target covers a wait for the next block twice (see drift.js TargetTracker): a
     // bigger block than the usual 512 frames starts it that much higher, so the depth need
     // not climb to it slowly (the drift control's 0.05 % while the target rises).
     const bigger = Math.max(0, blockFrames - BLOCK_FRAMES) * (48000 / ctx.sampleRate);
     const targetSamples = options.targetSamples + Math.round(2 * bigger);
-    this.playout = new Playout({ settleSamples: 0, ...options, targetSamples }, ctx.sampleRate,
+    this.playout = new Playout({ ...options, targetSamples }, ctx.sampleRate,
       (msg) => port.onmessage?.({ data: msg }));
     this.clock = new BlockClock(blockFrames);
     this.blockS = blockFrames / ctx.sampleRate;
