@@ -18,9 +18,8 @@ from tests.support.engines import LAN_NAME, EngineBrowser, EnginePage, launch, s
 pytestmark = pytest.mark.browser
 
 ENGINES = ("chromium", "firefox", "webkit")
-# WebKit on plain http still drops out (issue 18, point 4); added when it no longer does.
-CASES = [(e, o) for e in ENGINES for o in ("secure", "plain-http")
-         if (e, o) != ("webkit", "plain-http")]
+# WebKit on plain http still drops out (issue 18, point 4): tested when it no longer does.
+NOT_YET = {("webkit", "plain-http")}
 # As in Chromium's own tests: the last second, 2 s after the sound started, is the tone
 # with no dropout.
 CLEAN_S = 1.0
@@ -34,10 +33,10 @@ def sound_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         yield env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=ENGINES)
 def browser(request: pytest.FixtureRequest, sound_env: dict[str, str],
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineBrowser]:
-    """One browser of each engine (the test's parameter), for every test of the module."""
+    """One browser of each engine, for every test of the module."""
     workdir: Path = tmp_path_factory.mktemp(request.param)
     with launch(request.param, workdir, sound_env) as running:
         yield running
@@ -59,10 +58,12 @@ def figure_of(page: EnginePage, name: str) -> str:
         "?.dataset.value || ''", name))
 
 
-@pytest.mark.parametrize(("browser", "origin"), CASES, indirect=["browser"],
-                         ids=[f"{engine}-{origin}" for engine, origin in CASES])
-def test_the_page_plays_the_tone_with_no_dropout(browser: EngineBrowser, origin: str,
+@pytest.mark.parametrize("origin", ["secure", "plain-http"])
+def test_the_page_plays_the_tone_with_no_dropout(request: pytest.FixtureRequest,
+                                                 browser: EngineBrowser, origin: str,
                                                  tone_server: str) -> None:
+    if (request.node.callspec.params["browser"], origin) in NOT_YET:
+        pytest.skip("WebKit on plain http still drops out")
     port = tone_server.rsplit(":", 1)[1]
     host = "127.0.0.1" if origin == "secure" else LAN_NAME
     page = browser.new_page()
