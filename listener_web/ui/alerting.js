@@ -40,10 +40,7 @@ export class Alerting {
     }, (settings, changed) => {
       this.center.configure(settings);
       this.alarm.setDelay(settings.alarmDelayS);
-      if (changed === 'alertMe' && settings.alertMe) {
-        this.center.askForNotifications()
-          .catch((err) => console.warn('broadcaster: asking for notifications failed:', err));
-      }
+      if (changed === 'alertMe' && settings.alertMe) this.askForNotifications(true);
     });
     const { settings } = this.store;
     this.center = new AlertCenter({
@@ -60,6 +57,15 @@ export class Alerting {
       silence: element('alarm-silence'),
     }, urls.probe);
     this.alarm.setDelay(settings.alarmDelayS);
+    // "Alert me" remembered from a visit before: say now what cannot be done here (asking
+    // waits for a click: the browser lets a page ask only then).
+    if (settings.alertMe) this.askForNotifications(false);
+  }
+
+  /** @param {boolean} ask  ask for permission (only inside the listener's click) */
+  askForNotifications(ask) {
+    this.center.askForNotifications(ask)
+      .catch((err) => console.warn('broadcaster: asking for notifications failed:', err));
   }
 
   /**
@@ -67,6 +73,7 @@ export class Alerting {
    * @param {Session} session
    */
   started(session) {
+    if (this.store.settings.alertMe) this.askForNotifications(true); // a click: it may ask
     this.center.started(this.urls.episodes);
     this.alarm.start({
       link: () => ({

@@ -109,22 +109,25 @@ export class AlertCenter {
   }
 
   /**
-   * "Alert me" was turned on, inside the listener's click: ask for notifications now (the
-   * one moment a browser lets a page ask), and say what cannot be done here.
+   * Say what cannot be done here; with `ask`, inside the listener's click ("Alert me" turned
+   * on, or Start with it on: the moments a browser lets a page ask), ask for notifications.
+   * @param {boolean} ask
    */
-  async askForNotifications() {
+  async askForNotifications(ask) {
     const supported = typeof Notification !== 'undefined';
     const secure = window.isSecureContext;
     /** @type {NotificationPermission | 'unsupported'} */
     let permission = supported ? Notification.permission : 'unsupported';
-    if (supported && secure && permission === 'default') {
+    if (ask && supported && secure && permission === 'default') {
       try {
         permission = await Notification.requestPermission();
       } catch {
         permission = 'default';
       }
     }
-    const note = notificationNote({ supported, secure, permission });
+    // Not asked yet (it will be at the next click): nothing to explain yet.
+    const unasked = !ask && supported && secure && permission === 'default';
+    const note = unasked ? null : notificationNote({ supported, secure, permission });
     this.el.note.textContent = note ?? '';
     this.el.note.hidden = note === null || !this.settings.alertMe;
   }

@@ -149,7 +149,8 @@ def expect_sound_again(page: Page) -> None:
     wait_until(lambda: share_near(recorded_samples(page, 0.3), (TONE_HZ,)) > 0.5, 10,
                "the stream's tone in the page's output")
     page.wait_for_timeout(1_000)
-    assert share_near(recorded_samples(page, 1.0), SIREN_HZ) < 0.01
+    # (a tone cut off by the file's loop leaks a percent or two near 660 Hz; the siren is 85 %)
+    assert share_near(recorded_samples(page, 1.0), SIREN_HZ) < 0.05
 
 
 def test_alerts_and_the_link_loss_alarm(tmp_path: Path) -> None:
@@ -227,13 +228,44 @@ def test_alerts_and_the_link_loss_alarm(tmp_path: Path) -> None:
             again = start_broadcaster(tmp_path, "--source", f"file:{wav}", "--port", port,
                                       config=ALERTS, wait=False)
             expect_sound_again(page)
-            # Connections the kill and the frozen link cut are the browser's complaints.
+            # Connections the kill and the frozen link cut are the browser's complaints; a
+            # busy machine may make the output move to a larger buffer (that is no fault).
             assert [p for p in problems if not any(
                 e in p for e in ("ERR_CONNECTION_REFUSED", "ERR_INCOMPLETE_CHUNKED_ENCODING",
                                  "ERR_EMPTY_RESPONSE", "ERR_CONNECTION_RESET",
-                                 "ERR_ABORTED"))] == []
+                                 "ERR_ABORTED", "ERR_SOCKET_NOT_CONNECTED",
+                                 "moving to a larger one"))] == []
     finally:
         proxy.close()
         proc.stop()
         if again is not None:
             again.stop()
+
+
+def test_alert_settings_are_remembered_and_what_cannot_be_done_is_said(tmp_path: Path) -> None:
+    # Plain http on a LAN name is not a secure context: no system notifications there.
+    proc = start_broadcaster(tmp_path, "--source", "tone")
+    port = proc.url.rsplit(":", 1)[1]
+    try:
+        with launch_chromium(["--host-resolver-rules=MAP pi.test 127.0.0.1"]) as browser:
+            page = new_recording_page(browser)
+            problems = collect_problems(page)
+            page.goto(f"http://pi.test:{port}/")
+            note = page.locator("#alert-note")
+            expect(note).to_be_hidden()
+            page.locator("#alert-me").check()
+            expect(note).to_contain_text("System notifications need the https page")
+            page.locator("#alert-chime").uncheck()
+            page.locator("#only-sound").check()
+            page.locator("#alarm-delay").select_option("30")
+            page.reload()
+            expect(page.locator("#alert-me")).to_be_checked()
+            expect(page.locator("#alert-chime")).not_to_be_checked()
+            expect(page.locator("#only-sound")).to_be_checked()
+            expect(page.locator("#alarm-delay")).to_have_value("30")
+            expect(note).to_contain_text("https")  # said again at once, with no click
+            page.locator("#alert-me").uncheck()
+            expect(note).to_be_hidden()
+            assert problems == []
+    finally:
+        assert proc.stop() == 0, proc.log()
