@@ -8,6 +8,8 @@
 /**
  * @typedef {import('../link/activity.js').Episode} Episode
  * @typedef {import('../link/activity.js').ActivityChange} ActivityChange
+ * @typedef {Episode & { cut?: boolean }} ListedEpisode  cut: it was under way when the
+ *   link was lost, and its end never came
  *
  * @typedef {object} AlertSettings  what the listener chose (ui/alert_settings.js keeps it)
  * @property {boolean} alertMe  alert on each sound the broadcaster flags
@@ -69,10 +71,11 @@ export function levelText(dbfs) {
 
 /**
  * How long an episode lasted ("ongoing" while it lasts).
- * @param {Episode} episode
+ * @param {ListedEpisode} episode
  */
 export function durationText(episode) {
   if (episode.ongoing) return 'ongoing';
+  if (episode.cut) return 'cut off';
   const s = episode.durationMs / 1000;
   return s < 10 ? `${s.toFixed(1)} s` : `${Math.round(s)} s`;
 }
@@ -106,7 +109,7 @@ function keyOf(episode) {
 /** Today's episodes, newest first: from GET /activity/episodes, then the events. */
 export class EpisodeList {
   constructor() {
-    /** @type {Episode[]} newest first */
+    /** @type {ListedEpisode[]} newest first */
     this.episodes = [];
   }
 
@@ -142,6 +145,14 @@ export class EpisodeList {
   /** @param {number} nowMs */
   keepToday(nowMs) {
     this.episodes = this.episodes.filter((e) => sameDay(e.startMs, nowMs)).slice(0, LIST_MAX);
+  }
+
+  /**
+   * The link was lost: what was under way is no longer known to go on. Its end, if the
+   * stream resumes in time to bring it, puts it right.
+   */
+  linkLost() {
+    this.episodes = this.episodes.map((e) => (e.ongoing ? { ...e, ongoing: false, cut: true } : e));
   }
 
   /** Whether a sound is going on now (for "play only when there is sound"). */

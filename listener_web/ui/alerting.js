@@ -55,7 +55,7 @@ export class Alerting {
       box: element('alarm'),
       text: element('alarm-text'),
       silence: element('alarm-silence'),
-    }, urls.probe);
+    }, urls.probe, () => this.center.linkLost());
     this.alarm.setDelay(settings.alarmDelayS);
     // "Alert me" remembered from a visit before: say now what cannot be done here (asking
     // waits for a click: the browser lets a page ask only then).

@@ -147,6 +147,13 @@ export class AlertCenter {
     if (actions.notify) notify(change);
   }
 
+  /** The link was lost: no sound is known to go on (the list says which were cut off). */
+  linkLost() {
+    this.list.linkLost();
+    this.render();
+    this.updateGate();
+  }
+
   /** @param {Episode} episode */
   showBanner(episode) {
     this.bannerEpisode = episode.episode;

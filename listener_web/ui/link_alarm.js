@@ -37,9 +37,13 @@ export class LinkAlarm {
   /**
    * @param {AlarmElements} elements
    * @param {string} probeUrl  a small request any broadcaster answers (GET /healthz)
+   * @param {() => void} onLost  the alarm was raised (the link is lost, or the source)
    */
-  constructor(elements, probeUrl) {
+  constructor(elements, probeUrl, onLost) {
     this.el = elements;
+    this.onLost = onLost;
+    /** An alarm is up now. */
+    this.raised = false;
     this.probeUrl = probeUrl;
     this.siren = new Siren();
     this.delayMs = 0;
@@ -79,6 +83,7 @@ export class LinkAlarm {
   /** Listening stopped: no alarm. */
   stop() {
     clearInterval(this.timer);
+    this.raised = false;
     this.watchdog = null;
     this.watched = null;
     this.siren.stop();
@@ -100,6 +105,8 @@ export class LinkAlarm {
     }
     const verdict = watchdog.decide(now, watched.link());
     if (verdict.probe) this.probe(watchdog, now);
+    if (verdict.alarm !== null && !this.raised) this.onLost();
+    this.raised = verdict.alarm !== null;
     if (verdict.sound && ctx && ctx.state !== 'closed') {
       this.siren.start(ctx);
     } else {

@@ -89,6 +89,16 @@ describe('EpisodeList', () => {
     assert.deepEqual(list.episodes.map((e) => [e.episode, e.ongoing]), [[5, false], [4, true]]);
   });
 
+  test('a lost link cuts off what was under way, until its end comes after all', () => {
+    const list = new EpisodeList();
+    list.apply({ change: 'start', ...episode(6, NOON) }, NOON);
+    list.linkLost();
+    assert.equal(list.soundNow, false);
+    assert.equal(durationText(list.episodes[0]), 'cut off');
+    list.apply({ change: 'end', ...episode(6, NOON, { ongoing: false, durationMs: 1200 }) }, NOON);
+    assert.equal(durationText(list.episodes[0]), '1.2 s');
+  });
+
   test("a restarted server's episode 1 is another episode", () => {
     const list = new EpisodeList();
     list.apply({ change: 'start', ...episode(1, NOON - 60_000) }, NOON);
