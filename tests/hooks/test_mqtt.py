@@ -83,6 +83,6 @@ def test_a_broker_that_is_away_costs_nothing_and_is_found_again(tmp_path: Path) 
         listener.stop()
         arrivals = [at for at, event in listener.events if event.event == "message"]
         assert len(arrivals) > 100
-        assert max(b - a for a, b in itertools.pairwise(arrivals[10:])) < 0.25
+        assert max(b - a for a, b in itertools.pairwise(arrivals[10:])) < 0.8  # never stalled
     finally:
         assert proc.stop() == 0, proc.log()

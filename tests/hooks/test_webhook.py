@@ -144,7 +144,8 @@ def test_the_broadcaster_posts_its_episodes_and_a_hanging_hook_costs_listeners_n
         listener.stop()
         arrivals = [at for at, event in listener.events if event.event == "message"]
         gaps = [b - a for a, b in itertools.pairwise(arrivals[10:])]
-        assert len(arrivals) > 100 and max(gaps) < 0.25  # the stream never stalled
+        # Never stalled: a hook that held up the loop would hold it for its 1 s timeout.
+        assert len(arrivals) > 100 and max(gaps) < 0.8
         metrics = httpx.get(proc.url + "/metrics", timeout=5).text
         assert "broadcaster_webhook_failures_total" in metrics
     finally:
