@@ -171,17 +171,21 @@ class TlsConfig:
         return self.port != 0
 
 
+_POLICY = ActivityPolicy()
+
+
 @dataclass(frozen=True, slots=True)
 class AlertsConfig:
     """Sound activity: when a sound stands out enough to make an episode (and an alert)."""
 
     enabled: bool = True
-    above_floor_db: float = 15.0
-    min_level_dbfs: float = -55.0
-    attack_ms: float = 300.0
-    hold_ms: float = 1000.0
-    release_ms: float = 1500.0
-    cooldown_s: float = 30.0
+    # The detector's own defaults (core/activity.py), not written twice.
+    above_floor_db: float = _POLICY.above_floor_db
+    min_level_dbfs: float = _POLICY.min_level_dbfs
+    attack_ms: float = _POLICY.attack_ms
+    hold_ms: float = _POLICY.hold_ms
+    release_ms: float = _POLICY.release_ms
+    cooldown_s: float = _POLICY.cooldown_s
     webhook_url: str = ""
     webhook_timeout_s: float = 5.0
     mqtt_host: str = ""

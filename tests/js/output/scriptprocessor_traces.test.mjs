@@ -13,21 +13,10 @@ import { describe, test } from 'node:test';
 
 import { BlockClock } from '../../../listener_web/output/block_clock.js';
 import { ScriptProcessorOutput } from '../../../listener_web/output/legacy_output.js';
+import { random } from '../random.mjs';
 
 const FRAME = 960; // 20 ms at 48 kHz
 const QUANTUM = 128;
-
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-function random(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A context at `rate` whose ScriptProcessor the simulation drives. */
 function fakeContext(rate) {

@@ -11,23 +11,12 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
 import { JitterBuffer } from '../../../listener_web/worklet/jitter.js';
+import { random } from '../random.mjs';
 
 const IN_RATE = 48000;
 const FRAME = 960;
 const QUANTUM = 128;
 const HZ = 440;
-
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-function random(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Frame k of a 440 Hz tone at 48 kHz (the sender's clock). */
 function frame(k) {

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { JitterBuffer } from '../../../listener_web/worklet/jitter.js';
+import { random } from '../random.mjs';
 
 const RATE = 48000;
 const FRAME = 960;
@@ -17,18 +18,6 @@ const BLOCK = 128;
 const MINUTE = 60 * RATE;
 const STALL_AT_S = 25 * 60;
 const LEARNING_S = 180; // Wi-Fi: the buffer cannot know a clump's size before one comes
-
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-function random(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** LAN delay in samples: 1 ms plus an exponential tail (mean 0.5 ms), 1 % spikes of 3-8 ms. */
 function lanDelay(rand) {
