@@ -9,6 +9,7 @@ import resource
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from broadcaster.audio.sources.factory import make_source
 from broadcaster.config import Config
@@ -21,6 +22,9 @@ from broadcaster.station import Station
 from broadcaster.web.app import create_app
 from broadcaster.web.hypercorn_internals import serve_http
 from broadcaster.workers.hub import Hub
+
+if TYPE_CHECKING:
+    from broadcaster.hooks.mqtt import MqttSensor
 
 logger = logging.getLogger(__name__)
 
@@ -81,26 +85,36 @@ async def _watchdog(station: Station, notifier: Notifier) -> None:
 
 
 def start_hooks(config: Config, station: Station) -> list[asyncio.Task[None]]:
-    """The home-automation hooks the config asks for, told every sound episode."""
-    tasks: list[asyncio.Task[None]] = []
+    """The home-automation hooks the config asks for, each told every sound episode's start
+    and end (the `activity` event's fields, with the source's name)."""
     alerts = config.alerts
+    submits: list[Callable[[dict[str, Any]], None]] = []
+    tasks: list[asyncio.Task[None]] = []
     if alerts.enabled and alerts.webhook_url:
-        from broadcaster.hooks.webhook import Webhook, activity_payload  # httpx: only then
+        from broadcaster.hooks.webhook import Webhook  # httpx: only then
 
         webhook = Webhook(alerts.webhook_url, alerts.webhook_timeout_s)
-        station.sound.taps.append(lambda episode, started: webhook.submit(
-            activity_payload(episode, started, station.source_name)))
+        submits.append(webhook.submit)
         station.reporters.append(webhook.counters)
         tasks.append(asyncio.create_task(webhook.run(), name="webhook"))
-    if alerts.enabled and alerts.mqtt_host:
-        tasks += start_mqtt(config, station)
+    if alerts.enabled and alerts.mqtt_host and (sensor := mqtt_sensor(config)) is not None:
+        submits.append(sensor.submit)
+        station.reporters.append(sensor.counters)
+        tasks.append(asyncio.create_task(sensor.run(), name="mqtt"))
+    if submits:
+        def tell(change: dict[str, Any]) -> None:
+            payload = {"event": "activity", **change, "source": station.source_name}
+            for submit in submits:
+                submit(payload)
+
+        station.sound.taps.append(tell)
     return tasks
 
 
-def start_mqtt(config: Config, station: Station) -> list[asyncio.Task[None]]:
-    """The sound sensor on an MQTT broker (Home Assistant finds it by itself)."""
+def mqtt_sensor(config: Config) -> MqttSensor | None:
+    """The sound sensor for the configured MQTT broker, or None (said why) when its password
+    file cannot be read."""
     from broadcaster.hooks.mqtt import MqttSensor, MqttSettings  # aiomqtt: only then
-    from broadcaster.hooks.webhook import activity_payload
 
     alerts = config.alerts
     password = ""
@@ -110,14 +124,9 @@ def start_mqtt(config: Config, station: Station) -> list[asyncio.Task[None]]:
         except OSError as exc:
             logger.error("MQTT is off: cannot read alerts.mqtt_password_file (%s)",
                          exc.strerror or exc)
-            return []
-    sensor = MqttSensor(MqttSettings(alerts.mqtt_host, alerts.mqtt_port, alerts.mqtt_username,
-                                     password, alerts.mqtt_topic,
-                                     alerts.mqtt_discovery_prefix))
-    station.sound.taps.append(lambda episode, started: sensor.submit(
-        activity_payload(episode, started, station.source_name), episode.ongoing))
-    station.reporters.append(sensor.counters)
-    return [asyncio.create_task(sensor.run(), name="mqtt")]
+            return None
+    return MqttSensor(MqttSettings(alerts.mqtt_host, alerts.mqtt_port, alerts.mqtt_username,
+                                   password, alerts.mqtt_topic, alerts.mqtt_discovery_prefix))
 
 
 async def run(config: Config, web_root: Path = WEB_ROOT,
@@ -160,10 +169,10 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
         try:
             await station.open(serve_listeners=not server.workers)
             if server.workers:
-                hub = Hub(station, station.fanout, sock, web_root, server.workers, tls,
-                          listener_coming=station.expect_listener)
-                station.listeners_elsewhere = lambda: hub.listeners if hub else 0
-                serving = asyncio.create_task(hub.run())
+                hub = workers = Hub(station, station.fanout, sock, web_root, server.workers,
+                                    tls, listener_coming=station.expect_listener)
+                station.listeners_elsewhere = lambda: workers.listeners
+                serving = asyncio.create_task(workers.run())
             else:
                 serving = asyncio.create_task(
                     serve_http(create_app(station, web_root), sock, stop, stopping, tls))

@@ -31,14 +31,6 @@ class EpisodeLog:
         while len(self._episodes) > self._capacity:
             self._episodes.popitem(last=False)
 
-    @property
-    def ongoing(self) -> Episode | None:
-        """The episode under way (as it began), if any."""
-        if not self._episodes:
-            return None
-        newest = next(reversed(self._episodes.values()))
-        return newest if newest.ongoing else None
-
     def page(self, before: int | None, limit: int) -> tuple[list[Episode], int | None]:
         """Up to `limit` episodes numbered below `before` (all when None), newest first, and
         the `before` of the next page (None when there is none)."""

@@ -13,7 +13,7 @@ import struct
 from broadcaster.core.opus import packet_samples
 
 _HEADER = struct.Struct("<4sBBqIIIB")  # capture pattern ... page segments
-CONTINUED, FIRST, LAST = 0x01, 0x02, 0x04
+FIRST, LAST = 0x02, 0x04  # header type flags (a packet never continues on a next page)
 MAX_SEGMENTS = 255
 PAGE_SAMPLES = 48000  # close a page once it holds this much audio (1 s): seeking stays fine
 

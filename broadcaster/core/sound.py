@@ -13,7 +13,12 @@ from broadcaster.core.wire import activity_event
 
 LATEST_EPISODES = 5  # how many /status lists (all of them: /activity/episodes)
 
-EpisodeTap = Callable[[Episode, bool], None]  # (episode, started): never waits
+ChangeTap = Callable[[dict[str, Any]], None]  # gets each `change_payload`: never waits
+
+
+def change_payload(episode: Episode, started: bool) -> dict[str, Any]:
+    """An episode's start or end as listeners and hooks are told it (docs/protocol.md)."""
+    return {"change": "start" if started else "end", **episode.serialize()}
 
 
 class SoundWatch:
@@ -22,7 +27,7 @@ class SoundWatch:
     def __init__(self, policy: ActivityPolicy | None, frame_ms: float) -> None:
         self.detector = None if policy is None else ActivityDetector(policy, frame_ms)
         self.log = EpisodeLog()
-        self.taps: list[EpisodeTap] = []  # told every episode's start and end
+        self.taps: list[ChangeTap] = []  # told every episode's start and end
         self.level_dbfs = SILENCE_DBFS
 
     def feed(self, level_dbfs: float, capture_ms: float) -> bytes:
@@ -33,9 +38,10 @@ class SoundWatch:
         events = b""
         for change in self.detector.feed(level_dbfs, capture_ms):
             self.log.record(change)
+            payload = change_payload(change.episode, change.started)
             for tap in self.taps:
-                tap(change.episode, change.started)
-            events += activity_event(change.episode.serialize(), change.started)
+                tap(payload)
+            events += activity_event(payload)
         return events
 
     def page(self, before: int | None, limit: int) -> dict[str, Any]:

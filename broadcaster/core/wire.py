@@ -36,10 +36,9 @@ def gap_event(lost: int | None, next_id: int, reason: str) -> bytes:
                         event="gap")
 
 
-def activity_event(episode: dict[str, Any], started: bool) -> bytes:
-    """A sound episode began (`started`), or ended: what core/activity.py's Episode says."""
-    return encode_event(_json({"change": "start" if started else "end", **episode}),
-                        event="activity")
+def activity_event(change: dict[str, Any]) -> bytes:
+    """A sound episode began or ended (core/sound.py's `change_payload`)."""
+    return encode_event(_json(change), event="activity")
 
 
 def audio_event(seq: int, packet: bytes) -> bytes:

@@ -69,9 +69,9 @@ class MqttSensor:
         self.connected = False
         self.down: str | None = None  # why the broker cannot be reached now
 
-    def submit(self, payload: dict[str, Any], ongoing: bool) -> None:
-        """An episode began or ended (never blocks)."""
-        self._sound = "ON" if ongoing else "OFF"
+    def submit(self, payload: dict[str, Any]) -> None:
+        """An episode began or ended, as the webhook is told it (never blocks)."""
+        self._sound = "ON" if payload.get("ongoing") else "OFF"
         self._put(f"{self.base}/episode", json.dumps(payload), retain=False)
         self._put(f"{self.base}/sound", self._sound, retain=True)
 

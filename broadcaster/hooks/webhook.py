@@ -16,18 +16,10 @@ from typing import Any
 
 import httpx
 
-from broadcaster.core.activity import Episode
-
 logger = logging.getLogger(__name__)
 
 MAX_QUEUE = 100
 RETRY_DELAYS_S = (1.0, 2.0, 4.0)  # after the first try fails; then the change is dropped
-
-
-def activity_payload(episode: Episode, started: bool, source: str) -> dict[str, Any]:
-    """What the hook is sent: the `activity` event's fields, and the source's name."""
-    return {"event": "activity", "change": "start" if started else "end",
-            **episode.serialize(), "source": source}
 
 
 class Webhook:

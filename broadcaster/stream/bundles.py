@@ -45,7 +45,7 @@ class Bundles(Generic[L]):
             news.set()
             news.clear()
         for period, groups in self._direct.items():
-            yield from list(groups[seq % period])
+            yield from groups[seq % period]
 
     def wake_all(self) -> Iterator[L]:
         """Wake every coroutine (a state change, a heartbeat, shutdown); every direct one."""
@@ -55,7 +55,7 @@ class Bundles(Generic[L]):
                 news.clear()
         for groups in self._direct.values():
             for group in groups:
-                yield from list(group)
+                yield from group
 
     def __len__(self) -> int:
         return sum(len(group) for groups in self._direct.values() for group in groups)

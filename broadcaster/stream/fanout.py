@@ -121,13 +121,18 @@ class Fanout:
 
     def set_state(self, state: BroadcastState) -> None:
         """Tell every listener (and the state taps) a new state; nothing when unchanged."""
+        if self._record(state):
+            self.wake()
+
+    def _record(self, state: BroadcastState) -> bool:
+        """Make `state` the one listeners are owed and tell the taps; False if unchanged."""
         if state == self._state:
-            return
+            return False
         self._state, self._state_event = state, state.event()
         self._state_version += 1
-        self.wake()
         for tap in self.state_taps:
             tap(state)
+        return True
 
     @property
     def direct_listeners(self) -> int:
@@ -201,11 +206,8 @@ class Fanout:
     def close(self, final: BroadcastState | None = None) -> None:
         """Make every listener's stream end after its final events: `final`, when given,
         is the last state they are told (through the HTTP layers, which then close)."""
-        if final is not None and final != self._state:
-            self._state, self._state_event = final, final.event()
-            self._state_version += 1
-            for tap in self.state_taps:
-                tap(final)
+        if final is not None:
+            self._record(final)
         self.closing = True
         self.wake()
 

@@ -72,33 +72,29 @@ def parse_last_id(header: str | None, query: str | None) -> int | None:
     return None
 
 
+def _milliseconds(name: str, query: str | None, maximum: int) -> int:
+    """A `?name=` of whole milliseconds from 0 to `maximum`; 0 when absent."""
+    try:
+        value = _whole_number(query, len(str(maximum)))
+    except ValueError:
+        value = maximum + 1
+    if value is None:
+        return 0
+    if value > maximum:
+        raise BadRequestError(f"{name} must be a whole number of milliseconds from 0 to "
+                              f"{maximum}, got {str(query)[:40]!r}")
+    return value
+
+
 def parse_backlog_ms(query: str | None) -> int:
     """`?backlog_ms=`: how much fresh audio a new listener starts with; 0 when absent."""
-    try:
-        value = _whole_number(query, len(str(MAX_BACKLOG_MS)))
-        if value is None:
-            return 0
-        if value <= MAX_BACKLOG_MS:
-            return value
-    except ValueError:
-        pass
-    raise BadRequestError(f"backlog_ms must be a whole number of milliseconds from 0 to "
-                          f"{MAX_BACKLOG_MS}, got {str(query)[:40]!r}")
+    return _milliseconds("backlog_ms", query, MAX_BACKLOG_MS)
 
 
 def parse_bundle_ms(query: str | None) -> int:
     """`?bundle_ms=`: frames in bundles of about this many ms (fewer, bigger writes: a
     phone's radio wakes less, the server works less; later sound); 0 when absent."""
-    try:
-        value = _whole_number(query, len(str(MAX_BUNDLE_MS)))
-        if value is None:
-            return 0
-        if value <= MAX_BUNDLE_MS:
-            return value
-    except ValueError:
-        pass
-    raise BadRequestError(f"bundle_ms must be a whole number of milliseconds from 0 to "
-                          f"{MAX_BUNDLE_MS}, got {str(query)[:40]!r}")
+    return _milliseconds("bundle_ms", query, MAX_BUNDLE_MS)
 
 
 def parse_episode_page(before: str | None, limit: str | None) -> tuple[int | None, int]:

@@ -21,12 +21,12 @@ def feed(watch: SoundWatch, levels: list[float]) -> bytes:
 def test_a_sound_becomes_events_taps_and_a_page() -> None:
     watch = SoundWatch(ActivityPolicy(attack_ms=100.0, release_ms=200.0, hold_ms=0.0),
                        FRAME_MS)
-    told: list[tuple[int, bool]] = []
-    watch.taps.append(lambda episode, started: told.append((episode.number, started)))
+    told: list[tuple[int, str]] = []
+    watch.taps.append(lambda change: told.append((change["episode"], change["change"])))
     events = SSEDecoder().feed(feed(watch, [-70.0] * 50 + [-20.0] * 20 + [-70.0] * 30))
     assert [(e.event, json.loads(e.data)["change"]) for e in events] == [
         ("activity", "start"), ("activity", "end")]
-    assert told == [(1, True), (1, False)]
+    assert told == [(1, "start"), (1, "end")]
     page = watch.page(None, 10)
     assert [e["episode"] for e in page["episodes"]] == [1] and page["next_before"] is None
     counters = watch.counters()
@@ -52,12 +52,13 @@ def test_the_log_keeps_the_latest_and_pages_back() -> None:
     for number in range(1, 6):
         log.record(Change(episode(number, ongoing=True), started=True))
         log.record(Change(episode(number), started=False))
-    assert (log.total, log.alerts, log.ongoing) == (5, 5, None)
+    assert (log.total, log.alerts) == (5, 5)
     page, next_before = log.page(None, 2)
     assert [e.number for e in page] == [5, 4] and next_before == 4
     page, next_before = log.page(next_before, 2)
     assert [e.number for e in page] == [3] and next_before is None  # 1 and 2 are gone
     log.record(Change(episode(6, ongoing=True), started=True))
-    assert log.ongoing is not None and log.ongoing.number == 6
+    newest, _ = log.page(None, 1)
+    assert newest[0].number == 6 and newest[0].ongoing
     with pytest.raises(ValueError, match="limit"):
         log.page(None, 0)
