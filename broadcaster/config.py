@@ -229,6 +229,31 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ArchiveConfig:
+    """The broadcast kept on disk: what listeners may rewind to and download."""
+
+    enabled: bool = True
+    dir: str = ""
+    keep_hours: float = 24.0
+    max_mb: int = 1024
+    min_free_mb: int = 512
+    file_minutes: float = 60.0
+
+    def __post_init__(self) -> None:
+        _check(self.dir == self.dir.strip() and self.dir.isprintable(), "archive.dir",
+               self.dir, "a folder's path without surrounding spaces, or empty")
+        _check(0.01 <= self.keep_hours <= 24 * 366, "archive.keep_hours", self.keep_hours,
+               "0.01 to 8784 hours")
+        _check(16 <= self.max_mb <= 16 * 1024 * 1024, "archive.max_mb", self.max_mb,
+               "16 to 16777216 MB")
+        _check(0 <= self.min_free_mb <= 1024 * 1024, "archive.min_free_mb", self.min_free_mb,
+               "0 to 1048576 MB")
+        _check(1.0 <= self.file_minutes <= 24 * 60 and (24 * 60) % self.file_minutes == 0,
+               "archive.file_minutes", self.file_minutes,
+               "1 to 1440 minutes, dividing a day (60: a file an hour)")
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     """What the service logs."""
 
@@ -250,6 +275,7 @@ class Config:
     access: AccessConfig = field(default_factory=AccessConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def __post_init__(self) -> None:

@@ -11,15 +11,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from broadcaster.archive.recorder import ArchiveRecorder, RecorderSettings
 from broadcaster.audio.sources.factory import make_source
 from broadcaster.config import Config
+from broadcaster.core import opus
+from broadcaster.core.retention import Retention
 from broadcaster.ops.notify import Notifier
 from broadcaster.ops.reloader import Reloader
 from broadcaster.ops.sockets import listening_socket, probe_host, wait_until_serving
 from broadcaster.ops.tls import TlsError, TlsSocket, prepare
 from broadcaster.ops.urls import announce
-from broadcaster.station import Station
+from broadcaster.station import Station, epoch_first_seq
 from broadcaster.web.app import create_app
+from broadcaster.web.archive_routes import archive_folder, archive_routes
 from broadcaster.web.hypercorn_internals import serve_http
 from broadcaster.workers.hub import Hub
 
@@ -111,6 +115,33 @@ def start_hooks(config: Config, station: Station) -> list[asyncio.Task[None]]:
     return tasks
 
 
+def open_recorder(config: Config) -> tuple[ArchiveRecorder | None, str]:
+    """The archive's recorder, locked and repaired; or None and why the broadcast runs
+    live-only. The default folder is made; a configured one must exist (an unmounted disk
+    must not be filled in its place)."""
+    archive = config.archive
+    if not archive.enabled:
+        return None, "archive.enabled is false"
+    folder = archive_folder(config)
+    audio = config.audio
+    settings = RecorderSettings(
+        folder, Retention(archive.keep_hours * 3_600_000, archive.max_mb << 20,
+                          archive.min_free_mb << 20),
+        archive.file_minutes, audio.channels,
+        round(opus.codec_delay_ms(audio.application) * opus.DECODE_RATE_HZ / 1000),
+        audio.frame_ms)
+    recorder = ArchiveRecorder(settings)
+    try:
+        if not archive.dir:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o750)
+        recorder.next_id = recorder.open()
+    except OSError as exc:
+        reason = f"cannot record into {folder}: {exc.strerror or exc}"
+        logger.warning("the archive is off, the broadcast runs live only: %s", reason)
+        return None, reason
+    return recorder, ""
+
+
 def mqtt_sensor(config: Config) -> MqttSensor | None:
     """The sound sensor for the configured MQTT broker, or None (said why) when its password
     file cannot be read."""
@@ -153,7 +184,15 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
             tls = await asyncio.to_thread(tls_listening_socket, config)
             sockets.enter_context(contextlib.closing(tls.sock))
         source = await asyncio.to_thread(make_source, config)
-        station = Station(config, source, renew=make_source)
+        recorder, archive_off = await asyncio.to_thread(open_recorder, config)
+        first_seq = epoch_first_seq()
+        if recorder is not None and recorder.next_id is not None:
+            first_seq = max(first_seq, recorder.next_id)  # a clock that stepped back
+        station = Station(config, source, renew=make_source, first_seq=first_seq)
+        if recorder is not None:
+            recorder.start(first_seq)
+            station.packet_taps.append(recorder.tap)
+            station.reporters.append(recorder.counters)
         hooks = start_hooks(config, station)
         stop = asyncio.Event()
         signals = _Signals(stop, Reloader(station, reload_config, notifier)
@@ -175,7 +214,9 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
                 serving = asyncio.create_task(workers.run())
             else:
                 serving = asyncio.create_task(
-                    serve_http(create_app(station, web_root), sock, stop, stopping, tls))
+                    serve_http(create_app(station, web_root,
+                                          archive=archive_routes(config, station, archive_off)),
+                               sock, stop, stopping, tls))
             await _announce(serving, station, notifier, stop, port)
         finally:
             stop.set()
@@ -191,6 +232,8 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
             for hook in hooks:
                 hook.cancel()
             await station.close()
+            if recorder is not None:
+                await asyncio.to_thread(recorder.close)
             notifier.close()
 
 

@@ -21,6 +21,7 @@ from broadcaster.stream.hello import open_stream
 
 logger = logging.getLogger(__name__)
 
+PacketTap = Callable[[int, bytes, float, float], None]  # id, packet, capture ms, level dBFS
 PROMPT_AFTER_LISTEN_S = 2.0  # every frame wakes the loop this long after a listener asks
 
 
@@ -39,9 +40,12 @@ class Station:
     (a listener arriving, a status request) they are caught up.
     """
 
-    def __init__(self, config: Config, source: PcmSource, renew: Renew | None = None) -> None:
+    def __init__(self, config: Config, source: PcmSource, renew: Renew | None = None,
+                 first_seq: int | None = None) -> None:
+        """`first_seq`: this run's first id (default: the start time in ms; an archive asks
+        for one above every id it holds, should the clock have stepped back)."""
         self.config = config
-        first_seq = epoch_first_seq()
+        first_seq = epoch_first_seq() if first_seq is None else first_seq
         self._packetizer = Packetizer(config.audio.frame_ms, next_seq=first_seq)
         self.fanout = Fanout.for_config(config, first_seq,
                                         state=BroadcastState("stopped", source.name))
@@ -50,6 +54,8 @@ class Station:
         alerts = config.alerts
         self.sound = SoundWatch(alerts.policy() if alerts.enabled else None,
                                 config.audio.frame_ms)
+        # Told every packet with its id, capture time and level (the archive's recorder).
+        self.packet_taps: list[PacketTap] = []
         # More counters for /status (the webhook's, say).
         self.reporters: list[Callable[[], dict[str, Any]]] = []
         # Listeners served elsewhere (worker processes): set by whoever serves them.
@@ -80,6 +86,8 @@ class Station:
 
     def _publish(self, packet: bytes, capture_ms: float, level_dbfs: float) -> None:
         seq, wire = self._packetizer.frame(packet, capture_ms, time.time() * 1000.0)
+        for tap in self.packet_taps:
+            tap(seq, packet, capture_ms, level_dbfs)
         # Sound episodes go with the frame that made them: in the ring, to every listener.
         self.fanout.publish(seq, self.sound.feed(level_dbfs, capture_ms) + wire)
 
@@ -183,6 +191,12 @@ class Station:
             "channels": self.config.audio.channels,
         } | self.sound.counters() | {k: v for report in self.reporters
                                          for k, v in report().items()}
+
+    def ring_span(self) -> tuple[int, int, int]:
+        """See web/broadcast.py."""
+        self.catch_up()
+        ring = self.fanout.ring
+        return ring.first_seq, ring.oldest_seq, ring.next_seq
 
     async def episodes(self, before: int | None, limit: int) -> dict[str, Any]:
         """A page of sound episodes, newest first, numbered below `before`."""

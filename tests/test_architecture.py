@@ -28,8 +28,11 @@ LAYERS: dict[str, tuple[set[str], set[str]]] = {
     "audio": ({"core", "audio", "config"}, SERVING),
     # The fan-out to listeners: knows no device, no HTTP framework, no process.
     "stream": ({"core", "stream", "config"}, SERVING | AUDIO_LIBS | {"threading"}),
+    # The broadcast kept on disk: the recorder's thread, the files, replay and downloads.
+    # Knows no device, no HTTP framework, no listener's connection.
+    "archive": ({"core", "archive", "config"}, SERVING | AUDIO_LIBS),
     # HTTP: the app and everything that touches Hypercorn. Knows no device.
-    "web": ({"core", "stream", "web", "ops", "config"}, AUDIO_LIBS | {"threading"}),
+    "web": ({"core", "stream", "web", "archive", "ops", "config"}, AUDIO_LIBS | {"threading"}),
     # Worker processes and machines beyond this one: they never load the capture stack.
     "workers": ({"core", "stream", "web", "workers", "ops", "config"}, AUDIO_LIBS),
     # Hooks: what the broadcast tells other systems (a webhook, home automation).

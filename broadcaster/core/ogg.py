@@ -9,6 +9,8 @@ what it writes with independent decoders (ffprobe, ffmpeg, opusinfo, opusdec).
 from __future__ import annotations
 
 import struct
+import zlib
+from dataclasses import dataclass
 
 from broadcaster.core.opus import packet_samples
 
@@ -18,25 +20,17 @@ MAX_SEGMENTS = 255
 PAGE_SAMPLES = 48000  # close a page once it holds this much audio (1 s): seeking stays fine
 
 
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
-        table.append(crc & 0xFFFFFFFF)
-    return tuple(table)
-
-
-_CRC = _crc_table()
+# Ogg's CRC is CRC-32 with the polynomial 0x04C11DB7, unreflected, initial value 0 and no
+# final xor. zlib's crc32 is the same polynomial reflected: fed the bytes with their bits
+# reversed, and its result bit-reversed, it gives Ogg's, in C (a pure Python table loop
+# takes 1.6 ms for an 8 KB page, this 9 us).
+_REVERSED = bytes(int(f"{byte:08b}"[::-1], 2) for byte in range(256))
 
 
 def ogg_crc(data: bytes) -> int:
     """Ogg's CRC-32 (polynomial 0x04C11DB7, no reflection, initial value 0)."""
-    crc = 0
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFFFFFF) ^ _CRC[(crc >> 24) ^ byte]
-    return crc
+    reflected = zlib.crc32(data.translate(_REVERSED), 0xFFFFFFFF) ^ 0xFFFFFFFF
+    return int.from_bytes(reflected.to_bytes(4, "little").translate(_REVERSED), "big")
 
 
 def page(serial: int, sequence: int, granule: int, packets: list[bytes], flags: int) -> bytes:
@@ -105,22 +99,43 @@ class OggOpusWriter:
             raise ValueError("the comments do not fit one page")
         return head + self._page(0, [tags], 0)
 
-    def add(self, packet: bytes) -> bytes:
-        """Add one packet; the bytes of any page it completed."""
+    @property
+    def page_samples(self) -> int:
+        """Samples in the page being filled."""
+        return self._page_samples
+
+    @property
+    def page_packets(self) -> int:
+        """Packets in the page being filled."""
+        return len(self._packets)
+
+    def fits(self, packet: bytes) -> bool:
+        """Whether `packet` fits the page being filled (255 lacing values at most)."""
+        return self._segments + len(packet) // 255 + 1 <= MAX_SEGMENTS
+
+    def push(self, packet: bytes) -> None:
+        """Put one packet in the page being filled (it must fit: see `fits`)."""
         if not self._started or self._finished:
-            raise ValueError("add() is for after start() and before finish()")
+            raise ValueError("packets go in after start() and before finish()")
+        if not self.fits(packet):
+            raise ValueError("the packet does not fit the page: flush() first")
         samples = packet_samples(packet)
-        segments = len(packet) // 255 + 1
-        out = b""
-        if self._segments + segments > MAX_SEGMENTS:
-            out = self._flush(0)
         self._packets.append(packet)
-        self._segments += segments
+        self._segments += len(packet) // 255 + 1
         self._granule += samples
         self._page_samples += samples
+
+    def add(self, packet: bytes) -> bytes:
+        """Add one packet; the bytes of any page it completed (a page closes at 1 s)."""
+        out = b"" if self.fits(packet) else self.flush()
+        self.push(packet)
         if self._page_samples >= PAGE_SAMPLES:
-            out += self._flush(0)
+            out += self.flush()
         return out
+
+    def flush(self) -> bytes:
+        """Close the page being filled now; its bytes (b"" when it is empty)."""
+        return self._flush(0)
 
     def finish(self) -> bytes:
         """The last page, marked as the end of the stream (empty of packets if need be)."""
@@ -140,3 +155,51 @@ class OggOpusWriter:
         out = page(self._serial, self._sequence, granule, packets, flags)
         self._sequence += 1
         return out
+
+
+class OggError(ValueError):
+    """Bytes that are not a whole, intact Ogg page."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One Ogg page read back: its header fields and whole packets."""
+
+    flags: int
+    granule: int
+    serial: int
+    sequence: int
+    packets: tuple[bytes, ...]
+    size: int  # bytes, header included
+
+
+def parse_page(data: bytes, offset: int = 0, check_crc: bool = True) -> Page:
+    """The page at `offset` of `data`; OggError when it is cut short, damaged (its CRC), or
+    ends in a packet continued on the next page (this muxer never writes one)."""
+    end = offset + 27
+    if len(data) < end or data[offset:offset + 4] != b"OggS":
+        raise OggError(f"no Ogg page at byte {offset}")
+    _, version, flags, granule, serial, sequence, crc, count = _HEADER.unpack_from(data, offset)
+    lacing = data[end:end + count]
+    body = end + count
+    size = body - offset + sum(lacing)
+    if version != 0 or len(lacing) < count or len(data) < offset + size:
+        raise OggError(f"the Ogg page at byte {offset} is cut short")
+    if check_crc:
+        raw = data[offset:offset + size]
+        if ogg_crc(raw[:22] + b"\0\0\0\0" + raw[26:]) != crc:
+            raise OggError(f"the Ogg page at byte {offset} is damaged (its CRC differs)")
+    if count and lacing[-1] == 255:
+        raise OggError(f"the Ogg page at byte {offset} continues a packet on the next page")
+    packets, start, length = [], body, 0
+    for value in lacing:
+        length += value
+        if value < 255:
+            packets.append(bytes(data[start:start + length]))
+            start, length = start + length, 0
+    return Page(flags, granule, serial, sequence, tuple(packets), size)
+
+
+def end_page(serial: int, sequence: int, granule: int) -> bytes:
+    """An empty page that ends a stream (closing a file whose writer was killed)."""
+    return page(serial, sequence, granule, [], LAST)

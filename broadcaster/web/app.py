@@ -8,7 +8,7 @@ import math
 import sys
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from broadcaster.core.telemetry import (
     merge_detail,
 )
 from broadcaster.stream.fanout import MAX_BACKLOG_MS
+from broadcaster.web.archive_routes import ArchiveQueryError, ArchiveRoutes
 from broadcaster.web.broadcast import Admitter, Broadcast, LocalAdmission
 from broadcaster.web.hypercorn_internals import sink_from, with_transports
 
@@ -117,6 +118,16 @@ def parse_episode_page(before: str | None, limit: str | None) -> tuple[int | Non
     return start, count
 
 
+async def _released(stream: AsyncIterator[bytes],
+                    release: Callable[[], None]) -> AsyncIterator[bytes]:
+    """`stream`, then `release()` however it ends."""
+    try:
+        async for data in stream:
+            yield data
+    finally:
+        release()
+
+
 def _error(status: int, message: str,
            headers: dict[str, str] | None = None) -> tuple[Response, int, dict[str, str]]:
     return jsonify({"error": message}), status, headers or {}
@@ -147,7 +158,8 @@ def vendor_roots(web_root: Path) -> list[Path]:
 def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = None,
                telemetry: TelemetryStore | None = None,
                vendor: Sequence[Path] | None = None,
-               backoff: FailureBackoff | None = None) -> Quart:
+               backoff: FailureBackoff | None = None,
+               archive: ArchiveRoutes | None = None) -> Quart:
     """Build the app around a running broadcast; `web_root` holds the listener page.
     `admission` decides who may listen (default: this process counts its own listeners),
     `telemetry` keeps the reports of the listeners served here (default: a new store),
@@ -282,8 +294,17 @@ def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = 
                 released = True
                 admitter.release(address)
 
-        stream = station.listen(last_id, on_end=release, backlog_ms=backlog_ms,
-                                sink=sink_from(request.scope), bundle_ms=bundle_ms)
+        try:
+            stream = None if archive is None else await archive.stream(
+                request.args, last_id, lambda after: station.listen(after, on_end=release))
+        except ArchiveQueryError as exc:
+            release()
+            return _error(exc.status, str(exc))
+        if stream is not None:
+            stream = _released(stream, release)
+        else:
+            stream = station.listen(last_id, on_end=release, backlog_ms=backlog_ms,
+                                    sink=sink_from(request.scope), bundle_ms=bundle_ms)
         weakref.finalize(stream, release)  # also when the body is never sent
         response = Response(stream, status=200, headers=STREAM_HEADERS)
         response.timeout = None  # Quart would otherwise end the endless stream after 60 s
@@ -335,6 +356,9 @@ def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = 
     async def healthz() -> Any:
         ok, reason = station.health()
         return {"ok": ok, "reason": reason}, 200 if ok else 503
+
+    if archive is not None:
+        archive.add_to(app, listener_refusal, _error)
 
     # Listeners' streams go straight to their connections where Hypercorn allows
     # (hypercorn_internals.py).

@@ -32,6 +32,9 @@ class Broadcast(Protocol):
                bundle_ms: float = 0.0) -> AsyncIterator[bytes]:
         """One listener's stream (see stream/hello.py's `open_stream`)."""
 
+    def ring_span(self) -> tuple[int, int, int]:
+        """The live ring: (this run's first id, the oldest id it holds, the next id)."""
+
     async def status(self) -> dict[str, Any]:
         """The broadcast's counters for /status and /metrics."""
 

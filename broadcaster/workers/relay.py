@@ -210,6 +210,13 @@ class Relay:
         page = reply.get("page")
         return dict(page) if isinstance(page, dict) else {"episodes": [], "next_before": None}
 
+    def ring_span(self) -> tuple[int, int, int]:
+        """See web/broadcast.py."""
+        if self.fanout is None:
+            return 0, 0, 0
+        ring = self.fanout.ring
+        return ring.first_seq, ring.oldest_seq, ring.next_seq
+
     def health(self) -> tuple[bool, str]:
         """The hub's health as last announced."""
         if self.ended.is_set():

@@ -22,6 +22,7 @@ from broadcaster.config import Config, config_from_dict
 from broadcaster.core.telemetry import TelemetryStore
 from broadcaster.ops.tls import TlsFiles, TlsSocket
 from broadcaster.web.app import create_app
+from broadcaster.web.archive_routes import archive_routes
 from broadcaster.web.hypercorn_internals import serve_http
 from broadcaster.workers.relay import Relay
 
@@ -58,7 +59,10 @@ async def serve(config: Config, listen_fd: int, feed_fd: int, web_root: Path,
     ended.add_done_callback(lambda _: stop.set())
     try:
         await asyncio.wait_for(relay.hello.wait(), HELLO_TIMEOUT_S)
-        await serve_http(create_app(relay, web_root, admission=relay, telemetry=telemetry),
+        archive = archive_routes(config, relay, "" if config.archive.enabled
+                                 else "archive.enabled is false")
+        await serve_http(create_app(relay, web_root, admission=relay, telemetry=telemetry,
+                                    archive=archive),
                          sock, stop, relay.end_streams, tls)
     finally:
         ended.cancel()

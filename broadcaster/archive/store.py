@@ -1,0 +1,316 @@
+"""The archive on disk, as any process reads it: its segments, found by id or capture time,
+and their pages read back (the recorder writes them: recorder.py).
+
+The disk is the seam: the process that records and the worker processes that serve
+listeners read the same files, and a reader learns what was added by reading the newest
+index again from where it stopped. Nothing here writes but `repair()`, which the recorder
+runs once before it writes: it cuts what a killed writer left half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from broadcaster.core.archive_index import (
+    HEADER_BYTES,
+    RECORD_BYTES,
+    ArchiveIndexError,
+    Record,
+    SegmentHeader,
+    find_id,
+    find_time,
+    index_name,
+    parse_records,
+    parse_segment_name,
+    whole_records_bytes,
+)
+from broadcaster.core.ogg import LAST, OggError, end_page, parse_page
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, eq=False)
+class Segment:
+    """One Ogg file of the archive and its index, as far as read."""
+
+    path: Path  # the Ogg file
+    header: SegmentHeader
+    records: list[Record] = field(default_factory=list)
+    index_bytes: int = HEADER_BYTES  # how much of the index has been read
+
+    @property
+    def index_path(self) -> Path:
+        """The index beside it."""
+        return self.path.with_name(index_name(self.path.name))
+
+    @property
+    def first_id(self) -> int:
+        """Its first packet's id (its name says it too)."""
+        return self.records[0].first_id if self.records else -1
+
+    @property
+    def end_id(self) -> int:
+        """The id after its last packet read so far."""
+        return self.records[-1].end_id if self.records else -1
+
+    @property
+    def audio_ms(self) -> float:
+        """The audio it holds."""
+        return sum(record.packets for record in self.records) * self.header.frame_ms
+
+    @property
+    def bytes(self) -> int:
+        """Both files' bytes, as far as read."""
+        ogg = self.records[-1].end_offset if self.records else 0
+        return ogg + self.index_bytes
+
+    def read_more(self) -> bool:
+        """Read what was added to the index since; False when its files are gone."""
+        try:
+            with open(self.index_path, "rb") as index:
+                index.seek(self.index_bytes)
+                data = index.read()
+        except FileNotFoundError:
+            return False
+        records = parse_records(data)
+        self.records += records
+        self.index_bytes += len(records) * RECORD_BYTES
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Pages read back: their packets, each with its id, and where the reading goes on."""
+
+    packets: list[tuple[int, bytes]]
+    capture_ms: list[float]  # each packet's capture time
+    header: SegmentHeader
+    next_id: int  # the id to read next
+
+
+class ArchiveStore:
+    """The archive's segments, oldest first (by id: the order of the wall clock may not be)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.segments: list[Segment] = []
+
+    # -- finding the segments ----------------------------------------------------------
+    def scan(self) -> None:
+        """List the segments on disk and read their indexes."""
+        known = {segment.path.name: segment for segment in self.segments}
+        found: list[Segment] = []
+        for _, name in sorted(self._names()):
+            segment = known.get(name) or self._open(self.root / name)
+            if segment is not None and segment.read_more() and segment.records:
+                found.append(segment)
+        self.segments = found
+
+    def _names(self) -> Iterator[tuple[int, str]]:
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return
+        for name in names:
+            first_id = parse_segment_name(name)
+            if first_id is not None:
+                yield first_id, name
+
+    def _open(self, path: Path) -> Segment | None:
+        try:
+            with open(path.with_name(index_name(path.name)), "rb") as index:
+                header = SegmentHeader.parse(index.read(HEADER_BYTES))
+        except (OSError, ArchiveIndexError) as exc:
+            logger.debug("archive: %s is left out: %s", path.name, exc)
+            return None
+        return Segment(path, header)
+
+    def refresh(self) -> None:
+        """Learn what the recorder added (a new page, a new segment, segments it deleted)."""
+        newest = self.segments[-1] if self.segments else None
+        if newest is None or not newest.read_more() or not self.segments[0].path.exists():
+            self.scan()
+            return
+        names = sorted(self._names())
+        if names and names[-1][1] != newest.path.name:
+            self.scan()
+
+    # -- what it holds -----------------------------------------------------------------
+    @property
+    def first_id(self) -> int | None:
+        """The oldest id held."""
+        return self.segments[0].first_id if self.segments else None
+
+    @property
+    def end_id(self) -> int | None:
+        """The id after the newest held."""
+        return self.segments[-1].end_id if self.segments else None
+
+    def summary(self) -> dict[str, object]:
+        """From, to, bytes and files, for /status and /archive."""
+        segments = self.segments
+        if not segments:
+            return {"from_id": None, "to_id": None, "from_ms": None, "to_ms": None,
+                    "bytes": 0, "files": 0, "audio_s": 0.0}
+        last = segments[-1]
+        return {
+            "from_id": segments[0].first_id,
+            "to_id": last.end_id - 1,
+            "from_ms": round(segments[0].records[0].capture_ms, 3),
+            "to_ms": round(last.records[-1].capture_ms
+                           + last.records[-1].packets * last.header.frame_ms, 3),
+            "bytes": sum(segment.bytes for segment in segments),
+            "files": len(segments),
+            "audio_s": round(sum(segment.audio_ms for segment in segments) / 1000, 3),
+        }
+
+    def locate(self, seq: int) -> tuple[int, int] | None:
+        """(segment, record) holding id `seq`, or the first after it; None past the end."""
+        for number, segment in enumerate(self.segments):
+            if seq < segment.end_id:
+                position = find_id(segment.records, seq)
+                return None if position is None else (number, position)
+        return None
+
+    def locate_time(self, capture_ms: float) -> tuple[int, int] | None:
+        """(segment, record) holding the audio captured at `capture_ms` (or the first after
+        it); the newest such when the clock stepped back and two segments claim it."""
+        for number in range(len(self.segments) - 1, -1, -1):
+            segment = self.segments[number]
+            if segment.records and segment.records[0].capture_ms <= capture_ms:
+                position = find_time(segment.records, capture_ms, segment.header.frame_ms)
+                if position is not None:
+                    return number, position
+                if number + 1 < len(self.segments):
+                    return number + 1, 0
+                return None
+        return (0, 0) if self.segments else None
+
+    def id_at(self, capture_ms: float) -> int | None:
+        """The id of the first packet captured at or after `capture_ms`."""
+        place = self.locate_time(capture_ms)
+        if place is None:
+            return None
+        segment = self.segments[place[0]]
+        record = segment.records[place[1]]
+        frames = int(max(0.0, capture_ms - record.capture_ms) // segment.header.frame_ms)
+        return record.first_id + min(frames, record.packets - 1)
+
+    # -- reading -----------------------------------------------------------------------
+    def read(self, seq: int, max_pages: int) -> Chunk | None:
+        """Up to `max_pages` pages of one segment from id `seq` (or the first id after it
+        held); None past the end. Blocking file I/O: call it off the event loop."""
+        place = self.locate(seq)
+        if place is None:
+            return None
+        segment = self.segments[place[0]]
+        records = segment.records[place[1]:place[1] + max_pages]
+        start, end = records[0].offset, records[-1].end_offset
+        try:
+            with open(segment.path, "rb") as ogg:
+                ogg.seek(start)
+                data = ogg.read(end - start)
+        except FileNotFoundError:  # retention took it meanwhile
+            return Chunk([], [], segment.header, records[-1].end_id)
+        packets: list[tuple[int, bytes]] = []
+        times: list[float] = []
+        frame_ms = segment.header.frame_ms
+        for record in records:
+            try:
+                page = parse_page(data, record.offset - start, check_crc=False)
+            except OggError:
+                logger.warning("archive: %s has a damaged page at byte %d", segment.path.name,
+                               record.offset)
+                continue
+            for number, packet in enumerate(page.packets):
+                if record.first_id + number >= seq:
+                    packets.append((record.first_id + number, packet))
+                    times.append(record.capture_ms + number * frame_ms)
+        return Chunk(packets, times, segment.header, records[-1].end_id)
+
+    def levels(self, from_ms: float, to_ms: float, step_ms: float) -> list[float | None]:
+        """The loudest level in each `step_ms` from `from_ms` to `to_ms` (None: no audio)."""
+        count = max(0, int((to_ms - from_ms) // step_ms) + 1)
+        out: list[float | None] = [None] * count
+        for segment in self.segments:
+            records = segment.records
+            if not records or records[0].capture_ms > to_ms:
+                continue
+            for record in records:
+                slot = int((record.capture_ms - from_ms) // step_ms)
+                if 0 <= slot < count:
+                    level = out[slot]
+                    out[slot] = record.level_dbfs if level is None else max(
+                        level, record.level_dbfs)
+        return out
+
+    # -- repair ------------------------------------------------------------------------
+    def repair(self) -> list[str]:
+        """Cut what a killed writer left half-written at the end of any segment (a torn
+        index record, a page with no record, a damaged last page) and close its Ogg stream;
+        what was cut, one line per segment."""
+        cut: list[str] = []
+        self.scan()
+        for segment in self.segments:
+            if (said := repair_segment(segment)) is not None:
+                cut.append(f"{segment.path.name}: {said}")
+        self.segments = []
+        self.scan()
+        return cut
+
+
+def repair_segment(segment: Segment) -> str | None:
+    """Make one segment whole (see ArchiveStore.repair); what was cut, or None."""
+    records = segment.records
+    ogg_size = segment.path.stat().st_size
+    index_size = segment.index_path.stat().st_size
+    dropped = 0
+    while records:
+        last = records[-1]
+        if last.end_offset <= ogg_size:
+            with open(segment.path, "rb") as ogg:
+                ogg.seek(last.offset)
+                try:
+                    parse_page(ogg.read(last.length))
+                    break
+                except OggError:
+                    pass
+        records.pop()
+        dropped += 1
+    end = records[-1].end_offset if records else 0
+    if not records:
+        return None  # nothing whole: scan() leaves it out; it is deleted with the oldest
+    with open(segment.path, "rb") as ogg:
+        ogg.seek(end)
+        tail = ogg.read()
+    if tail:
+        try:
+            if parse_page(tail).flags & LAST and len(tail) == parse_page(tail).size:
+                tail = b""  # the end-of-stream page of a clean close
+        except OggError:
+            pass
+    whole_index = HEADER_BYTES + len(records) * RECORD_BYTES
+    if not tail and not dropped and index_size == whole_index:
+        return None
+    with open(segment.path, "rb") as ogg:
+        ogg.seek(records[-1].offset)
+        last_page = parse_page(ogg.read(records[-1].length))
+    with open(segment.path, "r+b") as ogg:
+        ogg.truncate(end)
+        ogg.seek(end)
+        ogg.write(end_page(last_page.serial, last_page.sequence + 1, last_page.granule))
+    with open(segment.index_path, "r+b") as index:
+        index.truncate(whole_index)
+    segment.index_bytes = whole_index
+    lost_bytes = len(tail) + (index_size - whole_index) % RECORD_BYTES
+    return (f"cut a torn end ({dropped} page(s) without a whole record or damaged, "
+            f"{lost_bytes} byte(s) after the last whole page) and closed the stream")
+
+
+def whole(size: int) -> int:
+    """Index bytes that hold whole records (the header included)."""
+    return HEADER_BYTES + whole_records_bytes(max(0, size - HEADER_BYTES))
