@@ -128,7 +128,8 @@ class ArchiveRecorder:
     def counters(self) -> dict[str, Any]:
         """The recorder's side of /status."""
         return {"archive_recording": self._thread is not None and self.paused is None,
-                "archive_paused": self.paused, "archive_write_errors": self.write_errors,
+                "archive_paused": int(self.paused is not None),
+                "archive_paused_reason": self.paused, "archive_write_errors": self.write_errors,
                 "archive_dropped_frames": self.dropped_frames,
                 "archive_bytes_written": self.bytes_written,
                 "archive_files_deleted": self.files_deleted}

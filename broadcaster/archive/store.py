@@ -26,9 +26,8 @@ from broadcaster.core.archive_index import (
     index_name,
     parse_records,
     parse_segment_name,
-    whole_records_bytes,
 )
-from broadcaster.core.ogg import LAST, OggError, end_page, parse_page
+from broadcaster.core.ogg import LAST, OggError, Page, end_page, parse_page
 
 logger = logging.getLogger(__name__)
 
@@ -281,36 +280,34 @@ def repair_segment(segment: Segment) -> str | None:
                     pass
         records.pop()
         dropped += 1
-    end = records[-1].end_offset if records else 0
     if not records:
         return None  # nothing whole: scan() leaves it out; it is deleted with the oldest
-    with open(segment.path, "rb") as ogg:
-        ogg.seek(end)
-        tail = ogg.read()
-    if tail:
-        try:
-            if parse_page(tail).flags & LAST and len(tail) == parse_page(tail).size:
-                tail = b""  # the end-of-stream page of a clean close
-        except OggError:
-            pass
-    whole_index = HEADER_BYTES + len(records) * RECORD_BYTES
-    if not tail and not dropped and index_size == whole_index:
-        return None
+    end = records[-1].end_offset
     with open(segment.path, "rb") as ogg:
         ogg.seek(records[-1].offset)
         last_page = parse_page(ogg.read(records[-1].length))
+        tail = ogg.read()
+    whole_index = HEADER_BYTES + len(records) * RECORD_BYTES
+    if not dropped and index_size == whole_index and _closed(last_page, tail):
+        return None
     with open(segment.path, "r+b") as ogg:
         ogg.truncate(end)
         ogg.seek(end)
-        ogg.write(end_page(last_page.serial, last_page.sequence + 1, last_page.granule))
+        ogg.write(end_page(last_page.serial, last_page.sequence + 1))
     with open(segment.index_path, "r+b") as index:
         index.truncate(whole_index)
     segment.index_bytes = whole_index
-    lost_bytes = len(tail) + (index_size - whole_index) % RECORD_BYTES
-    return (f"cut a torn end ({dropped} page(s) without a whole record or damaged, "
-            f"{lost_bytes} byte(s) after the last whole page) and closed the stream")
+    return (f"closed its Ogg stream after the last whole page, cutting {dropped} page(s) "
+            f"without a whole record or damaged and {len(tail)} byte(s) after it")
 
 
-def whole(size: int) -> int:
-    """Index bytes that hold whole records (the header included)."""
-    return HEADER_BYTES + whole_records_bytes(max(0, size - HEADER_BYTES))
+def _closed(last_page: Page, tail: bytes) -> bool:
+    """Whether a segment ends as a clean close leaves it: its last page, or an empty page
+    after it, ends the stream."""
+    if not tail:
+        return bool(last_page.flags & LAST)
+    try:
+        end = parse_page(tail)
+    except OggError:
+        return False
+    return bool(end.flags & LAST) and end.size == len(tail)

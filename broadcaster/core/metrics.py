@@ -50,6 +50,22 @@ SERIES = (
      "mqtt_published"),
     ("broadcaster_mqtt_dropped_total", "counter",
      "MQTT messages given up on while the broker was away.", "mqtt_dropped"),
+    ("broadcaster_archive_bytes", "gauge", "Bytes the archive holds on disk.", "archive_bytes"),
+    ("broadcaster_archive_files", "gauge", "Ogg files the archive holds.", "archive_files"),
+    ("broadcaster_archive_audio_seconds", "gauge", "Seconds of audio the archive holds.",
+     "archive_audio_s"),
+    ("broadcaster_archive_bytes_written_total", "counter",
+     "Bytes the archive wrote (Ogg pages and their index).", "archive_bytes_written"),
+    ("broadcaster_archive_write_errors_total", "counter", "Archive writes that failed.",
+     "archive_write_errors"),
+    ("broadcaster_archive_dropped_frames_total", "counter",
+     "Frames the archive could not keep (paused, or a disk that stalled).",
+     "archive_dropped_frames"),
+    ("broadcaster_archive_files_deleted_total", "counter",
+     "Archive files deleted by the retention.", "archive_files_deleted"),
+    ("broadcaster_archive_paused", "gauge",
+     "1 while the archive cannot write (a full disk, say); it resumes by itself.",
+     "archive_paused"),
 )
 
 

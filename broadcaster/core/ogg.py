@@ -147,7 +147,8 @@ class OggOpusWriter:
     def _flush(self, flags: int, even_empty: bool = False) -> bytes:
         if not self._packets and not even_empty:
             return b""
-        out = self._page(self._granule, self._packets, flags)
+        # A page on which no packet ends has no granule position (RFC 3533: -1).
+        out = self._page(self._granule if self._packets else -1, self._packets, flags)
         self._packets, self._segments, self._page_samples = [], 0, 0
         return out
 
@@ -200,6 +201,6 @@ def parse_page(data: bytes, offset: int = 0, check_crc: bool = True) -> Page:
     return Page(flags, granule, serial, sequence, tuple(packets), size)
 
 
-def end_page(serial: int, sequence: int, granule: int) -> bytes:
+def end_page(serial: int, sequence: int) -> bytes:
     """An empty page that ends a stream (closing a file whose writer was killed)."""
-    return page(serial, sequence, granule, [], LAST)
+    return page(serial, sequence, -1, [], LAST)

@@ -90,15 +90,17 @@ class SegmentWriter:
         return [self._close_page()] if self._page.packets else []
 
     def finish(self) -> list[Written]:
-        """The rest: the last page, marked as the end of the stream."""
-        out = self.flush()
+        """The rest: the last page, marked as the end of the stream (empty when the page
+        being filled is)."""
+        if self._page.packets:
+            return [self._close_page(last=True)]
         end = self._ogg.finish()
         self.size += len(end)
-        return [*out, Written(end)]
+        return [Written(end)]
 
-    def _close_page(self) -> Written:
+    def _close_page(self, last: bool = False) -> Written:
         page = self._page
-        data = self._ogg.flush()
+        data = self._ogg.finish() if last else self._ogg.flush()
         record = Record(page.first_id, self.size, len(data), page.packets, page.capture_ms,
                         page.level_dbfs)
         self.size += len(data)

@@ -178,6 +178,9 @@ def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = 
     async def full_status() -> dict[str, Any]:
         """The broadcast's counters, with this process's admissions and listeners' reports."""
         status = await station.status() | admitter.counters() | wrong_keys.counters()
+        if archive is not None:
+            status |= {f"archive_{key}": value
+                       for key, value in (await archive.summary()).items()}
         status["listeners_detail"] = merge_detail(status.get("listeners_detail", []),
                                                   reports.detail(time.monotonic()))
         return status

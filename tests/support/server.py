@@ -81,8 +81,10 @@ def start_broadcaster(tmp: Path, *args: str, env: dict[str, str] | None = None,
         path.write_text(config)
         argv += ["--config", str(path)]
     log_path = tmp / f"broadcaster-{port}.log"
+    # Its own state directory (the archive's default home), never the real one.
+    env = {"STATE_DIRECTORY": str(tmp / f"state-{port}")} | (env or no_device_env())
     with open(log_path, "w") as log:
-        process = subprocess.Popen([*argv, *args], cwd=ROOT, env=env or no_device_env(),
+        process = subprocess.Popen([*argv, *args], cwd=ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT, text=True)
     proc = Broadcaster(process, f"http://127.0.0.1:{port}", log_path)
     if not wait:
