@@ -19,11 +19,12 @@ from broadcaster.core.retention import Retention
 from broadcaster.ops.notify import Notifier
 from broadcaster.ops.reloader import Reloader
 from broadcaster.ops.sockets import listening_socket, probe_host, wait_until_serving
+from broadcaster.ops.state_dir import archive_folder
 from broadcaster.ops.tls import TlsError, TlsSocket, prepare
 from broadcaster.ops.urls import announce
 from broadcaster.station import Station, epoch_first_seq
 from broadcaster.web.app import create_app
-from broadcaster.web.archive_routes import archive_folder, archive_routes
+from broadcaster.web.archive_routes import archive_routes
 from broadcaster.web.hypercorn_internals import serve_http
 from broadcaster.workers.hub import Hub
 

@@ -12,6 +12,7 @@ import ctypes.util
 import math
 import os
 import queue
+import shutil
 import socket
 import threading
 from collections.abc import Callable, Mapping
@@ -42,6 +43,7 @@ from broadcaster.ops.findings import (
     peak_dbfs,
     port_finding,
 )
+from broadcaster.ops.state_dir import archive_folder
 
 LEVEL_BLOCK_S = 0.05
 STALL_S = 2.0  # no block from the device for this long: it is stuck
@@ -258,6 +260,34 @@ def check_port(server: ServerConfig) -> Finding:
     return port_finding(server, None)
 
 
+def check_archive(config: Config) -> Finding:
+    """Whether the archive can record where the config says (or why it runs live-only)."""
+    archive = config.archive
+    if not archive.enabled:
+        return Finding("archive", Verdict.INFO, "off (archive.enabled = false): nothing is "
+                       "kept, listeners hear only live")
+    folder = archive_folder(config)
+    bounds = (f"keeps the last {archive.keep_hours:g} h of audio, at most {archive.max_mb} MB, "
+              f"leaving {archive.min_free_mb} MB free")
+    made_here = not archive.dir
+    probe = folder if folder.exists() or not made_here else folder.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    why = None
+    if not folder.is_dir() and not made_here:
+        why = f"the folder {folder} (archive.dir) does not exist (a disk not mounted?)"
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        why = f"{probe} cannot be written by this user"
+    if why is not None:
+        return Finding("archive", Verdict.INFO, f"the broadcast will run live only: {why}",
+                       ("fix: create it writable for the service's user, or set archive.dir "
+                        "(or archive.enabled = false)",))
+    usage = shutil.disk_usage(probe)
+    held = sum(path.stat().st_size for path in folder.glob("*.opus")) if folder.is_dir() else 0
+    return Finding("archive", Verdict.OK, f"records into {folder}: {bounds}",
+                   (f"it holds {held >> 20} MB; the disk has {usage.free >> 20} MB free",))
+
+
 def diagnose(load: Callable[[], Config], fallback: Callable[[], Config], origin: str,
              seconds: float, out: TextIO) -> int:
     """Run every check, printing as it goes; 0 when broadcasting would work, else 1.
@@ -301,5 +331,6 @@ def diagnose(load: Callable[[], Config], fallback: Callable[[], Config], origin:
         report(finding)
     report(check_opus(config, sample_rate_hz))
     report(check_port(config.server))
+    report(check_archive(config))
     out.write(format_summary(findings) + "\n")
     return 1 if any(f.verdict is Verdict.PROBLEM for f in findings) else 0

@@ -18,7 +18,7 @@ import os
 import re
 import socket
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from broadcaster.config import TlsConfig
 from broadcaster.ops.interfaces import interface_addresses
+from broadcaster.ops.state_dir import state_directory
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -162,18 +163,6 @@ def self_signed_pair(names: tuple[str, ...], now: datetime,
                                 serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
-def state_directory(configured: str, environ: Mapping[str, str], home: Path) -> Path:
-    """Where the self-signed pair is kept: `tls.state_dir`, else systemd's StateDirectory=,
-    else the XDG state directory."""
-    if configured:
-        return Path(configured).expanduser()
-    if environ.get("STATE_DIRECTORY"):
-        return Path(environ["STATE_DIRECTORY"].split(":")[0])
-    xdg = environ.get("XDG_STATE_HOME", "")
-    base = Path(xdg) if xdg.startswith("/") else home / ".local" / "state"
-    return base / "broadcaster"
 
 
 # ------------------------------------------------------------------------- the files

@@ -3,11 +3,9 @@ download, and the streams that start in the past (see docs/protocol.md, "The arc
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from quart import Quart, Response, request
@@ -17,7 +15,7 @@ from broadcaster.archive.replay import Archive, replay, resume
 from broadcaster.archive.store import ArchiveStore
 from broadcaster.config import Config
 from broadcaster.core.wire import config_event
-from broadcaster.ops.tls import state_directory
+from broadcaster.ops.state_dir import archive_folder
 from broadcaster.stream.hello import hello_payload
 from broadcaster.web.broadcast import Broadcast
 
@@ -211,13 +209,6 @@ class ArchiveRoutes:
         @app.get("/archive/download")
         async def archive_download() -> Any:
             return await guarded(lambda: self.download(request.args))
-
-
-def archive_folder(config: Config) -> Path:
-    """Where the archive is kept: `archive.dir`, else `archive` in the state directory."""
-    if config.archive.dir:
-        return Path(config.archive.dir).expanduser()
-    return state_directory(config.tls.state_dir, os.environ, Path.home()) / "archive"
 
 
 def archive_routes(config: Config, station: Broadcast, reason: str) -> ArchiveRoutes:

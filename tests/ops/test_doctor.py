@@ -13,9 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from broadcaster.config import Config, ServerConfig, load_config
-from broadcaster.ops.doctor import check_alsa, check_config, check_port, pulse_sockets
-from broadcaster.ops.findings import Verdict
+from broadcaster.config import ArchiveConfig, Config, ServerConfig, load_config
+from broadcaster.ops.doctor import (
+    check_alsa,
+    check_archive,
+    check_config,
+    check_port,
+    pulse_sockets,
+)
+from broadcaster.ops.findings import Finding, Verdict
 from tests.conftest import ROOT, free_port, no_device_env
 from tests.ops.test_urls import read_terminal
 from tests.support.signal_tools import sine_s16le
@@ -222,3 +228,16 @@ def test_alsa_lists_the_sound_cards(
         assert finding.details == details
     else:
         assert finding.summary.endswith("ALSA sees no sound card")
+
+
+def test_the_archive_check_says_where_it_records_or_why_it_cannot(tmp_path: Path) -> None:
+    def finding(**keys: object) -> Finding:
+        return check_archive(Config(archive=ArchiveConfig(**keys)))  # type: ignore[arg-type]
+
+    ok = finding(dir=str(tmp_path))
+    assert ok.verdict is Verdict.OK and str(tmp_path) in ok.summary and "24 h" in ok.summary
+    gone = finding(dir=str(tmp_path / "usb"))
+    assert gone.verdict is Verdict.INFO and "live only" in gone.summary
+    assert "archive.dir" in gone.summary
+    off = finding(enabled=False)
+    assert off.verdict is Verdict.INFO and "archive.enabled = false" in off.summary

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 
 from broadcaster.config import Config, TlsConfig
 from broadcaster.core.state import BroadcastState
+from broadcaster.ops.state_dir import state_directory
 from broadcaster.ops.tls import (
     CERT_NAME,
     KEY_NAME,
@@ -27,7 +28,6 @@ from broadcaster.ops.tls import (
     prepare,
     renewal_reason,
     self_signed_pair,
-    state_directory,
 )
 from broadcaster.stream.hello import hello_payload
 from tests.conftest import ROOT, free_port, no_device_env
