@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from broadcaster.core.archive_index import (
@@ -34,12 +34,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass(slots=True, eq=False)
 class Segment:
-    """One Ogg file of the archive and its index, as far as read."""
+    """One Ogg file of the archive and its index. Its first and last records are read at
+    once; the rest only when asked for (a start-up reads two records per file, not 86,400
+    for a day). Ids within a segment follow on with no hole: the recorder starts a new one
+    at any jump."""
 
     path: Path  # the Ogg file
     header: SegmentHeader
-    records: list[Record] = field(default_factory=list)
-    index_bytes: int = HEADER_BYTES  # how much of the index has been read
+    first: Record | None = None
+    last: Record | None = None
+    count: int = 0  # whole records in the index
+    _records: list[Record] | None = None
 
     @property
     def index_path(self) -> Path:
@@ -47,38 +52,67 @@ class Segment:
         return self.path.with_name(index_name(self.path.name))
 
     @property
+    def index_bytes(self) -> int:
+        """The index's bytes that hold its header and whole records."""
+        return HEADER_BYTES + self.count * RECORD_BYTES
+
+    @property
+    def records(self) -> list[Record]:
+        """Every record (read from disk the first time)."""
+        if self._records is None:
+            with open(self.index_path, "rb") as index:
+                index.seek(HEADER_BYTES)
+                self._records = parse_records(index.read(self.count * RECORD_BYTES))
+        return self._records
+
+    @property
     def first_id(self) -> int:
-        """Its first packet's id (its name says it too)."""
-        return self.records[0].first_id if self.records else -1
+        """Its first packet's id."""
+        return self.first.first_id if self.first else -1
 
     @property
     def end_id(self) -> int:
-        """The id after its last packet read so far."""
-        return self.records[-1].end_id if self.records else -1
+        """The id after its last packet."""
+        return self.last.end_id if self.last else -1
 
     @property
     def audio_ms(self) -> float:
         """The audio it holds."""
-        return sum(record.packets for record in self.records) * self.header.frame_ms
+        return max(0, self.end_id - self.first_id) * self.header.frame_ms
 
     @property
     def bytes(self) -> int:
-        """Both files' bytes, as far as read."""
-        ogg = self.records[-1].end_offset if self.records else 0
-        return ogg + self.index_bytes
+        """Both files' bytes."""
+        return (self.last.end_offset if self.last else 0) + self.index_bytes
 
     def read_more(self) -> bool:
-        """Read what was added to the index since; False when its files are gone."""
+        """Learn the records added to the index since; False when its files are gone."""
         try:
             with open(self.index_path, "rb") as index:
-                index.seek(self.index_bytes)
-                data = index.read()
+                size = os.fstat(index.fileno()).st_size
+                count = (size - HEADER_BYTES) // RECORD_BYTES if size > HEADER_BYTES else 0
+                if count == self.count:
+                    return True
+                if self._records is not None:
+                    index.seek(self.index_bytes)
+                    self._records += parse_records(
+                        index.read((count - self.count) * RECORD_BYTES))
+                if self.first is None:
+                    index.seek(HEADER_BYTES)
+                    self.first = parse_records(index.read(RECORD_BYTES))[0]
+                index.seek(HEADER_BYTES + (count - 1) * RECORD_BYTES)
+                self.last = parse_records(index.read(RECORD_BYTES))[0]
+                self.count = count
         except FileNotFoundError:
             return False
-        records = parse_records(data)
-        self.records += records
-        self.index_bytes += len(records) * RECORD_BYTES
         return True
+
+    def cut(self, count: int) -> None:
+        """Forget every record after the first `count` (repair cut them)."""
+        records = self.records[:count]
+        self._records, self.count = records, count
+        self.first = records[0] if records else None
+        self.last = records[-1] if records else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +139,7 @@ class ArchiveStore:
         found: list[Segment] = []
         for _, name in sorted(self._names()):
             segment = known.get(name) or self._open(self.root / name)
-            if segment is not None and segment.read_more() and segment.records:
+            if segment is not None and segment.read_more() and segment.count:
                 found.append(segment)
         self.segments = found
 
@@ -155,13 +189,13 @@ class ArchiveStore:
         if not segments:
             return {"from_id": None, "to_id": None, "from_ms": None, "to_ms": None,
                     "bytes": 0, "files": 0, "audio_s": 0.0}
-        last = segments[-1]
+        first, last = segments[0], segments[-1]
+        assert first.first is not None and last.last is not None
         return {
-            "from_id": segments[0].first_id,
+            "from_id": first.first_id,
             "to_id": last.end_id - 1,
-            "from_ms": round(segments[0].records[0].capture_ms, 3),
-            "to_ms": round(last.records[-1].capture_ms
-                           + last.records[-1].packets * last.header.frame_ms, 3),
+            "from_ms": round(first.first.capture_ms, 3),
+            "to_ms": round(last.last.capture_ms + last.last.packets * last.header.frame_ms, 3),
             "bytes": sum(segment.bytes for segment in segments),
             "files": len(segments),
             "audio_s": round(sum(segment.audio_ms for segment in segments) / 1000, 3),
@@ -180,7 +214,7 @@ class ArchiveStore:
         it); the newest such when the clock stepped back and two segments claim it."""
         for number in range(len(self.segments) - 1, -1, -1):
             segment = self.segments[number]
-            if segment.records and segment.records[0].capture_ms <= capture_ms:
+            if segment.first is not None and segment.first.capture_ms <= capture_ms:
                 position = find_time(segment.records, capture_ms, segment.header.frame_ms)
                 if position is not None:
                     return number, position
@@ -236,10 +270,10 @@ class ArchiveStore:
         count = max(0, int((to_ms - from_ms) // step_ms) + 1)
         out: list[float | None] = [None] * count
         for segment in self.segments:
-            records = segment.records
-            if not records or records[0].capture_ms > to_ms:
+            if segment.first is None or segment.first.capture_ms > to_ms or (
+                    segment.last is not None and segment.last.capture_ms < from_ms - step_ms):
                 continue
-            for record in records:
+            for record in segment.records:
                 slot = int((record.capture_ms - from_ms) // step_ms)
                 if 0 <= slot < count:
                     level = out[slot]
@@ -263,40 +297,45 @@ class ArchiveStore:
 
 
 def repair_segment(segment: Segment) -> str | None:
-    """Make one segment whole (see ArchiveStore.repair); what was cut, or None."""
-    records = segment.records
+    """Make one segment whole (see ArchiveStore.repair); what was cut, or None. A segment
+    closed cleanly costs one read of its last page."""
     ogg_size = segment.path.stat().st_size
     index_size = segment.index_path.stat().st_size
+    last = segment.last
+    if last is not None and last.end_offset <= ogg_size and index_size == segment.index_bytes:
+        with open(segment.path, "rb") as ogg:
+            ogg.seek(last.offset)
+            data = ogg.read()
+        try:
+            if _closed(parse_page(data[:last.length]), data[last.length:]):
+                return None
+        except OggError:
+            pass
+    records = list(segment.records)
     dropped = 0
-    while records:
-        last = records[-1]
-        if last.end_offset <= ogg_size:
-            with open(segment.path, "rb") as ogg:
+    with open(segment.path, "rb") as ogg:
+        while records:
+            last = records[-1]
+            if last.end_offset <= ogg_size:
                 ogg.seek(last.offset)
                 try:
-                    parse_page(ogg.read(last.length))
+                    last_page = parse_page(ogg.read(last.length))
                     break
                 except OggError:
                     pass
-        records.pop()
-        dropped += 1
-    if not records:
-        return None  # nothing whole: scan() leaves it out; it is deleted with the oldest
-    end = records[-1].end_offset
-    with open(segment.path, "rb") as ogg:
-        ogg.seek(records[-1].offset)
-        last_page = parse_page(ogg.read(records[-1].length))
+            records.pop()
+            dropped += 1
+        if not records:
+            return None  # nothing whole: scan() leaves it out; retention deletes it
         tail = ogg.read()
-    whole_index = HEADER_BYTES + len(records) * RECORD_BYTES
-    if not dropped and index_size == whole_index and _closed(last_page, tail):
-        return None
+    segment.cut(len(records))
+    end = records[-1].end_offset
     with open(segment.path, "r+b") as ogg:
         ogg.truncate(end)
         ogg.seek(end)
         ogg.write(end_page(last_page.serial, last_page.sequence + 1))
     with open(segment.index_path, "r+b") as index:
-        index.truncate(whole_index)
-    segment.index_bytes = whole_index
+        index.truncate(segment.index_bytes)
     return (f"closed its Ogg stream after the last whole page, cutting {dropped} page(s) "
             f"without a whole record or damaged and {len(tail)} byte(s) after it")
 

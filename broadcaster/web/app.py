@@ -365,6 +365,6 @@ def create_app(station: Broadcast, web_root: Path, admission: Admitter | None = 
 
     # Listeners' streams go straight to their connections where Hypercorn allows
     # (hypercorn_internals.py).
-    wrapped = with_transports(app.asgi_app, frozenset({"/audio/stream"}))
+    wrapped = with_transports(app.asgi_app, frozenset({"/audio/stream", "/archive/download"}))
     app.asgi_app = wrapped  # type: ignore[method-assign]
     return app

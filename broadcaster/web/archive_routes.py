@@ -3,6 +3,7 @@ download, and the streams that start in the past (see docs/protocol.md, "The arc
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -18,10 +19,12 @@ from broadcaster.core.wire import config_event
 from broadcaster.ops.state_dir import archive_folder
 from broadcaster.stream.hello import hello_payload
 from broadcaster.web.broadcast import Broadcast
+from broadcaster.web.hypercorn_internals import widen_send_buffer
 
 MAX_MS_DIGITS = 15  # Unix time in ms until the year 33658
 MAX_POINTS = 2000
 DEFAULT_POINTS = 600
+DOWNLOAD_SEND_BUFFER_BYTES = 1 << 20
 Refusal = Callable[[], Awaitable[Any]]
 
 
@@ -118,7 +121,7 @@ class ArchiveRoutes:
         if not 1 <= points <= MAX_POINTS:
             raise ArchiveQueryError(f"points must be from 1 to {MAX_POINTS}, got {points}")
         step_ms = max(1000.0, (span.to_ms - span.from_ms) / points)
-        levels = store.levels(span.from_ms, span.to_ms, step_ms)
+        levels = await asyncio.to_thread(store.levels, span.from_ms, span.to_ms, step_ms)
         return {"from_ms": round(span.from_ms, 3), "to_ms": round(span.to_ms, 3),
                 "step_ms": round(step_ms, 3),
                 "levels": [None if level is None else round(level, 1) for level in levels]}
@@ -140,6 +143,7 @@ class ArchiveRoutes:
             "Content-Disposition": f'attachment; filename="{name}"',
             "Cache-Control": "no-store"})
         response.timeout = None
+        widen_send_buffer(request.scope, DOWNLOAD_SEND_BUFFER_BYTES)
         return response
 
     async def stream(self, args: Mapping[str, str], last_id: int | None,

@@ -115,6 +115,16 @@ def sink_from(scope: Mapping[str, Any]) -> ChunkedSink | None:
     return None if transport is None else ChunkedSink(transport)
 
 
+def widen_send_buffer(scope: Mapping[str, Any], size_bytes: int) -> None:
+    """Give a bulk response (a download) a send buffer of `size_bytes`: the listening
+    socket's is small so that a stalled listener shows at once, and it would throttle a
+    download to a few MB/s. Nothing for a request the wrapper saw no transport for."""
+    transport = (scope.get("extensions") or {}).get(SCOPE_KEY)
+    sock = None if transport is None else transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size_bytes)
+
+
 def hold_up_stalled_http2_writers() -> None:
     """Make Hypercorn's HTTP/2 stream buffer hold up the response's writer until the buffer
     has drained below its low-water mark (idempotent).
