@@ -8,8 +8,8 @@ holds up capture or a listener: the queue is bounded, and what does not fit is c
 
 Faults: a disk that fills pauses the archive (one log line, a flag in /status) after it has
 freed what its retention allows; it resumes by itself when a write succeeds again. A
-process killed mid-write leaves at most the queue and the open page unwritten (about 1.5 s);
-the next start cuts the torn end (store.py's `repair`).
+process killed mid-write leaves at most the queue unwritten (half a second, a page); the
+next start cuts the torn end (store.py's `repair`).
 """
 
 from __future__ import annotations
@@ -196,8 +196,11 @@ class ArchiveRecorder:
                 writer = self._start_segment(seq, capture_ms)
             self._last_ms = capture_ms
             self._append(writer.add(seq, packet, capture_ms, level))
-        if not batch and self._writer is not None:
-            self._append(self._writer.flush())  # a pause in capture: no page stays open
+        if self._writer is not None:
+            # No page stays open between batches: what was captured is on disk (where
+            # replays and other processes read it) within about TICK_S, and a kill loses
+            # no more than that and the queue.
+            self._append(self._writer.flush())
 
     def _rolls(self, writer: SegmentWriter, seq: int, capture_ms: float) -> bool:
         """Whether `seq` starts a new segment: a new period on the local clock, a clock

@@ -2,7 +2,8 @@
 
 The Ogg file is a standard Ogg Opus file (RFC 7845) from its first page: a segment a
 writer leaves at any point is playable up to its last whole page. A page closes after a
-second of audio, or earlier when the next packet does not follow on (its id is not the
+second of audio, when the writer flushes (the recorder does after every batch: twice a
+second), or when the next packet does not follow on (its id is not the
 next one, or it was captured well after: capture stopped and started again), so that every
 record's packets have consecutive ids and evenly spaced capture times.
 """

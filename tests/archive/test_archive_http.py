@@ -142,9 +142,10 @@ def test_a_download_is_the_span_as_an_ogg_file(
         path = tmp_path / "span.opus"
         path.write_bytes(response.read())
     span_s = (end["capture_ms"] - start["capture_ms"]) / 1000
-    assert duration_s(path) == pytest.approx(span_s, abs=0.1)
+    assert duration_s(path) > 0  # ffprobe reads it (its duration leaves out the pre-skip)
     opusinfo_clean(path)
     samples = decode_mono(path)
+    assert len(samples) / 48000 == pytest.approx(span_s, abs=0.05)
     heard = live_packets(live)
     for second in range(3):
         ids = range(start["id"] + 50 * second + 10, start["id"] + 50 * second + 40)
@@ -153,12 +154,8 @@ def test_a_download_is_the_span_as_an_ogg_file(
         assert dominant_frequency(got) == pytest.approx(dominant_frequency(expected), abs=5)
 
     last = httpx.get(proc.url + "/archive/download?last_s=2", timeout=10)
-    assert duration_s(_saved(tmp_path / "last.opus", last.content)) == pytest.approx(2, abs=0.1)
-
-
-def _saved(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
+    # Capture times inside a page are counted from its first frame's: a frame or two either way.
+    assert len(decode_mono(last.content)) / 48000 == pytest.approx(2, abs=0.1)
 
 
 def test_summary_levels_and_status_say_what_is_held(
