@@ -1,6 +1,6 @@
 """What capture + encode cost with nobody listening, and the idle memory.
 
-    .venv/bin/python -m bench.cpu [--seconds 20] [--rounds 1]
+    .venv/bin/python -m bench.cpu [--seconds 20] [--rounds 1] [--archive]
 
 Runs the real broadcaster with no listener, once on the virtual microphone (real PyAudio
 through PulseAudio) and once on the built-in tone, for each Opus complexity asked for, and
@@ -12,6 +12,9 @@ CPU time is the scheduler's exact run time per thread (/proc/PID/task/TID/scheds
 the kernel keeps it, else the tick-sampled user + system time, which misses much of a
 thread that runs for microseconds at a time. With --rounds N every source is measured N
 times, interleaved, and the median round is printed.
+
+With --archive, the tone runs with the archive on and off, interleaved round by round (the
+"archive writer" thread is its recorder): what keeping the broadcast on disk costs.
 
 The first three rows are this machine's floor, measured in the benchmark's own process: a
 bare thread that only wakes every 20 ms, the same encoding a frame each time, and the same
@@ -69,9 +72,11 @@ class Sample:
 
 
 def measure(args: list[str], env: dict[str, str], complexity: int, seconds: float,
-            mic: VirtualMic | None) -> Sample:
+            mic: VirtualMic | None, archive: bool = False) -> Sample:
     work = Path(tempfile.mkdtemp(prefix="cpu-"))
-    proc = start_broadcaster(work, *args, env=env, config=f"[audio]\ncomplexity = {complexity}\n")
+    config = (f"[audio]\ncomplexity = {complexity}\n"
+              f"[archive]\nenabled = {str(archive).lower()}\nmin_free_mb = 0\n")
+    proc = start_broadcaster(work, *args, env=env, config=config)
     pid = proc.process.pid
     try:
         if mic is not None:
@@ -88,7 +93,8 @@ def measure(args: list[str], env: dict[str, str], complexity: int, seconds: floa
     used = {tid: (name, 100 * (cpu - before.get(tid, (name, 0.0))[1]) / wall)
             for tid, (name, cpu) in after.items()}
     _, event_loop = used.pop(pid, ("", 0.0))
-    others = sorted(((name, share) for name, share in used.values() if share >= 0.01),
+    others = sorted(((name, share) for name, share in used.values()
+                     if share >= 0.01 or name.startswith("archive")),
                     key=lambda item: -item[1])
     return Sample(event_loop, tuple(others), rss)
 
@@ -150,12 +156,40 @@ def show(label: str, complexity: int | None, sample: Sample) -> None:
           f"{rss:>10}", flush=True)
 
 
+def archive_cost(seconds: float, rounds: int, complexity: int) -> None:
+    """The tone with the archive off and on, interleaved; the medians, and the difference."""
+    print(f"{'tone, 20 ms frames':<22} {'complexity':>10} {'process':>9} {'event loop':>11} "
+          f"{'capture side':>13} {'capture-side threads':<34} {'RSS':>10}")
+    runs: dict[bool, list[Sample]] = {False: [], True: []}
+    for _ in range(rounds):
+        for archive in (False, True):
+            runs[archive].append(measure(["--source", "tone"], no_device_env(), complexity,
+                                         seconds, None, archive))
+    medians = {}
+    for archive in (False, True):
+        samples = sorted(runs[archive], key=lambda sample: sample.event_loop
+                         + sample.capture_side)
+        medians[archive] = samples[len(samples) // 2]
+        show(f"archive {'on' if archive else 'off'}", complexity, medians[archive])
+    writer = [share for sample in runs[True] for name, share in sample.threads
+              if name.startswith("archive")]
+    total = {key: value.event_loop + value.capture_side for key, value in medians.items()}
+    print(f"archive on - off (medians of {rounds} rounds): {total[True] - total[False]:+.3f}% "
+          f"of a core; its writer thread alone: median "
+          f"{statistics.median(writer) if writer else 0.0:.3f}%")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--complexity", type=int, nargs="*", default=[5, 0])
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--archive", action="store_true",
+                        help="only the tone, with the archive on and off")
     args = parser.parse_args()
+    if args.archive:
+        archive_cost(args.seconds, args.rounds, args.complexity[0])
+        return
     print(f"{'source (20 ms frames)':<22} {'complexity':>10} {'process':>9} {'event loop':>11} "
           f"{'capture side':>13} {'capture-side threads':<34} {'RSS':>10}")
     for label, encode, hand_off in (("floor: wake", False, False),

@@ -194,6 +194,8 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
             recorder.start(first_seq)
             station.packet_taps.append(recorder.tap)
             station.reporters.append(recorder.counters)
+            station.sound.restore(recorder.episodes)
+            station.sound.taps.append(recorder.note_episode)
         hooks = start_hooks(config, station)
         stop = asyncio.Event()
         signals = _Signals(stop, Reloader(station, reload_config, notifier)

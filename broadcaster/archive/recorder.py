@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from broadcaster.archive.episodes import FILE_NAME, episode_line, load_episodes
 from broadcaster.archive.store import ArchiveStore
+from broadcaster.core.activity import Episode
 from broadcaster.core.archive_index import SegmentHeader, index_name, segment_name
 from broadcaster.core.recording import SegmentWriter, Written
 from broadcaster.core.retention import Retention, Usage
@@ -62,6 +64,8 @@ class ArchiveRecorder:
     def __init__(self, settings: RecorderSettings) -> None:
         self.settings = settings
         self._queue: deque[tuple[int, bytes, float, float]] = deque()
+        self._notes: deque[bytes] = deque()  # finished episodes, as lines to append
+        self.episodes: list[Episode] = []  # those kept by earlier runs (once open)
         self._queued_bytes = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -100,6 +104,8 @@ class ArchiveRecorder:
             logger.warning("archive: %s", line)
         self._usage = [(segment.path, Usage(segment.bytes, segment.audio_ms))
                        for segment in store.segments]
+        oldest = store.segments[0].first if store.segments else None
+        self.episodes = load_episodes(root, None if oldest is None else oldest.capture_ms)
         return store.end_id
 
     def start(self, epoch: int) -> None:
@@ -127,6 +133,12 @@ class ArchiveRecorder:
             return
         self._queue.append((seq, packet, capture_ms, level_dbfs))
         self._queued_bytes += len(packet)
+
+    def note_episode(self, payload: dict[str, Any]) -> None:
+        """Keep a finished episode with the archive (a sound watch's tap: never blocks)."""
+        line = episode_line(payload)
+        if line is not None:
+            self._notes.append(line)
 
     def counters(self) -> dict[str, Any]:
         """The recorder's side of /status."""
@@ -156,6 +168,7 @@ class ArchiveRecorder:
                     self._apply_retention(0)  # still paused while the disk is short
                     ArchiveStore(self.settings.root).repair()  # close the cut segment
                 self.write_batch(batch)
+                self._write_notes()
                 if now - last_retention >= RETENTION_EVERY_S:
                     last_retention = now
                     self._apply_retention(0)
@@ -176,6 +189,20 @@ class ArchiveRecorder:
                 self._close_files()
                 return
         self._finish_segment()
+
+    def _write_notes(self) -> None:
+        """Append the finished episodes to the archive's list of them."""
+        if not self._notes:
+            return
+        lines = b""
+        while self._notes:
+            lines += self._notes.popleft()
+        try:
+            with open(self.settings.root / FILE_NAME, "ab") as notes:
+                notes.write(lines)
+        except OSError as exc:
+            self.write_errors += 1
+            logger.warning("archive: cannot keep the sound episodes (%s)", exc.strerror or exc)
 
     def _take(self) -> list[tuple[int, bytes, float, float]]:
         batch = []

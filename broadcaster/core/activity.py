@@ -78,6 +78,25 @@ class Episode:
                 "floor_dbfs": round(self.floor_dbfs, 1), "alerted": self.alerted,
                 "ongoing": self.ongoing}
 
+    @classmethod
+    def parse(cls, data: object) -> Episode:
+        """An episode from its `serialize()`d form (kept on disk); ValueError if it is not
+        one."""
+        if not isinstance(data, dict):
+            raise ValueError(f"an episode is a JSON object, got {type(data).__name__}")
+        try:
+            number, alerted, ongoing = data["episode"], data["alerted"], data["ongoing"]
+            times = [float(data[key]) for key in ("start_ms", "end_ms", "peak_dbfs",
+                                                  "loudness_dbfs", "floor_dbfs")]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not an episode: {exc}") from None
+        if not isinstance(number, int) or number < 1 or not isinstance(alerted, bool) \
+                or not isinstance(ongoing, bool) or not all(map(math.isfinite, times)):
+            raise ValueError("not an episode: a field of the wrong kind")
+        start_ms, end_ms, peak_dbfs, loudness_dbfs, floor_dbfs = times
+        return cls(number, start_ms, end_ms, peak_dbfs, loudness_dbfs, floor_dbfs, alerted,
+                   ongoing)
+
 
 @dataclass(frozen=True, slots=True)
 class Change:
@@ -118,6 +137,10 @@ class ActivityDetector:
     def episode(self) -> Episode | None:
         """The episode under way, if any."""
         return self._episode
+
+    def number_from(self, number: int) -> None:
+        """Number the next episode `number` (on from those an earlier run kept)."""
+        self._next_number = max(self._next_number, number)
 
     def feed(self, level: float, capture_ms: float) -> list[Change]:
         """One frame's level (dBFS) captured at `capture_ms`; what it changed."""

@@ -31,6 +31,14 @@ class EpisodeLog:
         while len(self._episodes) > self._capacity:
             self._episodes.popitem(last=False)
 
+    def restore(self, episodes: list[Episode]) -> None:
+        """Put back episodes an earlier run kept (oldest first), before this run's."""
+        for episode in episodes[-self._capacity:]:
+            self._episodes[episode.number] = episode
+        self._episodes = OrderedDict(sorted(self._episodes.items()))
+        while len(self._episodes) > self._capacity:
+            self._episodes.popitem(last=False)
+
     def page(self, before: int | None, limit: int) -> tuple[list[Episode], int | None]:
         """Up to `limit` episodes numbered below `before` (all when None), newest first, and
         the `before` of the next page (None when there is none)."""

@@ -44,6 +44,12 @@ class SoundWatch:
             events += activity_event(payload)
         return events
 
+    def restore(self, episodes: list[Episode]) -> None:
+        """Episodes an earlier run kept (the archive's): listed again, and numbered on from."""
+        self.log.restore(episodes)
+        if self.detector is not None and episodes:
+            self.detector.number_from(max(episode.number for episode in episodes) + 1)
+
     def page(self, before: int | None, limit: int) -> dict[str, Any]:
         """A page of episodes for /activity/episodes, newest first."""
         episodes, next_before = self.log.page(before, limit)

@@ -62,3 +62,26 @@ def test_the_log_keeps_the_latest_and_pages_back() -> None:
     assert newest[0].number == 6 and newest[0].ongoing
     with pytest.raises(ValueError, match="limit"):
         log.page(None, 0)
+
+
+def test_episodes_an_earlier_run_kept_are_listed_and_numbered_on_from() -> None:
+    kept = [Episode(n, n * 1000.0, n * 1000.0 + 400, -20.0, -25.0, -60.0, True, False)
+            for n in (7, 8)]
+    assert [Episode.parse(json.loads(json.dumps(e.serialize()))) for e in kept] == kept
+    watch = SoundWatch(ActivityPolicy(attack_ms=100.0, release_ms=200.0, hold_ms=0.0),
+                       FRAME_MS)
+    watch.restore(kept)
+    feed(watch, [-70.0] * 50 + [-20.0] * 20 + [-70.0] * 30)
+    assert [e["episode"] for e in watch.page(None, 10)["episodes"]] == [9, 8, 7]
+
+
+@pytest.mark.parametrize("data", [None, [], {}, {"episode": 1},
+                                  {"episode": "1", "start_ms": 0, "end_ms": 1, "peak_dbfs": 0,
+                                   "loudness_dbfs": 0, "floor_dbfs": 0, "alerted": True,
+                                   "ongoing": False},
+                                  {"episode": 1, "start_ms": "nan", "end_ms": 1,
+                                   "peak_dbfs": 0, "loudness_dbfs": 0, "floor_dbfs": 0,
+                                   "alerted": True, "ongoing": False}])
+def test_what_is_not_an_episode_is_refused(data: object) -> None:
+    with pytest.raises(ValueError, match="episode"):
+        Episode.parse(data)
