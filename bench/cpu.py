@@ -64,6 +64,7 @@ class Sample:
     event_loop: float
     threads: tuple[tuple[str, float], ...]  # (name, share) of the others, largest first
     rss_mb: float | None  # None: not measured
+    written_bytes_per_s: float = 0.0  # what the process had written to disk (/proc/PID/io)
 
     @property
     def capture_side(self) -> float:
@@ -83,8 +84,10 @@ def measure(args: list[str], env: dict[str, str], complexity: int, seconds: floa
             mic.play(sine_s16le(440, seconds + 5, amplitude=0.3))
         time.sleep(2)
         before, started = thread_run_seconds(pid), time.monotonic()
+        written = written_bytes(pid)
         time.sleep(seconds)
         after, wall = thread_run_seconds(pid), time.monotonic() - started
+        written = written_bytes(pid) - written
         rss = rss_kb(pid) / 1024
     finally:
         proc.stop()
@@ -96,7 +99,15 @@ def measure(args: list[str], env: dict[str, str], complexity: int, seconds: floa
     others = sorted(((name, share) for name, share in used.values()
                      if share >= 0.01 or name.startswith("archive")),
                     key=lambda item: -item[1])
-    return Sample(event_loop, tuple(others), rss)
+    return Sample(event_loop, tuple(others), rss, written / wall)
+
+
+def written_bytes(pid: int) -> int:
+    """The bytes a process caused to be written to storage so far."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    return 0
 
 
 def thread_seconds(tid: int) -> float:
@@ -177,6 +188,12 @@ def archive_cost(seconds: float, rounds: int, complexity: int) -> None:
     print(f"archive on - off (medians of {rounds} rounds): {total[True] - total[False]:+.3f}% "
           f"of a core; its writer thread alone: median "
           f"{statistics.median(writer) if writer else 0.0:.3f}%")
+    audio_mb_h = 64_000 / 8 * 3600 / 1e6
+    for archive in (False, True):
+        mb_h = statistics.median(s.written_bytes_per_s for s in runs[archive]) * 3600 / 1e6
+        print(f"written to disk with the archive {'on' if archive else 'off'}: "
+              f"{mb_h:.1f} MB an hour (/proc/PID/io write_bytes), against "
+              f"{audio_mb_h:.1f} MB an hour of 64 kbit/s audio: {mb_h / audio_mb_h:.2f}x")
 
 
 def main() -> None:

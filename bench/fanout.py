@@ -141,12 +141,13 @@ def family_cpu_seconds(pids: list[int]) -> float:
 
 
 def run_one(n: int, seconds: float, workers: int, max_bundle_ms: float | None = None,
-            listener_bundle_ms: int = 0) -> dict[str, float]:
+            listener_bundle_ms: int = 0, archive: bool = True) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="fanout-"))
     proc = start_broadcaster(work, "--source", "tone", "--log-level", "warning", config=(
         f"[server]\nmax_listeners = {n + 10}\nmax_listeners_per_ip = {n + 10}\n"
         f"workers = {workers}\n"
-        + (f"max_bundle_ms = {max_bundle_ms}\n" if max_bundle_ms is not None else "")))
+        + (f"max_bundle_ms = {max_bundle_ms}\n" if max_bundle_ms is not None else "")
+        + f"[archive]\nenabled = {str(archive).lower()}\nmin_free_mb = 0\n"))
     port = int(proc.url.rsplit(":", 1)[1])
     time.sleep(1.5)  # the workers report in
     pids = [proc.process.pid] + [int(w["pid"]) for w in json.loads(
@@ -203,16 +204,22 @@ def main() -> None:
                         help="[server] max_bundle_ms (default: the config's default)")
     parser.add_argument("--listener-bundle-ms", type=int, default=0,
                         help="each listener asks for ?bundle_ms= this (0: frame by frame)")
+    parser.add_argument("--archive", choices=("on", "off", "both"), default="on",
+                        help="[archive] enabled; both: each N with it off, then on")
     args = parser.parse_args()
     bundle = "" if args.max_bundle_ms is None else f", max_bundle_ms = {args.max_bundle_ms:g}"
     if args.listener_bundle_ms:
         bundle += f", listeners ask for bundle_ms = {args.listener_bundle_ms}"
     print(f"workers = {args.workers}{bundle}; lag and CPU over {args.seconds:g} s once all listen")
-    print(" ".join(f"{heading:>{len(fmt.format(0))}}" for heading, _, fmt in COLUMNS))
+    print("archive " + " ".join(f"{heading:>{len(fmt.format(0))}}"
+                                for heading, _, fmt in COLUMNS))
+    archives = {"on": [True], "off": [False], "both": [False, True]}[args.archive]
     for n in args.listeners:
-        r = run_one(n, args.seconds, args.workers, args.max_bundle_ms,
-                    args.listener_bundle_ms)
-        print(" ".join(fmt.format(r[key]) for _, key, fmt in COLUMNS), flush=True)
+        for archive in archives:
+            r = run_one(n, args.seconds, args.workers, args.max_bundle_ms,
+                        args.listener_bundle_ms, archive)
+            print(f"{'on' if archive else 'off':>7} "
+                  + " ".join(fmt.format(r[key]) for _, key, fmt in COLUMNS), flush=True)
     print(json.dumps({"machine_cores": os.cpu_count()}))
 
 

@@ -138,13 +138,16 @@ async def collect(port: int, clicks: int, mic: VirtualMic, frame_ms: float) -> D
     return got
 
 
-def measure(mic: VirtualMic, frame_ms: float, application: str, clicks: int) -> Delivery:
+def measure(mic: VirtualMic, frame_ms: float, application: str, clicks: int,
+            archive: bool = True, suffix: str = "") -> Delivery:
     """Run the broadcaster on the mic and print one row of the delivery table."""
     work = Path(tempfile.mkdtemp(prefix="latency-"))
     proc = start_broadcaster(work, "--source", "mic", "--log-level", "warning",
                              env=no_device_env() | mic.env,
                              config=(f"[audio]\nframe_ms = {frame_ms}\n"
-                                     f'application = "{application}"\n'))
+                                     f'application = "{application}"\n'
+                                     f"[archive]\nenabled = {str(archive).lower()}\n"
+                                     "min_free_mb = 0\n"))
     try:
         time.sleep(1)
         got = asyncio.run(collect(int(proc.url.rsplit(":", 1)[1]), clicks, mic, frame_ms))
@@ -154,7 +157,7 @@ def measure(mic: VirtualMic, frame_ms: float, application: str, clicks: int) -> 
     floor = frame_ms + 1000 * LOOKAHEAD_SAMPLES[application] / RATE
     print(f"{frame_ms:>6g} ms {application:<20} {len(delays):>6} {pick(delays, 0.5):>8.1f} "
           f"{pick(delays, 0.99):>8.1f} {max(delays):>8.1f} {floor:>14.1f} "
-          f"{pick(delays, 0.99) - floor:>+10.1f}", flush=True)
+          f"{pick(delays, 0.99) - floor:>+10.1f}{suffix}", flush=True)
     return got
 
 
@@ -282,10 +285,27 @@ async def stages(mic: VirtualMic, frame_ms: float, application: str, clicks: int
     return Stages(waits, encoder.encode_ms, handoff_ms)
 
 
+def archive_compare(clicks: int, rounds: int) -> None:
+    """Delivery with the archive off and on, interleaved, in one run."""
+    print(f"{'frame':>9} {'application':<20} {'clicks':>6} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'max ms':>8} {'frame+codec':>14} {'p99 beyond':>10}  archive")
+    with VirtualMic(Path(tempfile.mkdtemp(prefix="latency-vmic-")), chunk_ms=10) as mic:
+        for _ in range(rounds):
+            for archive in (False, True):
+                measure(mic, 20.0, "restricted_lowdelay", clicks, archive,
+                        f"  {'on' if archive else 'off'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clicks", type=int, default=200)
+    parser.add_argument("--archive-rounds", type=int, default=0,
+                        help="only 20 ms restricted_lowdelay: this many rounds with the "
+                             "archive off, then on")
     args = parser.parse_args()
+    if args.archive_rounds:
+        archive_compare(args.clicks, args.archive_rounds)
+        return
     configs = [(frame_ms, application) for frame_ms in (20.0, 10.0)
                for application in ("audio", "restricted_lowdelay")]
     deliveries: list[Delivery] = []
