@@ -188,7 +188,9 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
         recorder, archive_off = await asyncio.to_thread(open_recorder, config)
         first_seq = epoch_first_seq()
         if recorder is not None and recorder.next_id is not None:
-            first_seq = max(first_seq, recorder.next_id)  # a clock that stepped back
+            # Above every id kept, and not next to the last: a clock that stepped back
+            # must not make a new run's ids look like the old run's going on.
+            first_seq = max(first_seq, recorder.next_id + 1)
         station = Station(config, source, renew=make_source, first_seq=first_seq)
         if recorder is not None:
             recorder.start(first_seq)

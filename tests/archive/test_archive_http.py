@@ -15,11 +15,11 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.support.archive_tools import feed, open_recorder, tone_packets
 from tests.support.ogg_check import decode_mono, duration_s, opusinfo_clean
 from tests.support.server import Broadcaster, start_broadcaster, wait_until
 from tests.support.signal_tools import decode_packets, dominant_frequency, sine_s16le, write_wav
-from tests.support.sse import Event
-from tests.support.sse_client import BackgroundListener, Received, stream_events
+from tests.support.sse_client import BackgroundListener, collect
 
 STEPS_HZ = (400, 600, 800, 1000, 1200)
 STEP_S = 1.0
@@ -53,27 +53,6 @@ def station(tmp_path_factory: pytest.TempPathFactory
 
 def live_packets(live: BackgroundListener) -> dict[int, bytes]:
     return {int(e.id or -1): base64.b64decode(e.data) for e in live.named("message")}
-
-
-def collect(url: str, seconds: float, headers: dict[str, str] | None = None) -> Received:
-    """Everything a connection gets in `seconds`."""
-    got = Received()
-    deadline = time.monotonic() + seconds
-    with httpx.Client(timeout=10) as client:
-        for event in stream_events(client, url, headers):
-            _keep(got, event)
-            if time.monotonic() > deadline:
-                break
-    return got
-
-
-def _keep(got: Received, event: Event) -> None:
-    if event.event == "config" and not got.config:
-        got.config = json.loads(event.data)
-    elif event.event == "message":
-        got.frames.append((int(event.id or -1), base64.b64decode(event.data)))
-    else:
-        got.events.append(event)
 
 
 def test_a_replay_stays_behind_with_the_original_ids_and_bytes(
@@ -260,3 +239,38 @@ class _UntilKilled(BackgroundListener):
     def _run(self, url: str) -> None:
         with contextlib.suppress(httpx.TransportError):
             super()._run(url)
+
+
+def test_a_clock_behind_the_archive_never_makes_ids_go_back(tmp_path: Path) -> None:
+    """A Pi that booted with its clock a day behind: the archive holds ids from 'the
+    future'; the new run's ids start above them, and resuming goes on across."""
+    (tmp_path / "archive").mkdir()
+    ahead = int(time.time() * 1000) + 86_400_000
+    rec = open_recorder(tmp_path / "archive")
+    rec.start(ahead)
+    end = feed(rec, ahead, tone_packets(440, 2.0), time.time() * 1000 + 86_400_000)
+    rec.close()
+    proc = start_broadcaster(tmp_path, config=config(tmp_path))
+    try:
+        got = collect(proc.url + "/audio/stream", 1.0, {"Last-Event-ID": str(end - 10)})
+        assert got.ids[:9] == list(range(end - 9, end))
+        [gap] = got.named("gap")
+        assert gap["reason"] == "restart" and gap["next_id"] >= end
+        assert min(seq for seq in got.ids if seq >= end) == gap["next_id"]
+    finally:
+        proc.stop()
+
+
+def test_worker_processes_serve_the_archive_too(tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir()
+    proc = start_broadcaster(tmp_path, config=config(tmp_path, "[server]\nworkers = 2\n"))
+    try:
+        wait_until(lambda: (httpx.get(proc.url + "/archive", timeout=5).json().get("audio_s")
+                            or 0) >= 3, 15, "3 s in the archive")
+        got = collect(proc.url + "/audio/stream?behind_ms=2500", 1.0)
+        assert got.config["replay"] == {"behind_ms": 2500} and len(got.ids) >= 40
+        assert got.ids == list(range(got.ids[0], got.ids[0] + len(got.ids)))
+        download = httpx.get(proc.url + "/archive/download?last_s=2", timeout=10)
+        assert len(decode_mono(download.content)) / 48000 == pytest.approx(2, abs=0.1)
+    finally:
+        proc.stop()

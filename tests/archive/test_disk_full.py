@@ -19,7 +19,7 @@ from broadcaster.audio.encoder import EncoderSettings, OpusEncoder
 from broadcaster.core.retention import Retention
 from tests.support.server import start_broadcaster, wait_until
 from tests.support.signal_tools import sine_s16le
-from tests.support.sse_client import BackgroundListener
+from tests.support.sse_client import BackgroundListener, collect
 
 TMPFS_KB = 1024
 BITRATE_BPS = 256_000  # 32 KB/s: the small disk fills in seconds
@@ -88,6 +88,11 @@ def test_a_full_disk_pauses_the_archive_and_nothing_else(tmp_path: Path) -> None
         assert live.named("gap") == []
         log = proc.log()
         assert log.count("archive paused") == 1 and log.count("archive resumed") == 1
+        # Replaying across the pause says what the archive does not hold.
+        before = ids[0] + 100
+        got = collect(proc.url + "/audio/stream", 1.0, {"Last-Event-ID": str(before)})
+        missing = [gap for gap in got.named("gap") if gap["reason"] == "missing"]
+        assert missing and missing[0]["lost"] > 0
     finally:
         live.stop()
         proc.stop()

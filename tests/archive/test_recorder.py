@@ -8,46 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from broadcaster.archive.recorder import ArchiveRecorder, RecorderSettings
 from broadcaster.archive.store import ArchiveStore
-from broadcaster.audio.encoder import EncoderSettings, OpusEncoder
-from broadcaster.core.retention import Retention
+from tests.support.archive_tools import DAY_MS, FRAME_MS, feed, open_recorder, tone_packets
 from tests.support.ogg_check import decode_mono, duration_s, opusinfo_clean
-from tests.support.signal_tools import dominant_frequency, sine_s16le
+from tests.support.signal_tools import dominant_frequency
 
-FRAME_MS = 20.0
-DAY_MS = 86_400_000.0
 T0_MS = 1_796_000_000_000.0  # 2026-12-01, local time whatever the zone
 EPOCH = 1_796_000_000_000
 
 
-def packets(freq_hz: float, seconds: float) -> list[bytes]:
-    encoder = OpusEncoder(EncoderSettings(48000, 1, FRAME_MS, 64000, "restricted_lowdelay", 5))
-    pcm = sine_s16le(freq_hz, seconds)
-    size = encoder.settings.frame_bytes
-    return [encoder.encode(pcm[i:i + size]) for i in range(0, len(pcm) - size + 1, size)]
-
-
-def recorder(root: Path, keep_ms: float = DAY_MS, max_bytes: int = 1 << 30,
-             file_minutes: float = 60.0) -> ArchiveRecorder:
-    settings = RecorderSettings(root, Retention(keep_ms, max_bytes), file_minutes, 1, 120,
-                                FRAME_MS)
-    rec = ArchiveRecorder(settings)
-    rec.next_id = rec.open()
-    return rec
-
-
-def feed(rec: ArchiveRecorder, first_id: int, data: list[bytes], start_ms: float) -> int:
-    for n, packet in enumerate(data):
-        rec.tap(first_id + n, packet, start_ms + n * FRAME_MS, -12.0)
-    return first_id + len(data)
-
-
 def test_files_hold_the_audio_and_decoders_read_them(tmp_path: Path) -> None:
-    rec = recorder(tmp_path)
+    rec = open_recorder(tmp_path)
     rec.start(EPOCH)
-    end = feed(rec, EPOCH, packets(440, 3.0), T0_MS)
-    end = feed(rec, end, packets(880, 3.0), T0_MS + 3000)
+    end = feed(rec, EPOCH, tone_packets(440, 3.0), T0_MS)
+    end = feed(rec, end, tone_packets(880, 3.0), T0_MS + 3000)
     rec.close()
     [ogg] = sorted(tmp_path.glob("*.opus"))
     assert duration_s(ogg) == pytest.approx(6.0 - 120 / 48000, abs=0.03)
@@ -68,9 +42,9 @@ def test_files_hold_the_audio_and_decoders_read_them(tmp_path: Path) -> None:
 
 def test_a_clock_that_steps_loses_misorders_and_overwrites_nothing(tmp_path: Path) -> None:
     """No real-time clock: a month back (a Pi before NTP), then two months ahead."""
-    rec = recorder(tmp_path)
+    rec = open_recorder(tmp_path)
     rec.start(EPOCH)
-    tone = packets(440, 2.0)
+    tone = tone_packets(440, 2.0)
     seq = feed(rec, EPOCH, tone, T0_MS)
     seq = feed(rec, seq, tone, T0_MS + 2000 - 30 * DAY_MS)
     seq = feed(rec, seq, tone, T0_MS + 4000 + 30 * DAY_MS)
@@ -90,9 +64,9 @@ def test_a_clock_that_steps_loses_misorders_and_overwrites_nothing(tmp_path: Pat
 
 
 def test_a_writer_killed_mid_page_leaves_a_cut_nothing_corrupt(tmp_path: Path) -> None:
-    rec = recorder(tmp_path)
+    rec = open_recorder(tmp_path)
     rec.start(EPOCH)
-    end = feed(rec, EPOCH, packets(440, 5.0), T0_MS)
+    end = feed(rec, EPOCH, tone_packets(440, 5.0), T0_MS)
     rec.close()
     [ogg] = tmp_path.glob("*.opus")
     index = ogg.with_suffix(".idx")
@@ -103,31 +77,31 @@ def test_a_writer_killed_mid_page_leaves_a_cut_nothing_corrupt(tmp_path: Path) -
     ogg.write_bytes(data[:last_page] + data[last_page - 900:last_page - 300])
     index.write_bytes(index.read_bytes()[:-10])
 
-    rec = recorder(tmp_path)  # a new run: it repairs before it writes
+    rec = open_recorder(tmp_path)  # a new run: it repairs before it writes
     store = ArchiveStore(tmp_path)
     store.scan()
     assert store.end_id is not None and end - store.end_id <= 100  # at most 2 s lost
     opusinfo_clean(ogg)
     assert len(decode_mono(ogg)) > 48000 * 3
     rec.start(end + 1000)
-    feed(rec, end + 1000, packets(440, 1.0), T0_MS + 60_000)
+    feed(rec, end + 1000, tone_packets(440, 1.0), T0_MS + 60_000)
     rec.close()
     store.scan()
     assert len(store.segments) == 2
 
 
 def test_retention_deletes_whole_segments_oldest_first(tmp_path: Path) -> None:
-    rec = recorder(tmp_path, keep_ms=2500.0, file_minutes=1.0)
+    rec = open_recorder(tmp_path, keep_ms=2500.0, file_minutes=1.0)
     rec.start(EPOCH)
     seq = EPOCH
-    tone = packets(440, 1.0)
+    tone = tone_packets(440, 1.0)
     for minute in range(5):
         seq = feed(rec, seq, tone, T0_MS + minute * 60_000)
     rec.close()  # retention runs at the writer's first tick and every 30 s after
     store = ArchiveStore(tmp_path)
     store.scan()
     assert len(store.segments) == 3
-    rec = recorder(tmp_path, keep_ms=2500.0, file_minutes=1.0)
+    rec = open_recorder(tmp_path, keep_ms=2500.0, file_minutes=1.0)
     rec.start(seq)
     feed(rec, seq, tone, T0_MS + 10 * 60_000)
     rec.close()
@@ -138,17 +112,17 @@ def test_retention_deletes_whole_segments_oldest_first(tmp_path: Path) -> None:
 
 
 def test_one_writer_at_a_time(tmp_path: Path) -> None:
-    first = recorder(tmp_path)
+    first = open_recorder(tmp_path)
     with pytest.raises(OSError, match="another broadcaster records"):
-        recorder(tmp_path)
+        open_recorder(tmp_path)
     first.close()
-    recorder(tmp_path).close()
+    open_recorder(tmp_path).close()
 
 
 def test_a_missing_or_read_only_folder_is_said(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="does not exist"):
-        recorder(tmp_path / "unmounted")
+        open_recorder(tmp_path / "unmounted")
     if os.geteuid() != 0:  # root writes anywhere
         tmp_path.chmod(0o500)
         with pytest.raises(OSError):
-            recorder(tmp_path)
+            open_recorder(tmp_path)

@@ -94,3 +94,20 @@ class BackgroundListener:
     def ids(self) -> list[int]:
         """The audio ids received, in order."""
         return [int(event.id or -1) for event in self.named("message")]
+
+
+def collect(url: str, seconds: float, headers: dict[str, str] | None = None) -> Received:
+    """Everything one connection gets in `seconds` (then it closes)."""
+    got = Received()
+    deadline = time.monotonic() + seconds
+    with httpx.Client(timeout=10) as client:
+        for event in stream_events(client, url, headers):
+            if event.event == "config" and not got.config:
+                got.config = json.loads(event.data)
+            elif event.event == "message":
+                got.frames.append((int(event.id or -1), base64.b64decode(event.data)))
+            else:
+                got.events.append(event)
+            if time.monotonic() > deadline:
+                break
+    return got
