@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.peers                  # 100 clicks, 100 listeners each
     .venv/bin/python -m bench.peers --clicks 200 --listeners 300 --seconds 30
     .venv/bin/python -m bench.peers --no-snapcast    # Icecast2 + DarkIce only
+    .venv/bin/python -m bench.peers --bundle-ms 500  # and listeners asking for bundles
 
 Needs the Debian packages icecast2 and darkice, and snapserver for the Snapcast column
 (`./scripts/setup.sh --dev --bench` installs them). One virtual microphone (a private
@@ -18,6 +19,10 @@ printed at the end say how), at the same Opus bitrate.
 2. Fan-out: N clients in separate processes read one system's stream while its server
    CPU is taken from /proc (the broadcaster's one process; icecast2 + darkice; snapserver),
    then the next system's. All keep capturing meanwhile.
+
+With --bundle-ms N, the fan-out phase runs once more against the same broadcaster, its
+listeners asking for `?bundle_ms=N` (Icecast's granularity is about two writes a second:
+500). Its column has no click figures: its latency is the per-frame stream's plus N.
 
 Prints one table, each peer's figures beside the broadcaster's with the ratio
 peer / broadcaster. Loopback only. This module runs the phases and reports; the clients are
@@ -169,12 +174,17 @@ def measure(args: argparse.Namespace, mic: VirtualMic, frame_samples: int,
     names = ", ".join(target.name for target in targets)
     print(f"{args.clicks} clicks into the mic ({args.clicks * CLICK_EVERY_S:.0f} s), "
           f"found in {names} ...", flush=True)
-    figures = [Figures(delays) for delays in
-               asyncio.run(click_run(mic, args.clicks, frame_samples, targets))]
+    clicked = [target for target in targets if target.kind in READERS]
+    delays = iter(asyncio.run(click_run(mic, args.clicks, frame_samples, clicked)))
+    figures = [Figures(next(delays) if target.kind in READERS else [])
+               for target in targets]
     idle_s = min(args.seconds, 10.0)
     print(f"server CPU with no listener, {idle_s:.0f} s each ...", flush=True)
+    idle: dict[tuple[int, ...], float] = {}
     for target, figure in zip(targets, figures, strict=True):
-        figure.idle_cpu = server_cpu(target.pids, idle_s)
+        key = tuple(target.pids)  # a column on the same server shares its idle figure
+        figure.idle_cpu = idle[key] if key in idle else server_cpu(target.pids, idle_s)
+        idle[key] = figure.idle_cpu
     print(f"server CPU with {args.listeners} listeners, {args.seconds:.0f} s each ...",
           flush=True)
     for target, figure in zip(targets, figures, strict=True):
@@ -193,7 +203,9 @@ def table(args: argparse.Namespace, targets: list[Target], figures: list[Figures
         for name, q in (("min", 0.0), ("p50", 0.5), ("p99", 0.99), ("max", 1.0))]
     rows += [("server CPU, no listener (%)", [f.idle_cpu for f in figures], ".1f"),
              (f"server CPU, {args.listeners} listeners (%)", [f.fanout_cpu for f in figures],
-              ".1f")]
+              ".1f"),
+             ("per listener beyond idle (%)",
+              [(f.fanout_cpu - f.idle_cpu) / args.listeners for f in figures], ".4f")]
     header = f"{'':<30}{targets[0].name:>13}"
     for target in targets[1:]:
         header += f"{target.name:>17}{'ratio':>8}"
@@ -254,6 +266,8 @@ def main() -> None:
     parser.add_argument("--frame-ms", type=float, default=20.0, help="the broadcaster's")
     parser.add_argument("--bitrate-kbps", type=int, default=64, help="Opus bitrate, for all")
     parser.add_argument("--no-snapcast", action="store_true", help="leave Snapcast out")
+    parser.add_argument("--bundle-ms", type=int, default=0,
+                        help="also fan out to listeners asking for ?bundle_ms= this")
     args = parser.parse_args()
     for tool in ("icecast2", "darkice"):
         if shutil.which(tool) is None:
@@ -282,6 +296,10 @@ def main() -> None:
                               [ours.process], ours.log),
                        stack.enter_context(icecast_darkice(mic, args.bitrate_kbps,
                                                            args.listeners))]
+            if args.bundle_ms:
+                targets.insert(1, Target(f"bundles {args.bundle_ms}", f"sse?bundle_ms="
+                                         f"{args.bundle_ms}", targets[0].port,
+                                         targets[0].processes, ours.log))
             if with_snapcast:
                 targets.append(stack.enter_context(snapcast(mic, args.bitrate_kbps)))
             figures = measure(args, mic, int(RATE * args.frame_ms / 1000), targets)

@@ -105,6 +105,8 @@ async def open_listener(kind: str, port: int, client_id: str) -> Reader:
     """Connect as a listener of a system whose stream is of `kind`."""
     if kind == "snapcast":
         return await open_snapcast(port, client_id)
+    if kind.startswith("sse?"):  # the broadcaster's stream with a query (bundle_ms=...)
+        return await open_http(port, STREAM_PATH + kind[3:])
     return await open_http(port, MOUNT if kind == "ogg" else STREAM_PATH)
 
 

@@ -29,7 +29,7 @@ class Target:
     """One system under test: how its stream is read and which processes serve it."""
 
     name: str
-    kind: str  # a key of bench.peers.clients.READERS
+    kind: str  # a key of bench.peers.clients.READERS, or "sse?QUERY" (fan-out only)
     port: int
     processes: list[subprocess.Popen[Any]]
     logs: Callable[[], str]

@@ -131,7 +131,9 @@ class ArchiveRoutes:
         archive = self._archive()
         store = await archive.refresh()
         span = parse_span(args, held_span(store), self.keep_s)
-        first, last = store.id_at(span.from_ms), store.id_at(span.to_ms)
+        # A segment's index may be read here the first time: off the event loop.
+        first = await asyncio.to_thread(store.id_at, span.from_ms)
+        last = await asyncio.to_thread(store.id_at, span.to_ms)
         end = store.end_id
         if first is None or end is None:
             raise ArchiveQueryError("the archive holds nothing in that span", 404)
@@ -169,8 +171,8 @@ class ArchiveRoutes:
                 raise ArchiveQueryError("a replay starts in the past, within the archive's "
                                         f"retention ({self.keep_s:.0f} s)")
             held = held_span(store)
-            start = last_id + 1 if last_id is not None else store.id_at(max(at_ms,
-                                                                            held.from_ms))
+            start = last_id + 1 if last_id is not None else await asyncio.to_thread(
+                store.id_at, max(at_ms, held.from_ms))
             if start is None:
                 return None  # newer than the archive has written: the live ring has it
             behind = round(now_ms - at_ms)
