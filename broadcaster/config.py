@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from broadcaster.core import opus
 from broadcaster.core.activity import ActivityPolicy
+from broadcaster.core.engine import EngineAddress, EngineError
 from broadcaster.core.source_spec import SourceSpec, SourceSpecError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -229,6 +230,62 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """The engine between machines (NATS): where the capture node publishes, how nodes
+    prove who they are, and how much the engine keeps for edges to backfill."""
+
+    publish: str = ""  # nats://HOST:PORT/STATION: this capture node feeds edges through it
+    creds_file: str = ""  # a NATS credentials file (JWT and seed)
+    user: str = ""
+    password_file: str = ""  # the user's password, alone in a file
+    tls_ca_file: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    stream_storage: str = "memory"
+    stream_max_age_s: float = 30.0
+    stream_max_msgs: int = 10000
+    stream_replicas: int = 1
+    buffer_frames: int = 250
+    heartbeat_s: float = 1.0
+    offline_after_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.publish:
+            try:
+                EngineAddress.parse(self.publish)
+            except EngineError as exc:
+                raise ConfigError(f"engine.publish is invalid: {exc}") from None
+        for key in ("creds_file", "user", "password_file", "tls_ca_file", "tls_cert_file",
+                    "tls_key_file"):
+            value = getattr(self, key)
+            _check(value == value.strip() and value.isprintable(), f"engine.{key}",
+                   "(hidden)" if key == "user" else value,
+                   "printable text without surrounding spaces, or empty")
+        if bool(self.user) != bool(self.password_file):
+            raise ConfigError("engine.user and engine.password_file go together")
+        if self.creds_file and self.user:
+            raise ConfigError("engine.creds_file and engine.user are two ways to log in: "
+                              "use one")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("engine.tls_cert_file and engine.tls_key_file go together")
+        _check(self.stream_storage in ("memory", "file"), "engine.stream_storage",
+               self.stream_storage, '"memory" or "file"')
+        _check(1.0 <= self.stream_max_age_s <= 3600.0, "engine.stream_max_age_s",
+               self.stream_max_age_s, "1 to 3600 s")
+        _check(100 <= self.stream_max_msgs <= 10_000_000, "engine.stream_max_msgs",
+               self.stream_max_msgs, "100 to 10000000")
+        _check(self.stream_replicas in (1, 3, 5), "engine.stream_replicas",
+               self.stream_replicas, "1, 3 or 5")
+        _check(10 <= self.buffer_frames <= 100_000, "engine.buffer_frames",
+               self.buffer_frames, "10 to 100000")
+        _check(0.1 <= self.heartbeat_s <= 30.0, "engine.heartbeat_s", self.heartbeat_s,
+               "0.1 to 30 s")
+        _check(2 * self.heartbeat_s <= self.offline_after_s <= 300.0,
+               "engine.offline_after_s", self.offline_after_s,
+               f"at least twice engine.heartbeat_s ({self.heartbeat_s:g}) and at most 300 s")
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     """What the service logs."""
 
@@ -250,11 +307,18 @@ class Config:
     access: AccessConfig = field(default_factory=AccessConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def __post_init__(self) -> None:
         _check(self.tls.port != self.server.port, "tls.port", self.tls.port,
                f"a port other than server.port ({self.server.port})")
+        if self.engine.publish and self.source.source.kind == "engine":
+            raise ConfigError("engine.publish is set, but source.spec is the engine: an "
+                              "edge relays the engine, it does not publish to it")
+        if self.source.source.kind == "engine" and self.server.workers:
+            raise ConfigError("server.workers must be 0 on an edge (source.spec is the "
+                              "engine): run more edges instead")
 
 
 _SECTIONS: dict[str, type[Any]] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
