@@ -111,6 +111,36 @@ def start_hooks(config: Config, station: Station) -> list[asyncio.Task[None]]:
     return tasks
 
 
+def start_publisher(config: Config, station: Station) -> asyncio.Task[None]:
+    """Feed edges through the engine (workers/publisher.py): every frame, as it comes."""
+    from broadcaster.workers.publisher import EnginePublisher  # nats: only then
+
+    publisher = EnginePublisher(config, station.fanout, station.health)
+    station.relayed = True
+    station.reporters.append(publisher.counters)
+    return asyncio.create_task(publisher.run(), name="engine publisher")
+
+
+async def _run_edge(config: Config, web_root: Path) -> None:
+    """An edge (source.spec is the engine): signals, https, then edge_node.py."""
+    from broadcaster.edge_node import run_edge
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with contextlib.ExitStack() as sockets:
+        tls: TlsSocket | None = None
+        if config.tls.enabled:
+            tls = await asyncio.to_thread(tls_listening_socket, config)
+            sockets.enter_context(contextlib.closing(tls.sock))
+        try:
+            await run_edge(config, web_root, stop, tls)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+
 def mqtt_sensor(config: Config) -> MqttSensor | None:
     """The sound sensor for the configured MQTT broker, or None (said why) when its password
     file cannot be read."""
@@ -138,6 +168,16 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
     """
     if not (web_root / "index.html").is_file():
         raise FileNotFoundError(f"the listener page is missing: {web_root / 'index.html'}")
+    if config.source.source.kind == "engine" or config.engine.publish:
+        from broadcaster.core.engine import EngineAddress
+        from broadcaster.workers.engine_link import connect_options
+
+        # Credential and TLS files are checked now: a bad one stops the start, naming it.
+        connect_options(config.engine, EngineAddress.parse(
+            config.engine.publish or config.source.spec), "check")
+    if config.source.source.kind == "engine":
+        await _run_edge(config, web_root)
+        return
     notifier = Notifier()
     server = config.server
     wanted = server.max_listeners + FILES_BESIDES_LISTENERS
@@ -155,6 +195,8 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
         source = await asyncio.to_thread(make_source, config)
         station = Station(config, source, renew=make_source)
         hooks = start_hooks(config, station)
+        if config.engine.publish:
+            hooks.append(start_publisher(config, station))
         stop = asyncio.Event()
         signals = _Signals(stop, Reloader(station, reload_config, notifier)
                            if reload_config else None)

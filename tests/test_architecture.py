@@ -13,7 +13,7 @@ PACKAGE = ROOT / "broadcaster"
 MAX_LINES = 400
 
 # Outside libraries that do I/O, run threads or an event loop.
-IO = {"asyncio", "threading", "socket", "subprocess", "os", "time", "select", "signal",
+IO = {"asyncio", "threading", "socket", "subprocess", "os", "time", "select", "signal", "nats",
       "ctypes", "fcntl", "multiprocessing", "pyaudio", "opuslib", "quart", "hypercorn", "h11",
       "h2", "werkzeug", "cryptography", "ifaddr", "segno"}
 SERVING = {"quart", "hypercorn", "h11", "h2", "werkzeug"}
