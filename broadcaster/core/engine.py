@@ -22,6 +22,7 @@ SCHEMES = ("nats", "tls")
 STATION_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SUBJECT_ROOT = "broadcaster"
 
+MSG_ID = "Nats-Msg-Id"
 # The packet's headers.
 ID, EPOCH, CAPTURE_MS, CLOCK, ACTIVITY = ("Bc-Id", "Bc-Epoch", "Bc-Capture-Ms", "Bc-Clock",
                                           "Bc-Activity")
@@ -114,7 +115,9 @@ class EnginePacket:
     def headers(self) -> dict[str, str]:
         """The message's headers (the payload is the packet)."""
         headers = {ID: str(self.seq), EPOCH: str(self.epoch),
-                   CAPTURE_MS: repr(round(self.capture_ms, 3))}
+                   CAPTURE_MS: repr(round(self.capture_ms, 3)),
+                   # JetStream keeps a packet sent twice (after a reconnection) once.
+                   MSG_ID: f"{self.epoch}-{self.seq}"}
         if self.clock:
             headers[CLOCK] = "1"
         if self.activity:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STREAM_RETRY_S = 2.0
+CONFIRM_EVERY_S = 0.1
 
 
 class EnginePublisher:
@@ -45,6 +46,9 @@ class EnginePublisher:
         self._health = health
         self._splitter = WireSplitter(fanout.ring.first_seq, config.audio.frame_ms)
         self._waiting: deque[tuple[int, bytes]] = deque()
+        # Published, but not yet known to have reached the server: sent again after a
+        # reconnection (edges and the stream drop what they already have, by id).
+        self._unconfirmed: deque[tuple[int, bytes]] = deque()
         self._news = asyncio.Event()
         self.connected = False
         self.published = 0
@@ -75,6 +79,7 @@ class EnginePublisher:
                                          self._connection_changed)
             await self._ensure_stream()  # before the first frame, so that it keeps them all
             tasks = [asyncio.create_task(self._keep_stream()),
+                     asyncio.create_task(self._confirm()),
                      asyncio.create_task(self._heartbeat())]
             await self._publish_frames()
         finally:
@@ -88,6 +93,12 @@ class EnginePublisher:
 
     def _connection_changed(self, connected: bool) -> None:
         self.connected = connected
+        if connected and self._unconfirmed:
+            self._waiting.extendleft(reversed(self._unconfirmed))
+            self._unconfirmed.clear()
+            while len(self._waiting) > self.engine.buffer_frames:
+                self._waiting.popleft()
+                self.dropped += 1
         if connected:
             self._news.set()
             self._announce()
@@ -113,6 +124,25 @@ class EnginePublisher:
                     logger.debug("publishing waits for the engine: %r", exc)
                     break
                 self.published += 1
+                self._unconfirmed.append((seq, wire))
+                if len(self._unconfirmed) > self.engine.buffer_frames:
+                    self._unconfirmed.popleft()
+
+    async def _confirm(self) -> None:
+        """Now and then, make sure the server has what was published (a round trip)."""
+        while True:
+            await asyncio.sleep(CONFIRM_EVERY_S)
+            client = self._client
+            sent = len(self._unconfirmed)
+            if client is None or not sent or not client.is_connected:
+                continue
+            try:
+                await client.flush(timeout=1)
+            except Exception as exc:  # the connection went: resent when it is back
+                logger.debug("publishing not confirmed: %r", exc)
+                continue
+            for _ in range(min(sent, len(self._unconfirmed))):
+                self._unconfirmed.popleft()
 
     async def _keep_stream(self) -> None:
         """Check the stream now and then: the engine may have lost it (a memory stream on

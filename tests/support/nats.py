@@ -45,6 +45,8 @@ class NatsNode:
     cluster_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    routes: list[int] = field(default_factory=list)
+    users: tuple[User, ...] = ()
 
     @property
     def url(self) -> str:
@@ -52,6 +54,7 @@ class NatsNode:
 
     def start(self, routes: list[int], users: tuple[User, ...] = ()) -> None:
         """Start it (its routes: the other nodes' cluster ports, none for a single node)."""
+        self.routes, self.users = routes, users
         store = self.folder / f"store-{self.name}"
         store.mkdir(parents=True, exist_ok=True)
         conf = [f'server_name: "{self.name}"', f'listen: "127.0.0.1:{self.port}"',
@@ -79,6 +82,18 @@ class NatsNode:
                              timeout=0.5).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def restart(self) -> None:
+        """Start it again, as it was (a memory stream on it is gone)."""
+        self.start(self.routes, self.users)
+
+    def clients(self) -> list[str]:
+        """The names of the clients connected to it now."""
+        try:
+            connz = httpx.get(f"http://127.0.0.1:{self.http_port}/connz", timeout=2).json()
+        except httpx.HTTPError:
+            return []
+        return [str(c.get("name", "")) for c in connz.get("connections") or []]
 
     def stop(self, kill: bool = False) -> None:
         """Stop it (SIGKILL when `kill`: a node that dies)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ def start_edge(tmp: Path, engine_url: str, extra: str = "", wait: bool = True) -
                              wait=wait)
 
 
-def status(proc: Broadcaster) -> dict[str, object]:
+def status(proc: Broadcaster) -> dict[str, Any]:
     return dict(httpx.get(proc.url + "/status", timeout=5).json())
 
 
