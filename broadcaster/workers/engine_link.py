@@ -63,8 +63,15 @@ def connect_options(engine: EngineConfig, address: EngineAddress, name: str,
 
 
 def _quiet_errors(what: str) -> Callable[[Exception], Awaitable[None]]:
+    """Log the client's errors, each only when it differs from the one before (a server
+    that is away fails every reconnection the same way)."""
+    last = [""]
+
     async def on_error(exc: Exception) -> None:
-        logger.warning("%s: engine: %s", what, exc or type(exc).__name__)
+        text = str(exc) or type(exc).__name__
+        if text != last[0]:
+            last[0] = text
+            logger.warning("%s: engine: %s", what, text)
     return on_error
 
 
@@ -86,9 +93,13 @@ async def connect(engine: EngineConfig, address: EngineAddress, name: str,
     delay = FIRST_RETRY_S
     while True:
         try:
-            client = await nats.connect(**options, error_cb=_quiet_errors(name),
+            # One try per server here (the back-off is ours); once connected, the client
+            # reconnects by itself, forever.
+            client = await nats.connect(**(options | {"max_reconnect_attempts": 1}),
+                                        error_cb=_quiet_errors(name),
                                         disconnected_cb=disconnected,
                                         reconnected_cb=reconnected)
+            client.options["max_reconnect_attempts"] = -1
         except (OSError, TimeoutError, nats.errors.Error) as exc:
             logger.warning("%s: the engine at %s is not reachable (%s); trying again in "
                            "%g s", name, ",".join(address.servers),

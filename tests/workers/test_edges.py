@@ -114,3 +114,34 @@ def test_the_capture_node_restarting_is_a_restart_gap_on_the_edge(
             second.stop()
     finally:
         edge.stop()
+
+
+def test_nodes_started_before_the_engine_wait_for_it_and_never_crash(tmp_path: Path) -> None:
+    engine = NatsCluster(tmp_path / "nats")
+    capture = start_broadcaster(tmp_path, "--source", "tone:440",
+                                config=capture_config(engine.url))
+    edge = start_edge(tmp_path, engine.url, wait=False)
+    try:
+        # The capture node serves its own listeners meanwhile; the edge answers, unhealthy.
+        assert len(receive(capture.url + "/audio/stream", 10).ids) == 10
+        wait_until(lambda: "trying again" in edge.log(), 10, "the edge to retry")
+        health = httpx.get(edge.url + "/healthz", timeout=5)
+        assert health.status_code == 503
+        assert httpx.get(edge.url + "/audio/stream", timeout=5).status_code == 503
+        engine.start()
+        wait_until(lambda: httpx.get(edge.url + "/healthz", timeout=5).status_code == 200,
+                   15, "the edge to find the engine")
+        assert len(receive(edge.url + "/audio/stream", 10).ids) == 10
+        assert edge.process.poll() is None and capture.process.poll() is None
+    finally:
+        edge.stop()
+        capture.stop()
+        engine.stop()
+
+
+def test_a_bad_credentials_file_stops_the_start_naming_the_key(tmp_path: Path) -> None:
+    edge = start_edge(tmp_path, "nats://127.0.0.1:4222",
+                      '[engine]\nuser = "edge"\npassword_file = "/nonexistent/pw"\n',
+                      wait=False)
+    assert edge.process.wait(20) == 2
+    assert "engine.password_file" in edge.log()
