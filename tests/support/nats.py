@@ -47,6 +47,7 @@ class NatsNode:
     process: subprocess.Popen[bytes] | None = None
     routes: list[int] = field(default_factory=list)
     users: tuple[User, ...] = ()
+    tls: tuple[Path, Path] | None = None  # (certificate, key): clients must use TLS
 
     @property
     def url(self) -> str:
@@ -65,6 +66,9 @@ class NatsNode:
             listed = ", ".join(f'"nats-route://127.0.0.1:{port}"' for port in routes)
             conf.append(f'cluster {{name: "test", listen: "127.0.0.1:{self.cluster_port}", '
                         f"routes: [{listed}]}}")
+        if self.tls is not None:
+            cert, key = self.tls
+            conf.append(f'tls {{cert_file: "{cert}", key_file: "{key}"}}')
         if users:
             conf.append("authorization {users: [" + ", ".join(u.conf() for u in users)
                         + "]}")
@@ -109,8 +113,9 @@ class NatsNode:
 class NatsCluster:
     """`size` nodes (1: a single server; 3: a cluster with replicated JetStream)."""
 
-    def __init__(self, folder: Path, size: int = 1, users: tuple[User, ...] = ()) -> None:
-        self.nodes = [NatsNode(f"n{i + 1}", folder) for i in range(size)]
+    def __init__(self, folder: Path, size: int = 1, users: tuple[User, ...] = (),
+                 tls: tuple[Path, Path] | None = None) -> None:
+        self.nodes = [NatsNode(f"n{i + 1}", folder, tls=tls) for i in range(size)]
         self.users = users
 
     @property
@@ -139,6 +144,7 @@ class NatsCluster:
             time.sleep(0.1)
 
     def stop(self) -> None:
+        """Stop every node."""
         for node in self.nodes:
             node.stop()
 
@@ -153,3 +159,13 @@ class NatsCluster:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.stop()
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (openssl), for a server that speaks TLS."""
+    cert, key = folder / "nats-cert.pem", folder / "nats-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key

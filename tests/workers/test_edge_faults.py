@@ -15,7 +15,7 @@ import httpx
 import nats
 
 from tests.conftest import Broadcaster, start_broadcaster, wait_until
-from tests.support.nats import NatsCluster, User
+from tests.support.nats import NatsCluster, User, self_signed
 from tests.support.sse_client import BackgroundListener
 from tests.workers.test_edges import STATION, capture_config, start_edge, status
 
@@ -162,6 +162,29 @@ def test_edges_may_only_read_and_a_publisher_with_an_edges_credentials_is_refuse
             # The edge's rights are enough for what it does: the backfill too.
             assert status(edge)["engine_backfilled"] > 0
             assert "failed" not in edge.log() and "cannot" not in capture.log()
+            for proc in (capture, edge):
+                assert "secret" not in proc.log()
+        finally:
+            edge.stop()
+            capture.stop()
+
+
+def test_nodes_speak_tls_to_the_engine_and_keep_their_secrets_out_of_the_log(
+        tmp_path: Path) -> None:
+    tmp_path.joinpath("nats").mkdir()
+    cert, key = self_signed(tmp_path / "nats")
+    with NatsCluster(tmp_path / "nats", users=(CAPTURE, EDGE), tls=(cert, key)) as engine:
+        url = engine.url.replace("nats://", "tls://")
+        capture = start_broadcaster(tmp_path, "--source", "tone:440", config=(
+            f'[engine]\npublish = "{url}/{STATION}"\ntls_ca_file = "{cert}"\n'
+            + credentials(tmp_path, CAPTURE)))
+        edge = start_broadcaster(
+            tmp_path, "--source", f"{url}/{STATION}",
+            config="[engine]\n" + credentials(tmp_path, EDGE) + f'tls_ca_file = "{cert}"\n')
+        try:
+            listener = TolerantListener(edge.url + "/audio/stream")
+            wait_until(lambda: len(listener.ids) > 5, 5, "frames over TLS")
+            listener.stop()
             for proc in (capture, edge):
                 assert "secret" not in proc.log()
         finally:
