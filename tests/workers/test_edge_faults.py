@@ -81,6 +81,8 @@ def json_state(event: object) -> str:
 
 def test_a_dead_node_of_a_three_node_cluster_costs_edges_on_the_others_no_frame(
         tmp_path: Path) -> None:
+    """The node the capture node is on dies: edges on the other nodes lose nothing; an
+    edge on the dead node moves to another and refills its hole from the stream."""
     with NatsCluster(tmp_path / "nats", size=3) as engine:
         capture = start_broadcaster(tmp_path, "--source", "tone:440", config=capture_config(
             engine.url, "stream_replicas = 3\n"))
@@ -91,7 +93,7 @@ def test_a_dead_node_of_a_three_node_cluster_costs_edges_on_the_others_no_frame(
                        "the capture node on a node")
             doomed = next(n for n in engine.nodes if "capture node" in n.clients())
             others = [n for n in engine.nodes if n is not doomed]
-            edges = [start_edge(tmp_path, node.url) for node in others]
+            edges = [start_edge(tmp_path, node.url) for node in [*others, doomed]]
             listeners = [TolerantListener(e.url + "/audio/stream") for e in edges]
             wait_until(lambda: all(len(x.ids) > 10 for x in listeners), 5, "edges to serve")
             doomed.stop(kill=True)
@@ -102,6 +104,8 @@ def test_a_dead_node_of_a_three_node_cluster_costs_edges_on_the_others_no_frame(
                 listener.stop()
                 assert consecutive(listener.ids), "an edge lost frames"
                 assert not listener.named("gap")
+            moved = status(edges[-1])
+            assert moved["engine_holes"] == 0 and moved["engine_connected"] is True
         finally:
             for listener in listeners:
                 with contextlib.suppress(AssertionError):
