@@ -122,23 +122,15 @@ def start_publisher(config: Config, station: Station) -> asyncio.Task[None]:
 
 
 async def _run_edge(config: Config, web_root: Path) -> None:
-    """An edge (source.spec is the engine): signals, https, then edge_node.py."""
+    """An edge (source.spec is the engine): https when asked, then edge_node.py."""
     from broadcaster.edge_node import run_edge
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     with contextlib.ExitStack() as sockets:
         tls: TlsSocket | None = None
         if config.tls.enabled:
             tls = await asyncio.to_thread(tls_listening_socket, config)
             sockets.enter_context(contextlib.closing(tls.sock))
-        try:
-            await run_edge(config, web_root, stop, tls)
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+        await run_edge(config, web_root, tls)
 
 
 def mqtt_sensor(config: Config) -> MqttSensor | None:
