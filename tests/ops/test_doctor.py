@@ -13,8 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from broadcaster.config import Config, ServerConfig, load_config
-from broadcaster.ops.doctor import check_alsa, check_config, check_port, pulse_sockets
+from broadcaster.config import Config, ServerConfig, config_from_dict, load_config
+from broadcaster.ops.doctor import (
+    check_alsa,
+    check_config,
+    check_engine,
+    check_port,
+    pulse_sockets,
+)
 from broadcaster.ops.findings import Verdict
 from tests.conftest import ROOT, free_port, no_device_env
 from tests.ops.test_urls import read_terminal
@@ -222,3 +228,18 @@ def test_alsa_lists_the_sound_cards(
         assert finding.details == details
     else:
         assert finding.summary.endswith("ALSA sees no sound card")
+
+
+def test_an_edge_is_checked_for_its_engine_not_for_a_microphone() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        config = config_from_dict({"source": {"spec": f"nats://127.0.0.1:{port}/ward"}})
+        assert check_engine(config).verdict is Verdict.OK
+    finding = check_engine(config)  # nothing listens there any more
+    assert finding.verdict is Verdict.PROBLEM and "answers" in finding.summary
+    unreadable = config_from_dict({"source": {"spec": f"nats://127.0.0.1:{port}/ward"},
+                                   "engine": {"user": "edge",
+                                              "password_file": "/nonexistent/pw"}})
+    assert "engine.password_file" in check_engine(unreadable).summary
