@@ -59,8 +59,8 @@ def arrivals(probe: BackgroundListener) -> dict[int, float]:
 
 def run(nodes: int, edges: int, listeners: int, seconds: float, kill_edge: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-nats-"))
-    limits = (f"[server]\nmax_listeners = {listeners + 20}\n"
-              f"max_listeners_per_ip = {listeners + 20}\n")
+    most = listeners * (edges + 1) + 20  # an edge may take a dead edge's listeners
+    limits = f"[server]\nmax_listeners = {most}\nmax_listeners_per_ip = {most}\n"
     with NatsCluster(work / "nats", size=nodes) as cluster:
         urls = [u.replace("nats://", "") for u in cluster.urls]
         capture = start_broadcaster(
