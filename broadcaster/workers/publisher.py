@@ -66,7 +66,9 @@ class EnginePublisher:
         self._news.set()
 
     def _state(self, _: BroadcastState) -> None:
-        self._announce()
+        # Soon, not now: the announcement reads the health, which catches capture up, and
+        # this runs in the middle of the fan-out's change of state.
+        asyncio.get_running_loop().call_soon(self._announce)
 
     # -- lifetime -------------------------------------------------------------------------
     async def run(self) -> None:
