@@ -12,7 +12,8 @@ from broadcaster.audio import preflight
 from broadcaster.audio.devices import PortAudio, describe_auto
 from broadcaster.audio.encoder import EncoderError
 from broadcaster.audio.sources import SourceError
-from broadcaster.config import Config, ConfigError, load_config, with_overrides
+from broadcaster.config import Config, ConfigError
+from broadcaster.config_file import load_config, with_overrides
 
 logger = logging.getLogger("broadcaster")
 
@@ -22,7 +23,8 @@ def _add_config_flags(parser: argparse.ArgumentParser, host_help: str, port_help
     """The flags both command lines take, which `config_from_args` reads."""
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
     parser.add_argument("--source", metavar="SPEC",
-                        help="auto | mic | mic:NAME|INDEX | tone | tone:HZ | file:PATH")
+                        help="auto | mic | mic:NAME|INDEX | tone | tone:HZ | file:PATH | "
+                             "nats://HOST:PORT/STATION (an edge)")
     parser.add_argument("--host", metavar="H", help=host_help)
     parser.add_argument("--port", type=int, metavar="P", help=port_help)
 
@@ -119,12 +121,16 @@ def main(argv: list[str] | None = None) -> int:
             preflight.begin()  # PortAudio's trial start runs while the server's modules load
         from broadcaster.ops.tls import TlsError
         from broadcaster.server import run  # keeps --help/config checks light
+        from broadcaster.workers.engine_link import EngineSetupError
 
         try:
             asyncio.run(run(config, reload_config=lambda: config_from_args(args)))
         except TlsError as exc:
             logger.error("%s", exc)
             return 1
+        except EngineSetupError as exc:
+            logger.error("%s", exc)
+            return 2
     except (SourceError, EncoderError, FileNotFoundError) as exc:
         logger.error("%s", exc)
         return 1

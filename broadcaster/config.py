@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import re
-import tomllib
-from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from broadcaster.core import opus
 from broadcaster.core.activity import ActivityPolicy
+from broadcaster.core.engine import EngineAddress, EngineError
 from broadcaster.core.source_spec import SourceSpec, SourceSpecError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -254,6 +251,62 @@ class ArchiveConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """The engine between machines (NATS): where the capture node publishes, how nodes
+    prove who they are, and how much the engine keeps for edges to backfill."""
+
+    publish: str = ""  # nats://HOST:PORT/STATION: this capture node feeds edges through it
+    creds_file: str = ""  # a NATS credentials file (JWT and seed)
+    user: str = ""
+    password_file: str = ""  # the user's password, alone in a file
+    tls_ca_file: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    stream_storage: str = "memory"
+    stream_max_age_s: float = 30.0
+    stream_max_msgs: int = 10000
+    stream_replicas: int = 1
+    buffer_frames: int = 250
+    heartbeat_s: float = 1.0
+    offline_after_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.publish:
+            try:
+                EngineAddress.parse(self.publish)
+            except EngineError as exc:
+                raise ConfigError(f"engine.publish is invalid: {exc}") from None
+        for key in ("creds_file", "user", "password_file", "tls_ca_file", "tls_cert_file",
+                    "tls_key_file"):
+            value = getattr(self, key)
+            _check(value == value.strip() and value.isprintable(), f"engine.{key}",
+                   "(hidden)" if key == "user" else value,
+                   "printable text without surrounding spaces, or empty")
+        if bool(self.user) != bool(self.password_file):
+            raise ConfigError("engine.user and engine.password_file go together")
+        if self.creds_file and self.user:
+            raise ConfigError("engine.creds_file and engine.user are two ways to log in: "
+                              "use one")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("engine.tls_cert_file and engine.tls_key_file go together")
+        _check(self.stream_storage in ("memory", "file"), "engine.stream_storage",
+               self.stream_storage, '"memory" or "file"')
+        _check(1.0 <= self.stream_max_age_s <= 3600.0, "engine.stream_max_age_s",
+               self.stream_max_age_s, "1 to 3600 s")
+        _check(100 <= self.stream_max_msgs <= 10_000_000, "engine.stream_max_msgs",
+               self.stream_max_msgs, "100 to 10000000")
+        _check(self.stream_replicas in (1, 3, 5), "engine.stream_replicas",
+               self.stream_replicas, "1, 3 or 5")
+        _check(10 <= self.buffer_frames <= 100_000, "engine.buffer_frames",
+               self.buffer_frames, "10 to 100000")
+        _check(0.1 <= self.heartbeat_s <= 30.0, "engine.heartbeat_s", self.heartbeat_s,
+               "0.1 to 30 s")
+        _check(2 * self.heartbeat_s <= self.offline_after_s <= 300.0,
+               "engine.offline_after_s", self.offline_after_s,
+               f"at least twice engine.heartbeat_s ({self.heartbeat_s:g}) and at most 300 s")
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     """What the service logs."""
 
@@ -276,80 +329,15 @@ class Config:
     tls: TlsConfig = field(default_factory=TlsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def __post_init__(self) -> None:
         _check(self.tls.port != self.server.port, "tls.port", self.tls.port,
                f"a port other than server.port ({self.server.port})")
-
-
-_SECTIONS: dict[str, type[Any]] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
-
-
-def _did_you_mean(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _coerce(key: str, type_name: str, value: object) -> object:
-    """Check a TOML value against a field's declared type; ints are accepted as floats."""
-    if type_name == "bool":
-        ok = isinstance(value, bool)
-    elif type_name == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif type_name == "float":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value  # type: ignore[arg-type]
-    else:
-        ok = isinstance(value, str)
-    if not ok:
-        raise ConfigError(f"{key} = {value!r} is invalid: expected a {type_name}")
-    return value
-
-
-def _build_section(name: str, table: object) -> Any:
-    cls = _SECTIONS[name]
-    if not isinstance(table, dict):
-        raise ConfigError(f"[{name}] must be a table of keys, got {table!r}")
-    known = {f.name: f for f in fields(cls)}
-    values: dict[str, object] = {}
-    for key, value in table.items():
-        if key not in known:
-            raise ConfigError(f"unknown key {name}.{key}{_did_you_mean(key, list(known))}")
-        values[key] = _coerce(f"{name}.{key}", str(known[key].type), value)
-    return cls(**values)
-
-
-def config_from_dict(data: dict[str, Any]) -> Config:
-    """Build a validated Config from parsed TOML (a dict of section tables)."""
-    sections: dict[str, Any] = {}
-    for name, table in data.items():
-        if name not in _SECTIONS:
-            raise ConfigError(f"unknown section [{name}]{_did_you_mean(name, list(_SECTIONS))}")
-        sections[name] = _build_section(name, table)
-    return Config(**sections)
-
-
-def load_config(path: Path | None) -> Config:
-    """Load a TOML config file; None gives the defaults."""
-    if path is None:
-        return Config()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} does not exist") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    return config_from_dict(data)
-
-
-def with_overrides(config: Config, overrides: dict[str, object]) -> Config:
-    """Return config with dotted keys ("server.port") replaced, validated like the file."""
-    for dotted, value in overrides.items():
-        section_name, _, key = dotted.partition(".")
-        section = getattr(config, section_name)
-        merged = {f.name: getattr(section, f.name) for f in fields(section)} | {key: value}
-        config = replace(config, **{section_name: _build_section(section_name, merged)})
-    return config
+        if self.engine.publish and self.source.source.kind == "engine":
+            raise ConfigError("engine.publish is set, but source.spec is the engine: an "
+                              "edge relays the engine, it does not publish to it")
+        if self.source.source.kind == "engine" and self.server.workers:
+            raise ConfigError("server.workers must be 0 on an edge (source.spec is the "
+                              "engine): run more edges instead")

@@ -143,6 +143,28 @@ def open_recorder(config: Config) -> tuple[ArchiveRecorder | None, str]:
     return recorder, ""
 
 
+def start_publisher(config: Config, station: Station) -> asyncio.Task[None]:
+    """Feed edges through the engine (workers/publisher.py): every frame, as it comes."""
+    from broadcaster.workers.publisher import EnginePublisher  # nats: only then
+
+    publisher = EnginePublisher(config, station.fanout, station.health)
+    station.relayed = True
+    station.reporters.append(publisher.counters)
+    return asyncio.create_task(publisher.run(), name="engine publisher")
+
+
+async def _run_edge(config: Config, web_root: Path) -> None:
+    """An edge (source.spec is the engine): https when asked, then edge_node.py."""
+    from broadcaster.edge_node import run_edge
+
+    with contextlib.ExitStack() as sockets:
+        tls: TlsSocket | None = None
+        if config.tls.enabled:
+            tls = await asyncio.to_thread(tls_listening_socket, config)
+            sockets.enter_context(contextlib.closing(tls.sock))
+        await run_edge(config, web_root, tls)
+
+
 def mqtt_sensor(config: Config) -> MqttSensor | None:
     """The sound sensor for the configured MQTT broker, or None (said why) when its password
     file cannot be read."""
@@ -170,6 +192,16 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
     """
     if not (web_root / "index.html").is_file():
         raise FileNotFoundError(f"the listener page is missing: {web_root / 'index.html'}")
+    if config.source.source.kind == "engine" or config.engine.publish:
+        from broadcaster.core.engine import EngineAddress
+        from broadcaster.workers.engine_link import connect_options
+
+        # Credential and TLS files are checked now: a bad one stops the start, naming it.
+        connect_options(config.engine, EngineAddress.parse(
+            config.engine.publish or config.source.spec), "check")
+    if config.source.source.kind == "engine":
+        await _run_edge(config, web_root)
+        return
     notifier = Notifier()
     server = config.server
     wanted = server.max_listeners + FILES_BESIDES_LISTENERS
@@ -199,6 +231,8 @@ async def run(config: Config, web_root: Path = WEB_ROOT,
             station.sound.restore(recorder.episodes)
             station.sound.taps.append(recorder.note_episode)
         hooks = start_hooks(config, station)
+        if config.engine.publish:
+            hooks.append(start_publisher(config, station))
         stop = asyncio.Event()
         signals = _Signals(stop, Reloader(station, reload_config, notifier)
                            if reload_config else None)

@@ -50,7 +50,8 @@ class Station:
         self.fanout = Fanout.for_config(config, first_seq,
                                         state=BroadcastState("stopped", source.name))
         self.capture = CaptureSupervisor(config, source, self._publish, self._capture_changed,
-                                         wanted=lambda: self.listeners > 0, renew=renew)
+                                         wanted=lambda: self.listeners > 0 or self.relayed,
+                                         renew=renew)
         alerts = config.alerts
         self.sound = SoundWatch(alerts.policy() if alerts.enabled else None,
                                 config.audio.frame_ms)
@@ -60,6 +61,8 @@ class Station:
         self.reporters: list[Callable[[], dict[str, Any]]] = []
         # Listeners served elsewhere (worker processes): set by whoever serves them.
         self.listeners_elsewhere: Callable[[], int] = lambda: 0
+        # Frames go on to other machines (the engine) as they come, listened to or not.
+        self.relayed = False
         self._tasks: list[asyncio.Task[None]] = []
         self._shutdown = False
         self.started_monotonic = time.monotonic()

@@ -5,7 +5,8 @@
 #   scripts/setup.sh          runtime only
 #   scripts/setup.sh --dev    also what the test suite needs (PulseAudio, Chromium, Firefox ESR,
 #                             WebKitGTK's WebDriver and MiniBrowser, Xvfb, Node.js, dev extras, the
-#                             type checker and puppeteer-core in tools/node_modules)
+#                             type checker and puppeteer-core in tools/node_modules, nats-server
+#                             for the edges' tests)
 #   scripts/setup.sh --bench  also what `python -m bench.peers` compares with (Icecast2, DarkIce, snapserver)
 set -euo pipefail
 
@@ -26,7 +27,7 @@ runtime_pkgs=(python3 python3-venv python3-dev gcc libopus0 portaudio19-dev liba
 # The page is tested in three engines: Chromium, Firefox ESR and WebKitGTK (WebKitWebDriver
 # drives its MiniBrowser, which needs a display: Xvfb). Debian's builds, never a download.
 dev_pkgs=(pulseaudio pulseaudio-utils chromium firefox-esr webkit2gtk-driver xvfb nodejs systemd
-          iproute2 mosquitto ffmpeg opus-tools)
+          iproute2 mosquitto ffmpeg opus-tools nats-server)
 bench_pkgs=(icecast2 darkice snapserver)
 
 as_root() {

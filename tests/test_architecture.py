@@ -13,7 +13,7 @@ PACKAGE = ROOT / "broadcaster"
 MAX_LINES = 400
 
 # Outside libraries that do I/O, run threads or an event loop.
-IO = {"asyncio", "threading", "socket", "subprocess", "os", "time", "select", "signal",
+IO = {"asyncio", "threading", "socket", "subprocess", "os", "time", "select", "signal", "nats",
       "ctypes", "fcntl", "multiprocessing", "pyaudio", "opuslib", "quart", "hypercorn", "h11",
       "h2", "werkzeug", "cryptography", "ifaddr", "segno"}
 SERVING = {"quart", "hypercorn", "h11", "h2", "werkzeug"}
@@ -34,14 +34,14 @@ LAYERS: dict[str, tuple[set[str], set[str]]] = {
     # HTTP: the app and everything that touches Hypercorn. Knows no device.
     "web": ({"core", "stream", "web", "archive", "ops", "config"}, AUDIO_LIBS | {"threading"}),
     # Worker processes and machines beyond this one: they never load the capture stack.
-    "workers": ({"core", "stream", "web", "workers", "ops", "config"}, AUDIO_LIBS),
+    "workers": ({"core", "stream", "web", "workers", "ops", "config", "config_file"}, AUDIO_LIBS),
     # Hooks: what the broadcast tells other systems (a webhook, home automation).
     "hooks": ({"core", "hooks", "config"}, AUDIO_LIBS | SERVING | {"threading"}),
     # Operations: diagnosis, sockets and TLS, addresses, the service manager, reloads.
     "ops": ({"core", "audio", "ops", "config"}, SERVING),
 }
 # Top-level modules that are not wiring: config is pure and everything reads it.
-TOP_LEVEL_RULES = {"config.py": ({"core", "config"}, IO)}
+TOP_LEVEL_RULES = {"config.py": ({"core", "config"}, IO), "config_file.py": ({"config"}, IO)}
 
 
 def imports_of(path: Path) -> tuple[set[str], set[str]]:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from broadcaster.config import Config, ConfigError, config_from_dict, load_config, with_overrides
+from broadcaster.config import Config, ConfigError
+from broadcaster.config_file import config_from_dict, load_config, with_overrides
 
 CONFIG_FILE = Path(__file__).resolve().parent.parent / "configs" / "broadcaster.toml"
 
@@ -105,3 +108,21 @@ def test_https_is_off_unless_a_port_is_set() -> None:
                                        "key_file": "/k.pem", "state_dir": "~/tls"}})
     assert config.tls.enabled is True
     assert (config.tls.cert_file, config.tls.key_file) == ("/c.pem", "/k.pem")
+
+
+@pytest.mark.parametrize(("table", "key"), [
+    ({"engine": {"publish": "nats://host:4222"}}, "engine.publish"),
+    ({"engine": {"user": "edge"}}, "engine.password_file"),
+    ({"engine": {"stream_storage": "disk"}}, "engine.stream_storage"),
+    ({"engine": {"heartbeat_s": 2.0, "offline_after_s": 3.0}}, "engine.offline_after_s"),
+    ({"source": {"spec": "nats://host/bad.name"}}, "source.spec"),
+    ({"source": {"spec": "nats://h/S"}, "engine": {"publish": "nats://h/S"}}, "engine.publish"),
+])
+def test_engine_settings_are_checked_naming_the_key(table: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        config_from_dict(table)
+
+
+def test_an_edge_is_configured_by_its_source() -> None:
+    config = config_from_dict({"source": {"spec": "nats://a:4222,b:4222/ward"}})
+    assert config.source.source.kind == "engine"

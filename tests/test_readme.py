@@ -7,7 +7,8 @@ import tomllib
 from dataclasses import MISSING, fields
 from pathlib import Path
 
-from broadcaster.config import Config, config_from_dict
+from broadcaster.config import Config
+from broadcaster.config_file import config_from_dict
 from tests.conftest import ROOT
 
 README = ROOT / "README.md"

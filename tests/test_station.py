@@ -16,7 +16,8 @@ from hypercorn.config import Config as HypercornConfig
 
 from broadcaster.audio.sources.tone import tone_source
 from broadcaster.audio.supervisor import CATCH_UP_S
-from broadcaster.config import Config, config_from_dict
+from broadcaster.config import Config
+from broadcaster.config_file import config_from_dict
 from broadcaster.server import WEB_ROOT
 from broadcaster.station import Station
 from broadcaster.web.app import create_app

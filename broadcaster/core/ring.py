@@ -69,6 +69,15 @@ class FrameRing:
         self._slots[seq % self._capacity] = wire
         self._next_seq = seq + 1
 
+    def skip_to(self, seq: int) -> None:
+        """Move the live edge to `seq`: the frames before it that never came (a copy of
+        another process's ring with a hole) read as nothing."""
+        if seq < self._next_seq:
+            raise ValueError(f"cannot skip back to {seq}: the live edge is {self._next_seq}")
+        for missing in range(max(self._next_seq, seq - self._capacity), seq):
+            self._slots[missing % self._capacity] = b""
+        self._next_seq = seq
+
     def holds(self, seq: int) -> bool:
         """Whether frame `seq` is still in the ring."""
         return self.oldest_seq <= seq < self._next_seq

@@ -1,11 +1,14 @@
-"""The `--source` spec: which PCM source to broadcast (auto, mic, tone, file)."""
+"""The `--source` spec: which PCM source to broadcast (auto, mic, tone, file), or the engine
+an edge relays (nats://HOST:PORT/STATION)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-SourceKind = Literal["auto", "mic", "tone", "file"]
+from broadcaster.core.engine import EngineAddress, EngineError
+
+SourceKind = Literal["auto", "mic", "tone", "file", "engine"]
 DEFAULT_TONE_HZ = 440.0
 TONE_RANGE_HZ = (20.0, 20000.0)
 
@@ -19,7 +22,7 @@ class SourceSpec:
     """A parsed source spec.
 
     `device` is the mic's index or part of its name ("" = the default input device),
-    `tone_hz` the tone's frequency, `path` the WAV file.
+    `tone_hz` the tone's frequency, `path` the WAV file or the engine's address (an edge).
     """
 
     kind: SourceKind
@@ -29,7 +32,14 @@ class SourceSpec:
 
     @classmethod
     def parse(cls, text: str) -> SourceSpec:
-        """Parse `auto`, `mic`, `mic:NAME|INDEX`, `tone`, `tone:HZ` or `file:PATH`."""
+        """Parse `auto`, `mic`, `mic:NAME|INDEX`, `tone`, `tone:HZ`, `file:PATH` or
+        `nats://HOST:PORT/STATION`."""
+        if text.strip().startswith(("nats://", "tls://")):
+            try:
+                EngineAddress.parse(text)
+            except EngineError as exc:
+                raise SourceSpecError(f"engine address: {exc}") from None
+            return cls("engine", path=text.strip())
         kind, sep, arg = text.strip().partition(":")
         if kind == "auto" and not sep:
             return cls("auto")
@@ -53,7 +63,8 @@ class SourceSpec:
                 raise SourceSpecError("file: needs a path to a WAV file after ':'")
             return cls("file", path=arg)
         raise SourceSpecError(
-            f"unknown source {text!r}: use auto, mic, mic:NAME, tone, tone:HZ or file:PATH"
+            f"unknown source {text!r}: use auto, mic, mic:NAME, tone, tone:HZ, file:PATH or "
+            "nats://HOST:PORT/STATION"
         )
 
     def __str__(self) -> str:
@@ -63,4 +74,6 @@ class SourceSpec:
             return f"tone:{self.tone_hz:g}"
         if self.kind == "file":
             return f"file:{self.path}"
+        if self.kind == "engine":
+            return self.path
         return "auto"

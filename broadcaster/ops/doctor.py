@@ -288,6 +288,38 @@ def check_archive(config: Config) -> Finding:
                    (f"it holds {held >> 20} MB; the disk has {usage.free >> 20} MB free",))
 
 
+def check_engine(config: Config) -> Finding:
+    """The engine between machines (an edge's source, or where the capture node
+    publishes): its servers answer, and the credential files can be read."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from broadcaster.core.engine import EngineAddress
+
+    engine = config.engine
+    address = EngineAddress.parse(engine.publish or config.source.spec)
+    for key in ("creds_file", "password_file", "tls_ca_file", "tls_cert_file", "tls_key_file"):
+        path = getattr(engine, key)
+        if path and not os.access(path, os.R_OK):
+            return Finding("engine", Verdict.PROBLEM, f"engine.{key} {path} cannot be read",
+                           fix="give a file this user can read (mode 0600, owned by it)")
+    answering = []
+    for server in address.servers:
+        url = urlsplit(server)
+        try:
+            socket.create_connection((url.hostname or "", url.port or 4222), timeout=2).close()
+            answering.append(server)
+        except OSError:
+            pass
+    if not answering:
+        return Finding("engine", Verdict.PROBLEM,
+                       f"no server of {', '.join(address.servers)} answers",
+                       fix="start nats-server there (see docs/scaling.md), or correct the "
+                           "address; the broadcaster waits for it, but serves no edge meanwhile")
+    return Finding("engine", Verdict.OK, f"{', '.join(answering)} answers (station "
+                                         f"{address.station})")
+
+
 def diagnose(load: Callable[[], Config], fallback: Callable[[], Config], origin: str,
              seconds: float, out: TextIO) -> int:
     """Run every check, printing as it goes; 0 when broadcasting would work, else 1.
@@ -309,6 +341,12 @@ def diagnose(load: Callable[[], Config], fallback: Callable[[], Config], origin:
 
     finding, config = check_config(load, origin, fallback)
     report(finding)
+    if config.source.source.kind == "engine" or config.engine.publish:
+        report(check_engine(config))
+    if config.source.source.kind == "engine":  # an edge: no device, no encoder
+        report(check_port(config.server))
+        out.write(format_summary(findings) + "\n")
+        return 1 if any(f.verdict is Verdict.PROBLEM for f in findings) else 0
     finding, pa = check_portaudio()
     report(finding)
     report(check_alsa())

@@ -156,6 +156,11 @@ class Fanout:
         for tap in self.frame_taps:
             tap(seq, wire)
 
+    def skip_to(self, seq: int) -> None:
+        """Frames up to `seq` will never come: the next one published is `seq`."""
+        self.ring.skip_to(seq)
+        self._reads.clear()
+
     def wake(self) -> None:
         """Serve every listener (a state change, a heartbeat tick, shutdown)."""
         for news in self._groups:

@@ -18,12 +18,14 @@ import socket
 import sys
 from pathlib import Path
 
-from broadcaster.config import Config, config_from_dict
+from broadcaster.config import Config
+from broadcaster.config_file import config_from_dict
 from broadcaster.core.telemetry import TelemetryStore
 from broadcaster.ops.tls import TlsFiles, TlsSocket
 from broadcaster.web.app import create_app
 from broadcaster.web.archive_routes import archive_routes
 from broadcaster.web.hypercorn_internals import serve_http
+from broadcaster.workers.hub_link import HubLink
 from broadcaster.workers.relay import Relay
 
 logger = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ async def serve(config: Config, listen_fd: int, feed_fd: int, web_root: Path,
         TlsFiles(Path(config.tls.cert_file), Path(config.tls.key_file)))
     reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=feed_fd))
     telemetry = TelemetryStore(config.server.max_listeners, config.server.max_listeners_per_ip)
-    relay = Relay(config, reader, writer, telemetry)
+    relay = Relay(config, HubLink(reader, writer, telemetry))
     feeding = asyncio.create_task(relay.run())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -82,7 +82,9 @@ def test_a_replay_from_a_moment_plays_what_was_live_then(
     at_ms = json.loads(clock.data)["capture_ms"]
     got = collect(proc.url + f"/audio/stream?from_ms={int(at_ms)}", 1.0)
     target = json.loads(clock.data)["id"]
-    assert got.ids[0] == pytest.approx(target, abs=1)
+    # A page keeps its first frame's capture time; the others are counted on from it, and a
+    # busy machine stamps frames a few ms unevenly: within a few frames.
+    assert got.ids[0] == pytest.approx(target, abs=3)
     heard = live_packets(live)
     assert all(heard[seq] == packet for seq, packet in got.frames)
     replayed = decode_packets(got.packets[5:30]).astype(np.float64)

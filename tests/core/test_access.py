@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from broadcaster.audio.sources.tone import tone_source
-from broadcaster.config import config_from_dict
+from broadcaster.config_file import config_from_dict
 from broadcaster.core.access import basic_password, bearer_token, is_loopback, matches
 from broadcaster.core.backoff import BackoffPolicy, FailureBackoff
 from broadcaster.core.limits import Admission

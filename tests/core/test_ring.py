@@ -106,3 +106,18 @@ def test_a_ring_joining_an_epoch_late_holds_only_what_it_was_given() -> None:
 def test_a_ring_cannot_start_before_its_epoch() -> None:
     with pytest.raises(ValueError, match="before the epoch"):
         FrameRing(8, first_seq=100, start_seq=99)
+
+
+def test_a_skipped_stretch_reads_as_nothing_never_as_older_frames() -> None:
+    ring = FrameRing(4, first_seq=10)
+    for seq in range(10, 14):
+        ring.append(seq, b"%d;" % seq)
+    ring.skip_to(16)
+    ring.append(16, b"16;")
+    assert ring.read(14).data == b"16;" and ring.read(14).lost == 0
+    assert ring.read(13).data == b"13;16;"
+    ring.skip_to(1000)  # far past the ring: nothing of before is read again
+    ring.append(1000, b"1000;")
+    assert ring.read(997).data == b"1000;"
+    with pytest.raises(ValueError, match="skip back"):
+        ring.skip_to(5)

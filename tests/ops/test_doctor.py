@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from broadcaster.config import ArchiveConfig, Config, ServerConfig, load_config
+from broadcaster.config import ArchiveConfig, Config, ServerConfig
+from broadcaster.config_file import config_from_dict, load_config
 from broadcaster.ops.doctor import (
     check_alsa,
     check_archive,
     check_config,
+    check_engine,
     check_port,
     pulse_sockets,
 )
@@ -241,3 +243,18 @@ def test_the_archive_check_says_where_it_records_or_why_it_cannot(tmp_path: Path
     assert "archive.dir" in gone.summary
     off = finding(enabled=False)
     assert off.verdict is Verdict.INFO and "archive.enabled = false" in off.summary
+
+
+def test_an_edge_is_checked_for_its_engine_not_for_a_microphone() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        config = config_from_dict({"source": {"spec": f"nats://127.0.0.1:{port}/ward"}})
+        assert check_engine(config).verdict is Verdict.OK
+    finding = check_engine(config)  # nothing listens there any more
+    assert finding.verdict is Verdict.PROBLEM and "answers" in finding.summary
+    unreadable = config_from_dict({"source": {"spec": f"nats://127.0.0.1:{port}/ward"},
+                                   "engine": {"user": "edge",
+                                              "password_file": "/nonexistent/pw"}})
+    assert "engine.password_file" in check_engine(unreadable).summary

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from broadcaster.config import config_from_dict
+from broadcaster.config_file import config_from_dict
 from broadcaster.ops.reload import changed_keys, plan_reload
 from tests.conftest import start_broadcaster, wait_until
 from tests.support.signal_tools import decode_packets, dominant_frequency

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, Request, expect
 
 from broadcaster.audio.sources.tone import tone_source
-from broadcaster.config import config_from_dict
+from broadcaster.config_file import config_from_dict
 from broadcaster.server import WEB_ROOT
 from broadcaster.station import Station
 from broadcaster.web.app import create_app

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from broadcaster.config import Config, ConfigError, config_from_dict
+from broadcaster.config import Config, ConfigError
+from broadcaster.config_file import config_from_dict
 from broadcaster.web.app import BadRequestError, parse_backlog_ms, parse_last_id
 from tests.conftest import Broadcaster, start_broadcaster
 from tests.support.sse_client import BackgroundListener

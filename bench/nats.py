@@ -1,0 +1,147 @@
+"""Edges fed through NATS: the engine's lag, and an edge's listeners' lag against the
+capture node's.
+
+    .venv/bin/python -m bench.nats                        # 3 NATS nodes, 2 edges, 200 each
+    .venv/bin/python -m bench.nats --nodes 1 --edges 1 --listeners 50 --seconds 20
+    .venv/bin/python -m bench.nats --edges 5 --listeners 200 --kill-edge   # one dies mid-run
+
+A real NATS cluster on 127.0.0.1 (replicated stream when 3 nodes), a capturing broadcaster
+(tone, 20 ms frames) publishing to it, edges each on another NATS node, and `--listeners`
+SSE listeners on the capture node and on every edge (bench/fanout.py's clients, in their
+own processes). Prints:
+
+- engine lag: from the capture node's ring to an edge's ring, per frame that carries a
+  `clock` event (once a second): the edge's `server_ms` minus the capture node's, for the
+  same id (one machine, one clock);
+- arrival delay: per frame, when a probe listener on an edge got it minus when the probe
+  on the capture node got it (engine lag plus the difference of the two deliveries);
+- delivery lag of each node's listeners (receipt minus their node's `server_ms` stamp),
+  p50 and p99, frames lost, and each process's CPU.
+
+With `--kill-edge`, the first edge is killed halfway: its listeners resume on the next
+edge with `Last-Event-ID` (bench/failover.py); what they lost is counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.failover import failover_process
+from tests.support.nats import NatsCluster
+from tests.support.procstat import cpu_seconds
+from tests.support.server import Broadcaster, start_broadcaster
+from tests.support.sse_client import BackgroundListener
+
+STATION = "bench"
+
+
+def pick(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def clocks(probe: BackgroundListener) -> dict[int, float]:
+    """id → server_ms of the clock events a probe got."""
+    return {int(d["id"]): float(d["server_ms"]) for d in
+            (json.loads(e.data) for e in probe.named("clock"))}
+
+
+def arrivals(probe: BackgroundListener) -> dict[int, float]:
+    """id → when (monotonic s) a probe got the frame."""
+    return {int(e.id or -1): at for at, e in probe.events if e.event == "message"}
+
+
+def run(nodes: int, edges: int, listeners: int, seconds: float, kill_edge: bool) -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-nats-"))
+    most = listeners * (edges + 1) + 20  # an edge may take a dead edge's listeners
+    limits = f"[server]\nmax_listeners = {most}\nmax_listeners_per_ip = {most}\n"
+    with NatsCluster(work / "nats", size=nodes) as cluster:
+        urls = [u.replace("nats://", "") for u in cluster.urls]
+        capture = start_broadcaster(
+            work, "--source", "tone", "--log-level", "warning", config=limits
+            + f'[engine]\npublish = "nats://{urls[0]}/{STATION}"\n'
+            + f"stream_replicas = {3 if nodes >= 3 else 1}\n")
+        procs: list[Broadcaster] = [capture]
+        try:
+            for i in range(edges):
+                procs.append(start_broadcaster(
+                    work, "--source", f"nats://{urls[(i + 1) % nodes]}/{STATION}",
+                    "--log-level", "warning", config=limits))
+            measure(procs, listeners, seconds, kill_edge)
+        finally:
+            for proc in procs:
+                proc.stop()
+
+
+def measure(procs: list[Broadcaster], listeners: int, seconds: float,
+            kill_edge: bool) -> None:
+    probes = [BackgroundListener(p.url + "/audio/stream") for p in procs]
+    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    ramp_s = listeners * 0.002 + 2
+    ports = [int(p.url.rsplit(":", 1)[1]) for p in procs]
+    # A listener whose edge dies goes on at the next edge (never the capture node).
+    clients = [multiprocessing.Process(target=failover_process, args=(
+        [port, *(ports[1:][i % (len(ports) - 1):] + ports[1:][:i % (len(ports) - 1)])]
+        if i else [port], listeners, ramp_s, seconds, queue, i))
+        for i, port in enumerate(ports) if listeners]
+    for client in clients:
+        client.start()
+    time.sleep(ramp_s + 0.5)
+    pids = [p.process.pid for p in procs]
+    cpu0, wall0 = [cpu_seconds(pid) for pid in pids], time.monotonic()
+    if kill_edge and len(procs) > 2:
+        time.sleep(seconds * 0.4)
+        procs[1].process.kill()
+        time.sleep(seconds * 0.4)
+    else:
+        time.sleep(seconds * 0.8)
+    wall = time.monotonic() - wall0
+    cpu = [(cpu_seconds(pid) - c0) / wall * 100 for pid, c0 in zip(pids, cpu0, strict=True)]
+    results = sorted((queue.get(timeout=seconds + 60) for _ in clients),
+                     key=lambda r: r[3])
+    for client in clients:
+        client.join(30)
+    for probe in probes:
+        probe.stop()
+    here_clock, here_at = clocks(probes[0]), arrivals(probes[0])
+    print(f"{len(procs) - 1} edge(s), {listeners} listeners on each node, "
+          f"{seconds:g} s once all listen")
+    print(f"{'node':>8} {'CPU':>7} {'engine lag p50':>15} {'p99':>7} {'max':>7} "
+          f"{'arrival +p50':>13} {'p99':>7} {'listeners lag p50':>18} {'p99':>7} "
+          f"{'frames':>8} {'lost':>6} {'resumed':>8}")
+    for i, probe in enumerate(probes):
+        engine = [ms - here_clock[seq] for seq, ms in clocks(probe).items()
+                  if seq in here_clock] if i else []
+        extra = [(at - here_at[seq]) * 1000 for seq, at in arrivals(probe).items()
+                 if seq in here_at] if i else []
+        lags, counts, resumed, _ = results[i] if i < len(results) else ([], [0, 0], 0, i)
+        name = "capture" if i == 0 else f"edge {i}"
+        print(f"{name:>8} {cpu[i]:>6.1f}% {pick(engine, 0.5):>13.2f}ms "
+              f"{pick(engine, 0.99):>5.2f}ms {max(engine, default=float('nan')):>5.2f}ms "
+              f"{pick(extra, 0.5):>11.2f}ms {pick(extra, 0.99):>5.2f}ms "
+              f"{pick(lags, 0.5):>16.2f}ms {pick(lags, 0.99):>5.2f}ms "
+              f"{counts[0]:>8} {counts[1]:>6} {resumed:>8}", flush=True)
+    print(json.dumps({"machine_cores": os.cpu_count()}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nodes", type=int, default=3, choices=[1, 3])
+    parser.add_argument("--edges", type=int, default=2)
+    parser.add_argument("--listeners", type=int, default=200,
+                        help="SSE listeners on the capture node and on each edge")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--kill-edge", action="store_true",
+                        help="kill the first edge halfway (needs 2 edges or more)")
+    args = parser.parse_args()
+    run(args.nodes, args.edges, args.listeners, args.seconds, args.kill_edge)
+
+
+if __name__ == "__main__":
+    main()
