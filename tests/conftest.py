@@ -21,8 +21,10 @@ __all__ = ["ROOT", "Broadcaster", "free_port", "no_device_env", "start_broadcast
 
 @pytest.fixture(scope="module")
 def tone_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real broadcaster playing tone:440 with a 1-second ring; yields its base URL."""
+    """A real broadcaster playing tone:440 with a 1-second ring and no archive (what the
+    ring alone does; tests/archive/ has the archive); yields its base URL."""
     tmp = tmp_path_factory.mktemp("tone")
-    proc = start_broadcaster(tmp, "--source", "tone:440", config="[ring]\ncapacity_s = 1.0\n")
+    proc = start_broadcaster(tmp, "--source", "tone:440",
+                             config="[ring]\ncapacity_s = 1.0\n[archive]\nenabled = false\n")
     yield proc.url
     assert proc.stop() == 0, proc.log()

@@ -124,3 +124,15 @@ def test_every_file_stays_small() -> None:
     long = {str(p.relative_to(ROOT)): n for p in source_files()
             if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}, f"over {MAX_LINES} lines: {long}"
+
+
+def test_every_folder_of_the_package_is_installed() -> None:
+    """pyproject.toml lists the packages by hand: a new folder left out would be missing from
+    an installed broadcaster (the service), though every test from the checkout passes."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    folders = {".".join(path.parent.relative_to(ROOT).parts)
+               for path in PACKAGE.rglob("__init__.py")}
+    assert folders - listed == set()
