@@ -132,12 +132,16 @@ export class ArchiveLink {
   }
 
   /**
-   * The levels of the whole archive, in `points` steps.
+   * The levels from `fromMs` (null: the oldest audio held) to the newest, in `points` steps.
    * @param {number} points
+   * @param {number | null} fromMs
    * @returns {Promise<Levels>}
    */
-  async levels(points) {
-    return parseLevels(await this.text(withQuery(this.urls.levels, { points })));
+  async levels(points, fromMs) {
+    /** @type {Record<string, number>} */
+    const params = { points };
+    if (fromMs !== null) params.from_ms = Math.floor(fromMs);
+    return parseLevels(await this.text(withQuery(this.urls.levels, params)));
   }
 
   /** The latest episodes the server keeps (newest first). */
