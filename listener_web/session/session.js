@@ -224,13 +224,14 @@ export class Session {
       player.configure(config.channels, jitterTarget(config.frameMs));
       this.decoder.configure(config.channels, config.frameMs, player);
     }
-    if (this.seeking) {
+    const fresh = this.seeking;
+    if (fresh) {
       // Another moment: drop what plays, and the capture times of the stream before.
       this.seeking = false;
       this.output.player.reset();
       this.captureClock?.clear();
     }
-    this.decoder.startConnection(config.nextId, config.liveId);
+    this.decoder.startConnection(config.nextId, config.liveId, fresh);
     this.onCaptureState(config.state);
   }
 
