@@ -67,6 +67,11 @@ def round_trip(page: Page, run: Run) -> tuple[float | None, float | None]:
     return tapped, back
 
 
+def shown(ms: float | None) -> str:
+    """A figure in ms, or 'never' when the sound asked for was not heard."""
+    return "never" if ms is None else f"{ms:.0f} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--taps", type=int, default=8)
@@ -93,18 +98,18 @@ def main() -> None:
                 lives: list[float] = []
                 for i in range(args.taps):
                     tapped, back = round_trip(page, run)
-                    print(f"round {i + 1}: tap to first sound "
-                          f"{'–' if tapped is None else f'{tapped:.0f} ms'}, Live to first sound "
-                          f"{'–' if back is None else f'{back:.0f} ms'} "
-                          f"(latency live {latency_ms(page) or float('nan'):.0f} ms)")
+                    print(f"round {i + 1}: tap to first sound {shown(tapped)}, Live to first "
+                          f"sound {shown(back)} (latency live "
+                          f"{latency_ms(page) or float('nan'):.0f} ms)")
                     taps += [] if tapped is None else [tapped]
                     lives += [] if back is None else [back]
         finally:
             proc.stop()
     for name, figures in (("tap on the timeline", taps), ("Live", lives)):
         if figures:
-            print(f"{name} to first sound ({args.path}): median {statistics.median(figures):.0f} ms, "
-                  f"worst {max(figures):.0f} ms, {len(figures)} of {args.taps} rounds")
+            print(f"{name} to first sound ({args.path}): median "
+                  f"{statistics.median(figures):.0f} ms, worst {max(figures):.0f} ms, "
+                  f"{len(figures)} of {args.taps} rounds")
         else:
             print(f"{name} to first sound ({args.path}): never heard")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

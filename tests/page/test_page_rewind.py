@@ -1,6 +1,6 @@
 """The page's rewind panel, in real headless Chromium on a phone-sized screen, against a real
 broadcaster that loops a tone stepping through frequencies and archives it: a tap on the
-timeline plays what was captured then (the earlier frequency, at the page's output), "−10 s"
+timeline plays what was captured then (the earlier frequency, at the page's output), "-10 s"
 goes further back, "Live" returns to the current one; on each playback path."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.page.listening import listen_and_wait_for_sound
 from tests.page.test_page_paths import LAN_ARGS, LAN_NAME, NO_WEBCODECS_JS
@@ -31,7 +31,7 @@ from tests.support.rewind import (
 from tests.support.server import wait_until
 from tests.support.stepped_tone import played_step, step_at
 
-PHONE = {"width": 360, "height": 740}
+PHONE: ViewportSize = {"width": 360, "height": 740}
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_a_tap_on_the_timeline_replays_that_moment_and_live_comes_back(
         assert behind is not None and abs(behind - (now_ms() - moment - 600)) < 1000, behind
         assert_plays_what_was_captured(page, run)
 
-        # −10 s: ten seconds further back (the archive holds them).
+        # -10 s: ten seconds further back (the archive holds them).
         page.locator("#back-10").tap()
         wait_until(lambda: (latency_ms(page) or 0) > behind + 8_000, 5, "10 s further back")
         page.wait_for_timeout(1000)
@@ -117,7 +117,7 @@ def test_a_tap_on_the_timeline_replays_that_moment_and_live_comes_back(
 
 @pytest.mark.browser
 def test_the_downloads_are_ogg_opus_of_the_span_asked(stepped: tuple[str, Run]) -> None:
-    url, run = stepped
+    url, _ = stepped
     with launch_chromium() as browser:
         context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
         page = context.new_page()

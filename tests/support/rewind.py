@@ -102,5 +102,7 @@ def first_sound_of(page: Page, hz: int, seconds: float = 3.0) -> float | None:
     skip = max(0, int((pressed_ms - start_ms) * rate / 1000))
     steps = window_steps(samples[skip:])
     first = first_window_of(steps, hz)
-    return None if first is None else (skip * 1000 / rate + first * WINDOW_MS) - (pressed_ms - start_ms)
+    if first is None:
+        return None
+    return float(skip * 1000 / rate + first * WINDOW_MS - (pressed_ms - start_ms))
 
