@@ -140,7 +140,8 @@ function viewFor(self) {
     figures: (figures, lostFrames, replaying) => {
       if (!current()) return;
       showFigureParts(figureParts({ ...figures, lostFrames, replaying }));
-      panel.show(figures);
+      // The graph is the link's latency: a replay's distance behind live is none of it.
+      panel.show(replaying ? { ...figures, latencyMs: null } : figures);
     },
     end: (text, tone) => { if (current()) stop(text, tone); },
   };

@@ -238,7 +238,9 @@ export class Timeline {
       canvas.width = width;
       canvas.height = height;
     }
-    const scale = new TimeScale(levels.fromMs, levels.toMs, cssWidth);
+    // The right edge is now: what plays is placed right between two refreshes.
+    const now = this.serverNowMs();
+    const scale = new TimeScale(levels.fromMs, Math.max(levels.toMs, now ?? 0), cssWidth);
     this.scale = scale;
     g.setTransform(ratio, 0, 0, ratio, 0, 0);
     const h = height / ratio;
@@ -258,7 +260,6 @@ export class Timeline {
       const x0 = scale.x(this.span.fromMs);
       g.fillRect(x0, 0, scale.x(this.span.toMs) - x0, h);
     }
-    const now = this.serverNowMs();
     const { listening, behindMs } = this.host.position();
     if (listening && now !== null) {
       const x = Math.min(cssWidth - 1, scale.x(now - (behindMs ?? 0)));
@@ -266,10 +267,10 @@ export class Timeline {
       g.fillRect(Math.max(0, x - 1), 0, 2, h);
     }
     const from = clockText(levels.fromMs);
-    const to = clockText(levels.toMs);
+    const to = clockText(scale.toMs);
     if (this.el.from.textContent !== from) this.el.from.textContent = from;
     if (this.el.to.textContent !== to) this.el.to.textContent = to;
     canvas.dataset.fromMs = String(levels.fromMs);
-    canvas.dataset.toMs = String(levels.toMs);
+    canvas.dataset.toMs = String(scale.toMs);
   }
 }
