@@ -162,6 +162,7 @@ export class Timeline {
       }
     } catch (err) {
       console.warn('broadcaster: the archive did not answer:', err);
+      next = DISABLED_REFRESH_MS; // a refused key or an older server: ask again later
     }
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.refresh(), next);
