@@ -139,6 +139,8 @@ export class Connection {
     this.catchUp = new CatchUp();
     /** @type {number | null} a replay's distance behind live (docs/protocol.md); null: live */
     this.behindMs = null;
+    /** Audio a fresh live stream starts with. */
+    this.backlogMs = BACKLOG_MS;
   }
 
   /**
@@ -146,9 +148,12 @@ export class Connection {
    * stream, neither a reconnect nor a catch-up; a reconnect later keeps the same distance
    * and resumes after the last packet (the server continues the replay from there).
    * @param {number | null} behindMs
+   * @param {number} [backlogMs]  live: the audio to start with (the jitter buffer's target
+   *   by then, which may be more than BACKLOG_MS: with less it would fill in real time)
    */
-  seek(behindMs) {
+  seek(behindMs, backlogMs = BACKLOG_MS) {
     this.behindMs = behindMs;
+    this.backlogMs = Math.round(Math.min(1000, Math.max(BACKLOG_MS, backlogMs)));
     this.lastId = null;
     this.connections = 0;
     this.catchUp = new CatchUp();
@@ -208,7 +213,7 @@ export class Connection {
     this.lastEventMs = performance.now();
     const after = this.lastId === null ? null : `last_id=${this.lastId}`;
     const resume = this.behindMs === null
-      ? after ?? `backlog_ms=${BACKLOG_MS}`
+      ? after ?? `backlog_ms=${this.backlogMs}`
       : `behind_ms=${Math.round(this.behindMs)}${after ? `&${after}` : ''}`;
     const url = `${this.urls.stream}${this.urls.stream.includes('?') ? '&' : '?'}${resume}`;
     this.stream = new AudioStream(url, {

@@ -155,7 +155,10 @@ export class Session {
     if (this.closed) return;
     this.seeking = true;
     this.show('connecting…', 'busy');
-    this.connection.seek(behindMs);
+    // Live again: start with as much audio as the buffer aims for, a frame more.
+    const stats = this.output.player.figures;
+    const targetMs = stats ? (1000 * stats.targetSamples) / SAMPLE_RATE_HZ : 0;
+    this.connection.seek(behindMs, targetMs + (this.config?.frameMs ?? 0));
   }
 
   /** Whether a replay plays (not the live stream). */

@@ -90,6 +90,8 @@ describe('Connection', () => {
     source().emit('config', JSON.stringify({ ...replay, next_id: 4, replay: { behind_ms: 30000 } }));
     assert.equal(connection.reconnects, 1);
     assert.equal(connection.catchUp.active, false, 'a replay has no backlog to skip');
+    connection.seek(null, 180.4); // as much audio at once as the jitter buffer's target
+    assert.equal(source().url, '/audio/stream?key=k&backlog_ms=180');
     connection.seek(null);
     assert.equal(source().url, '/audio/stream?key=k&backlog_ms=100');
     assert.deepEqual(seen.filter(([type]) => type === 'config').map(([, nextId]) => nextId), [7, 3, 4]);
