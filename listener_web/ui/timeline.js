@@ -161,8 +161,11 @@ export class Timeline {
         this.show();
       }
     } catch (err) {
-      console.warn('broadcaster: the archive did not answer:', err);
-      next = DISABLED_REFRESH_MS; // a refused key or an older server: ask again later
+      // Unreachable (fetch's TypeError): the link alarm says so; ask again as usual.
+      if (!(err instanceof TypeError)) {
+        console.warn('broadcaster: the archive did not answer:', err);
+        next = DISABLED_REFRESH_MS; // a refused key or an older server: ask again later
+      }
     }
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.refresh(), next);
