@@ -39,6 +39,7 @@ import { Reporter } from './reporter.js';
  * @property {(text: string, tone: 'error') => void} end  the session cannot go on, and why
  * @property {(change: import('../link/activity.js').ActivityChange) => void} activity  a sound
  *   episode began or ended
+ * @property {(replaying: boolean) => void} replay  a replay plays, or live again
  */
 
 const TICK_MS = 1000;
@@ -104,6 +105,7 @@ export class Session {
   async start(behindMs = null) {
     this.show('connecting…', 'busy');
     this.connection.behindMs = behindMs;
+    this.view.replay(behindMs !== null);
     // Connect at once, while the decoder and the worklet load: what arrives meanwhile is held
     // (with its arrival time) and handled, in order, once they are ready.
     this.connection.hold();
@@ -155,6 +157,7 @@ export class Session {
     if (this.closed) return;
     this.seeking = true;
     this.show('connecting…', 'busy');
+    this.view.replay(behindMs !== null);
     // Live again: start with as much audio as the buffer aims for, a frame more.
     const stats = this.output.player.figures;
     const targetMs = stats ? (1000 * stats.targetSamples) / SAMPLE_RATE_HZ : 0;
@@ -265,6 +268,7 @@ export class Session {
     // A replay that reached live joins it (docs/protocol.md): live from here, reconnects too.
     if (this.replaying && ageMs !== null && ageMs < LIVE_AGE_MS) {
       this.connection.behindMs = null;
+      this.view.replay(false);
       this.live = false; // said again below
     }
     this.decoder.decode(packet, id);

@@ -137,6 +137,7 @@ function viewFor(self) {
       alerting.attach(player);
     },
     activity: (change) => { if (current()) alerting.activity(change); },
+    replay: (replaying) => { if (current()) alerting.replay(replaying); },
     figures: (figures, lostFrames, replaying) => {
       if (!current()) return;
       showFigureParts(figureParts({ ...figures, lostFrames, replaying }));
