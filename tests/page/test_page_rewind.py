@@ -28,7 +28,7 @@ from tests.support.rewind import (
     start_stepped_broadcaster,
     tap_timeline_at,
 )
-from tests.support.server import wait_until
+from tests.support.server import start_broadcaster, wait_until
 from tests.support.stepped_tone import played_step, step_at
 
 PHONE: ViewportSize = {"width": 360, "height": 740}
@@ -121,7 +121,9 @@ def test_a_tap_on_the_timeline_replays_that_moment_and_live_comes_back(
 
 
 @pytest.mark.browser
-def test_the_downloads_are_ogg_opus_of_the_span_asked(stepped: tuple[str, Run]) -> None:
+def test_the_downloads_are_ogg_opus_of_the_span_asked_and_a_tap_starts_a_replay(
+    stepped: tuple[str, Run],
+) -> None:
     url, _ = stepped
     with launch_chromium() as browser:
         context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
@@ -154,4 +156,26 @@ def test_the_downloads_are_ogg_opus_of_the_span_asked(stepped: tuple[str, Run]) 
         assert len(data) < len(whole)
         page.locator("#clear-span").click()
         expect(link).to_be_hidden()
+        # A tap before listening starts listening there.
+        tap_timeline_at(page, now_ms() - 5000)
+        expect(page.locator("#status")).to_have_text("replay", timeout=10_000)
+        expect(page.locator("#behind")).to_contain_text("behind live")
         assert problems == []
+
+
+@pytest.mark.browser
+def test_no_timeline_when_the_broadcaster_keeps_no_archive(tmp_path: Path) -> None:
+    proc = start_broadcaster(tmp_path, "--source", "tone:440",
+                             config="[archive]\nenabled = false\n")
+    try:
+        with launch_chromium() as browser:
+            page = browser.new_context(viewport=PHONE).new_page()
+            problems = collect_problems(page)
+            with page.expect_response(lambda r: r.url.endswith("/archive")) as answer:
+                page.goto(f"{proc.url}/")
+            assert answer.value.json() == {"enabled": False, "reason": "archive.enabled is false"}
+            page.wait_for_timeout(200)
+            expect(page.locator("#archive")).to_be_hidden()
+            assert problems == []
+    finally:
+        proc.stop()
