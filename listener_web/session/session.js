@@ -176,6 +176,7 @@ export class Session {
    */
   behindMs() {
     if (!this.replaying) return null;
+    if (this.seeking) return this.connection.behindMs; // the figures are the stream before's
     const offsetMs = this.offset.offsetMs;
     const { player } = this.output;
     const latency = player.figures?.playing && offsetMs !== null ? player.latencyMs(offsetMs) : null;
