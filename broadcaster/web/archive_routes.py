@@ -4,6 +4,7 @@ download, and the streams that start in the past (see docs/protocol.md, "The arc
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 from quart import Quart, Response, request
 
 from broadcaster.archive.download import ogg_span
-from broadcaster.archive.replay import Archive, replay, resume
+from broadcaster.archive.replay import LEAD_MS, Archive, replay, resume
 from broadcaster.archive.store import ArchiveStore
 from broadcaster.config import Config
 from broadcaster.core.wire import config_event
@@ -182,8 +183,12 @@ class ArchiveRoutes:
             if first is None or last_id + 1 < first or (store.end_id or 0) <= last_id + 1:
                 return None  # not in the archive either: the live stream says what is lost
             start, behind = last_id + 1, 0
+        # A replay's frames come at their own pace after the first LEAD_MS: only those were
+        # "captured before the connection" as the client counts its start burst.
+        live_id = min(next_id, start + math.ceil(LEAD_MS / config.audio.frame_ms)) \
+            if wants_replay else next_id
         payload = hello_payload(config, self.station.state, epoch=epoch, next_id=start,
-                                live_id=next_id, server_ms=time.time() * 1000.0)
+                                live_id=live_id, server_ms=time.time() * 1000.0)
         payload["bundle_ms"] = 0
         payload["replay"] = {"behind_ms": behind} if wants_replay else None
         hello = config_event(payload, config.server.retry_ms)

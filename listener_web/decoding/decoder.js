@@ -25,8 +25,9 @@ import { WebCodecsOpusDecoder } from './webcodecs_decoder.js';
  *
  * @typedef {object} Decoder  the session's decoder, whatever decodes
  * @property {(packet: Uint8Array, id: number) => void} decode  queue one raw Opus packet
- * @property {(nextId: number, liveId: number) => void} startConnection  a connection starts:
- *   hold its first audio and hand it over in one piece (prefill.js)
+ * @property {(nextId: number, liveId: number, fresh?: boolean) => void} startConnection  a
+ *   connection starts: hold its first audio and hand it over in one piece (prefill.js);
+ *   fresh: a stream from another moment, the earlier stream's audio still decoding is dropped
  * @property {(sink: PcmSink) => void} connect  where the PCM goes from now on (a new output)
  * @property {() => void} close  stop decoding; queued packets are dropped
  *
@@ -104,9 +105,10 @@ export class MainThreadDecoder {
   /**
    * @param {number} nextId
    * @param {number} liveId
+   * @param {boolean} [fresh]
    */
-  startConnection(nextId, liveId) {
-    this.outlet.start(nextId, liveId);
+  startConnection(nextId, liveId, fresh = false) {
+    this.outlet.start(nextId, liveId, fresh);
   }
 
   /** @param {PcmSink} sink */

@@ -6,7 +6,7 @@
  *
  * Messages in (from direct_decoder.js): 'port' {port} where the PCM goes (the worklet's
  * end of a MessageChannel; replaced when the output is rebuilt); 'configure' {channels,
- * frameMs}; 'prefill' {nextId, liveId} when a connection starts (outlet.js); 'packet'
+ * frameMs}; 'prefill' {nextId, liveId, fresh} when a connection starts (outlet.js); 'packet'
  * {packet, id, captureMs}; 'close'. Messages out: 'error' {message}.
  */
 import { PcmOutlet } from './outlet.js';
@@ -57,7 +57,7 @@ self.addEventListener('message', (/** @type {MessageEvent} */ event) => {
       });
       break;
     case 'prefill':
-      outlet.start(msg.nextId, msg.liveId);
+      outlet.start(msg.nextId, msg.liveId, msg.fresh === true);
       break;
     case 'packet':
       if (!decoder) break;

@@ -91,9 +91,10 @@ export class DirectDecoder {
    * A connection starts: the Worker holds its first audio as prefill.js says.
    * @param {number} nextId
    * @param {number} liveId
+   * @param {boolean} [fresh]
    */
-  startConnection(nextId, liveId) {
-    this.worker.postMessage({ type: 'prefill', nextId, liveId });
+  startConnection(nextId, liveId, fresh = false) {
+    this.worker.postMessage({ type: 'prefill', nextId, liveId, fresh });
   }
 
   /**

@@ -31,9 +31,10 @@ export class PcmOutlet {
    * A connection starts: hold its first audio as prefill.js says.
    * @param {number} nextId  the first id it sends
    * @param {number} liveId  the first id captured after it was made
+   * @param {boolean} [fresh]  from another moment (a seek): drop the earlier stream's audio
    */
-  start(nextId, liveId) {
-    this.prefill = new Prefill(nextId, liveId);
+  start(nextId, liveId, fresh = false) {
+    this.prefill = new Prefill(nextId, liveId, fresh);
   }
 
   /** @param {PcmPush | null} push  where the PCM goes from now on */

@@ -9,7 +9,15 @@
  * (raising its target) and keep them as extra latency. So their PCM is collected here and
  * pushed as one piece when the last of them is decoded (or a live packet comes first);
  * the player then starts at its target depth, skipping the oldest of it. Pure: no DOM.
+ *
+ * A stream from another moment (a seek to a replay, or back to live) is `fresh`: what the
+ * decoder still puts out of the stream before belongs to another time, and would start the
+ * player on it; it is dropped until the new stream's first audio (an id from `nextId` to
+ * `liveId`), at most STALE_MAX outputs.
  */
+
+// Outputs of the stream before a seek that can still come out of a decoder: a few.
+const STALE_MAX = 8;
 
 /**
  * @typedef {object} Piece  PCM to push to the player
@@ -21,9 +29,13 @@ export class Prefill {
   /**
    * @param {number} nextId  the first id the connection sends
    * @param {number} liveId  the id of the first packet captured after it was made
+   * @param {boolean} [fresh]  a stream from another moment: drop the stream before's audio
    */
-  constructor(nextId, liveId) {
+  constructor(nextId, liveId, fresh = false) {
     this.nextId = nextId;
+    this.liveId = liveId;
+    /** Outputs of the stream before that may still come, to drop (fresh only). */
+    this.staleLeft = fresh ? STALE_MAX : 0;
     this.lastHeldId = liveId - 1;
     /** @type {Piece[]} */
     this.parts = [];
@@ -38,6 +50,13 @@ export class Prefill {
    * @returns {Piece | null}  what to push now, or null while collecting
    */
   add(samples, id, captureMs) {
+    if (this.staleLeft > 0) {
+      if (id < this.nextId || id > Math.max(this.liveId, this.nextId)) {
+        this.staleLeft -= 1;
+        return null;
+      }
+      this.staleLeft = 0;
+    }
     if (this.done || id < this.nextId) return { samples, captureMs };
     this.parts.push({ samples, captureMs });
     if (id < this.lastHeldId) return null;

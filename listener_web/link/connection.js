@@ -137,6 +137,31 @@ export class Connection {
     /** @type {StreamEvent[] | null} events that arrived while the player loads, in order */
     this.held = null;
     this.catchUp = new CatchUp();
+    /** @type {number | null} a replay's distance behind live (docs/protocol.md); null: live */
+    this.behindMs = null;
+    /** Audio a fresh live stream starts with. */
+    this.backlogMs = BACKLOG_MS;
+  }
+
+  /**
+   * Listen from another moment: a replay `behindMs` behind live, or live (null). A fresh
+   * stream, neither a reconnect nor a catch-up; a reconnect later keeps the same distance
+   * and resumes after the last packet (the server continues the replay from there).
+   * @param {number | null} behindMs
+   * @param {number} [backlogMs]  live: the audio to start with (the jitter buffer's target
+   *   by then, which may be more than BACKLOG_MS: with less it would fill in real time)
+   */
+  seek(behindMs, backlogMs = BACKLOG_MS) {
+    this.behindMs = behindMs;
+    this.backlogMs = Math.round(Math.min(1000, Math.max(BACKLOG_MS, backlogMs)));
+    this.lastId = null;
+    this.connections = 0;
+    this.catchUp = new CatchUp();
+    if (this.held) {
+      this.drop(); // the player is loading: release() opens the stream
+    } else {
+      this.open();
+    }
   }
 
   /** Hold what arrives until release(): the player is not ready for it. */
@@ -176,9 +201,9 @@ export class Connection {
   }
 
   /**
-   * Open the stream (again), resuming after the newest packet handled. EventSource sends
-   * Last-Event-ID by itself only when it reconnects on its own: a new one is told with
-   * ?last_id=. The first connection asks for the newest BACKLOG_MS of audio at once, so that
+   * Open the stream (again), resuming after the newest packet handled (a replay: as far
+   * behind live as before). EventSource sends Last-Event-ID by itself only when it
+   * reconnects on its own: a new one is told with ?last_id=. The first connection asks for the newest BACKLOG_MS of audio at once, so that
    * the jitter buffer starts full instead of filling in real time.
    */
   open() {
@@ -186,7 +211,10 @@ export class Connection {
     this.stream?.close();
     this.connected = false;
     this.lastEventMs = performance.now();
-    const resume = this.lastId === null ? `backlog_ms=${BACKLOG_MS}` : `last_id=${this.lastId}`;
+    const after = this.lastId === null ? null : `last_id=${this.lastId}`;
+    const resume = this.behindMs === null
+      ? after ?? `backlog_ms=${this.backlogMs}`
+      : `behind_ms=${Math.round(this.behindMs)}${after ? `&${after}` : ''}`;
     const url = `${this.urls.stream}${this.urls.stream.includes('?') ? '&' : '?'}${resume}`;
     this.stream = new AudioStream(url, {
       onConfig: (config) => this.arrive({ type: 'config', config, localMs: localNowMs() }),
@@ -224,7 +252,8 @@ export class Connection {
         this.connections += 1;
         if (this.connections > 1) {
           this.reconnects += 1;
-          this.catchUp.begin();
+          // A replay resumes at its own pace: nothing to skip to get back to live.
+          if (event.config.replayBehindMs === null) this.catchUp.begin();
         }
         this.captureState = event.config.state;
         this.events.onConfig(event.config, event.localMs);

@@ -33,6 +33,8 @@ export class WireError extends Error {
  * @property {number} serverMs
  * @property {number} nextId
  * @property {number} liveId  the id of the first packet captured after the connection
+ * @property {number | null} replayBehindMs  a replay (docs/protocol.md, "Replay"): how far
+ *   behind live it started; null for the live stream
  *
  * @typedef {object} ClockFrame  The `clock` event: capture time of one audio frame.
  * @property {number} id
@@ -47,7 +49,7 @@ export class WireError extends Error {
  * @typedef {object} Gap  The `gap` event.
  * @property {number | null} lost  null: unknown (the server restarted)
  * @property {number} nextId
- * @property {'behind' | 'restart'} reason
+ * @property {'behind' | 'restart' | 'missing'} reason  missing: frames the archive lacks
  */
 
 /**
@@ -155,7 +157,22 @@ export function parseConfig(text) {
     serverMs: finite(o, 'server_ms', what),
     nextId: integer(o, 'next_id', what, 0),
     liveId: o.live_id === undefined ? integer(o, 'next_id', what, 0) : integer(o, 'live_id', what, 0),
+    replayBehindMs: replayOf(o, what),
   };
+}
+
+/**
+ * The config's `replay` field: `{"behind_ms": D}` for a replay, null or absent for live.
+ * @param {Record<string, unknown>} o
+ * @param {string} what
+ * @returns {number | null}
+ */
+function replayOf(o, what) {
+  if (o.replay === undefined || o.replay === null) return null;
+  if (typeof o.replay !== 'object' || Array.isArray(o.replay)) {
+    throw new WireError(`${what}.replay: expected an object or null, got ${JSON.stringify(o.replay)}`);
+  }
+  return integer(/** @type {Record<string, unknown>} */ (o.replay), 'behind_ms', `${what}.replay`, 0);
 }
 
 /**
@@ -206,8 +223,10 @@ export function parseState(text) {
 export function parseGap(text) {
   const o = parseObject(text, 'gap');
   const reason = o.reason === undefined ? 'behind' : o.reason;
-  if (reason !== 'behind' && reason !== 'restart') {
-    throw new WireError(`gap.reason: expected "behind" or "restart", got ${JSON.stringify(reason)}`);
+  if (reason !== 'behind' && reason !== 'restart' && reason !== 'missing') {
+    throw new WireError(
+      `gap.reason: expected "behind", "restart" or "missing", got ${JSON.stringify(reason)}`,
+    );
   }
   return {
     lost: o.lost === null ? null : integer(o, 'lost', 'gap', 0),

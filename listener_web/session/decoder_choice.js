@@ -155,7 +155,8 @@ export class StreamDecoder {
     this.stream = null;
     /** @type {PcmSink | null} where the PCM goes */
     this.sink = null;
-    /** @type {[number, number] | null} the current connection's nextId and liveId */
+    /** @type {[number, number, boolean] | null} the current connection's nextId, liveId and
+     * whether it is from another moment */
     this.connection = null;
   }
 
@@ -216,10 +217,11 @@ export class StreamDecoder {
   /**
    * @param {number} nextId
    * @param {number} liveId
+   * @param {boolean} [fresh]
    */
-  startConnection(nextId, liveId) {
-    this.connection = [nextId, liveId];
-    this.current?.startConnection(nextId, liveId);
+  startConnection(nextId, liveId, fresh = false) {
+    this.connection = [nextId, liveId, fresh];
+    this.current?.startConnection(nextId, liveId, fresh);
   }
 
   /** @param {PcmSink} sink */

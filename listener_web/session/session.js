@@ -34,13 +34,17 @@ import { Reporter } from './reporter.js';
  * @property {(blocked: boolean) => void} blocked  whether the browser keeps sound blocked
  *   until the listener taps the page (then Session.unlock() inside the tap)
  * @property {(player: Player) => void} attach  a new player: route its output, measure it
- * @property {(figures: Figures, lostFrames: number) => void} figures  new figures
+ * @property {(figures: Figures, lostFrames: number, replaying: boolean) => void} figures  new
+ *   figures; replaying: the latency is how far behind live a replay plays
  * @property {(text: string, tone: 'error') => void} end  the session cannot go on, and why
  * @property {(change: import('../link/activity.js').ActivityChange) => void} activity  a sound
  *   episode began or ended
+ * @property {(replaying: boolean) => void} replay  a replay plays, or live again
  */
 
 const TICK_MS = 1000;
+// A replay whose packets arrive this soon after capture has joined the live stream.
+const LIVE_AGE_MS = 1000;
 // One id per page load for the server's list of listeners (nothing is stored).
 const LISTENER_ID = listenerId(crypto.getRandomValues(new Uint8Array(12)));
 const AGENT = shortAgent(navigator.userAgent);
@@ -76,6 +80,8 @@ export class Session {
     /** @type {{serverMs: number, localMs: number} | null} the current connection's config */
     this.configStamp = null;
     this.lostFrames = 0;
+    /** A seek's stream is coming: what the player holds is from another moment. */
+    this.seeking = false;
     /** @type {ReturnType<typeof setInterval> | undefined} */
     this.ticker = undefined;
     this.connection = new Connection(urls, this);
@@ -95,8 +101,11 @@ export class Session {
     });
   }
 
-  async start() {
+  /** @param {number | null} [behindMs]  start with a replay this far behind live */
+  async start(behindMs = null) {
     this.show('connecting…', 'busy');
+    this.connection.behindMs = behindMs;
+    this.view.replay(behindMs !== null);
     // Connect at once, while the decoder and the worklet load: what arrives meanwhile is held
     // (with its arrival time) and handled, in order, once they are ready.
     this.connection.hold();
@@ -135,7 +144,53 @@ export class Session {
     const now = performance.now();
     if (!this.connection.connected || this.connection.checkStall(now)) return;
     const figures = this.figures();
-    if (figures) this.reporter.offer(figures, now);
+    // A replay's latency is how far behind it plays, no figure of the link's.
+    if (figures && !this.replaying) this.reporter.offer(figures, now);
+  }
+
+  /**
+   * Listen from another moment: a replay `behindMs` behind live, or live (null), through
+   * the same decoder and player.
+   * @param {number | null} behindMs
+   */
+  seek(behindMs) {
+    if (this.closed) return;
+    this.seeking = true;
+    this.show('connecting…', 'busy');
+    this.view.replay(behindMs !== null);
+    // Live again: start with as much audio as the buffer aims for, a frame more.
+    const stats = this.output.player.figures;
+    const targetMs = stats ? (1000 * stats.targetSamples) / SAMPLE_RATE_HZ : 0;
+    this.connection.seek(behindMs, targetMs + (this.config?.frameMs ?? 0));
+  }
+
+  /** Whether a replay plays (not the live stream). */
+  get replaying() {
+    return this.connection.behindMs !== null;
+  }
+
+  /**
+   * How far behind live what plays now is: null when live; a replay's latency once
+   * known (it says how far behind it plays), else the distance it asked for.
+   * @returns {number | null}
+   */
+  behindMs() {
+    if (!this.replaying) return null;
+    if (this.seeking) return this.connection.behindMs; // the figures are the stream before's
+    const offsetMs = this.offset.offsetMs;
+    const { player } = this.output;
+    const latency = player.figures?.playing && offsetMs !== null ? player.latencyMs(offsetMs) : null;
+    return latency ?? this.connection.behindMs;
+  }
+
+  /**
+   * The server's clock now (Unix ms), when known.
+   * @param {number} localMs  localNowMs()
+   * @returns {number | null}
+   */
+  serverNowMs(localMs) {
+    const offsetMs = this.offset.offsetMs;
+    return offsetMs === null ? null : localMs + offsetMs;
   }
 
   /**
@@ -176,7 +231,14 @@ export class Session {
       player.configure(config.channels, jitterTarget(config.frameMs));
       this.decoder.configure(config.channels, config.frameMs, player);
     }
-    this.decoder.startConnection(config.nextId, config.liveId);
+    const fresh = this.seeking;
+    if (fresh) {
+      // Another moment: drop what plays, and the capture times of the stream before.
+      this.seeking = false;
+      this.output.player.reset();
+      this.captureClock?.clear();
+    }
+    this.decoder.startConnection(config.nextId, config.liveId, fresh);
     this.onCaptureState(config.state);
   }
 
@@ -204,9 +266,17 @@ export class Session {
     const verdict = this.connection.catchUp.check(ageMs, localMs, this.config.frameMs);
     if (verdict === 'skip') return;
     if (verdict === 'live again') this.output.player.reset();
+    // A replay that reached live joins it (docs/protocol.md): live from here, reconnects too.
+    if (this.replaying && ageMs !== null && ageMs < LIVE_AGE_MS) {
+      this.connection.behindMs = null;
+      this.view.replay(false);
+      this.live = false; // said again below
+    }
     this.decoder.decode(packet, id);
     // A frame captured just before a stop can arrive after the `stopped` state: not live.
-    if (!this.live && this.connection.captureState === 'running') this.show('live', 'live');
+    if (!this.live && this.connection.captureState === 'running') {
+      this.show(this.replaying ? 'replay' : 'live', 'live');
+    }
   }
 
   /**
@@ -304,7 +374,7 @@ export class Session {
 
   showFigures() {
     const figures = this.figures();
-    if (figures) this.view.figures(figures, this.lostFrames);
+    if (figures) this.view.figures(figures, this.lostFrames, this.replaying);
   }
 
   async close() {

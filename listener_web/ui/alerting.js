@@ -95,6 +95,11 @@ export class Alerting {
     this.center.activity(change);
   }
 
+  /** @param {boolean} replaying  a replay plays: "only when there is sound" lets it be heard */
+  replay(replaying) {
+    this.center.replay(replaying);
+  }
+
   /** Listening stopped. */
   stopped() {
     this.alarm.stop();

@@ -53,6 +53,8 @@ export class AlertCenter {
     this.ctx = null;
     /** @type {GainNode | null} "play only when there is sound" */
     this.gate = null;
+    /** A replay plays: the listener chose that moment, the gate stays open. */
+    this.replaying = false;
     /** The session's episodes request: a newer Start makes an older answer moot. */
     this.loads = 0;
     elements.bannerDismiss.addEventListener('click', () => this.hideBanner());
@@ -84,6 +86,7 @@ export class AlertCenter {
     this.loads += 1;
     this.ctx = null;
     this.gate = null;
+    this.replaying = false;
   }
 
   /**
@@ -170,7 +173,13 @@ export class AlertCenter {
 
   /** Whether the stream may be heard now. */
   gateOpen() {
-    return !this.settings.onlySound || this.list.soundNow;
+    return !this.settings.onlySound || this.list.soundNow || this.replaying;
+  }
+
+  /** @param {boolean} replaying  a replay plays (or live again) */
+  replay(replaying) {
+    this.replaying = replaying;
+    this.updateGate();
   }
 
   updateGate() {

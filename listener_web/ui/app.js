@@ -16,6 +16,8 @@ import { peekHttpsPort } from '../link/stream.js';
 import { figureParts } from './figures.js';
 import { insecureNote } from './insecure_note.js';
 import { Alerting } from './alerting.js';
+import { ArchiveLink } from '../link/archive.js';
+import { Timeline } from './timeline.js';
 
 /**
  * @typedef {import('./figures.js').FigurePart} FigurePart
@@ -30,6 +32,12 @@ const URLS = {
   telemetry: `/audio/telemetry${KEY_QUERY}`,
   status: `/status${KEY_QUERY}`,
 };
+const archive = new ArchiveLink({
+  summary: `/archive${KEY_QUERY}`,
+  levels: `/archive/levels${KEY_QUERY}`,
+  download: `/archive/download${KEY_QUERY}`,
+  episodes: `/activity/episodes${KEY_QUERY}`,
+});
 const alerting = new Alerting({ episodes: `/activity/episodes${KEY_QUERY}`, probe: '/healthz' });
 const IDLE_FIGURES = 'latency – · buffer – · underruns –';
 const BLOCKED_TEXT = 'sound is blocked by this browser until you tap the page';
@@ -129,10 +137,12 @@ function viewFor(self) {
       alerting.attach(player);
     },
     activity: (change) => { if (current()) alerting.activity(change); },
-    figures: (figures, lostFrames) => {
+    replay: (replaying) => { if (current()) alerting.replay(replaying); },
+    figures: (figures, lostFrames, replaying) => {
       if (!current()) return;
-      showFigureParts(figureParts({ ...figures, lostFrames }));
-      panel.show(figures);
+      showFigureParts(figureParts({ ...figures, lostFrames, replaying }));
+      // The graph is the link's latency: a replay's distance behind live is none of it.
+      panel.show(replaying ? { ...figures, latencyMs: null } : figures);
     },
     end: (text, tone) => { if (current()) stop(text, tone); },
   };
@@ -195,9 +205,10 @@ function hideUnlock() {
 
 /**
  * Start a session; call inside a click, where the browser lets its audio start.
+ * @param {number | null} [behindMs]  start with a replay this far behind live
  * @returns {void}
  */
-function listen() {
+function listen(behindMs = null) {
   /** @param {unknown} err */
   const failed = (err) => {
     if (err instanceof DOMException && err.name === 'NotAllowedError') {
@@ -220,7 +231,7 @@ function listen() {
   alerting.started(current);
   setButton(true);
   const started = current;
-  started.start().catch((err) => {
+  started.start(behindMs).catch((err) => {
     if (session === started) failed(err);
   });
 }
@@ -270,6 +281,31 @@ ui.unlockButton.addEventListener('click', () => {
 // Escape closes the hint: the listener chose not to listen.
 ui.unlock.addEventListener('cancel', () => {
   if (session) stop('stopped', 'idle');
+});
+
+new Timeline({
+  section: element('archive'),
+  canvas: /** @type {HTMLCanvasElement} */ (element('timeline')),
+  window: /** @type {HTMLSelectElement} */ (element('timeline-window')),
+  behind: element('behind'),
+  from: element('timeline-from'),
+  to: element('timeline-to'),
+  back10: /** @type {HTMLButtonElement} */ (element('back-10')),
+  back30: /** @type {HTMLButtonElement} */ (element('back-30')),
+  live: /** @type {HTMLButtonElement} */ (element('go-live')),
+  downloadLast: /** @type {HTMLAnchorElement} */ (element('download-last')),
+  downloadSpan: /** @type {HTMLAnchorElement} */ (element('download-span')),
+  clearSpan: /** @type {HTMLButtonElement} */ (element('clear-span')),
+}, archive, {
+  serverNowMs: (localMs) => session?.serverNowMs(localMs) ?? null,
+  position: () => ({ listening: session !== null, behindMs: session?.behindMs() ?? null }),
+  seek: (behindMs) => {
+    if (session) {
+      session.seek(behindMs);
+    } else {
+      listen(behindMs);
+    }
+  },
 });
 
 setButton(false);

@@ -1,6 +1,8 @@
 // @ts-check
 /** The page's figures line as text, pure: one part per figure, with its bare value. */
 
+import { durationText } from './timeline_scale.js';
+
 /** @typedef {import('../session/report.js').Figures} Figures */
 
 /**
@@ -14,8 +16,9 @@
 /**
  * The page's figures line, one part per figure: latency, buffer and target, drift,
  * underruns, output glitches, reconnects and lost frames (each of these two when any) and
- * the playback path (when known).
- * @param {Figures & {lostFrames: number}} f
+ * the playback path (when known). In a replay the latency is how far behind live it plays,
+ * and says so.
+ * @param {Figures & {lostFrames: number, replaying?: boolean}} f
  * @returns {FigurePart[]}
  */
 export function figureParts(f) {
@@ -24,8 +27,12 @@ export function figureParts(f) {
   /** @type {FigurePart[]} */
   const parts = [
     f.latencyMs === null
-      ? { name: 'latency', text: 'latency –', value: '' }
-      : {
+      ? { name: 'latency', text: f.replaying ? 'replay' : 'latency –', value: '' }
+      : f.replaying ? {
+        name: 'latency',
+        text: `replay, ${durationText(f.latencyMs)} behind live`,
+        value: f.latencyMs.toFixed(1),
+      } : {
         name: 'latency',
         // ≥: the browser's output figures were not believable, so the device's share is left out.
         text: `latency ${f.latencyIsLowerBound ? '≥' : '≈'} ${ms(f.latencyMs)} ms`,

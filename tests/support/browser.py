@@ -86,6 +86,7 @@ RECORDER_JS = """
         }
       }
       window.__recorded.push(samples);
+      window.__recordedEndMs = performance.now(); // when the newest recorded sample got there
       window.__recordedRate = input.sampleRate;
       window.__recordedFrames += input.length;
       let kept = 0;

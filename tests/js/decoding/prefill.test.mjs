@@ -35,3 +35,20 @@ test('a packet of an earlier connection still decoding passes through', () => {
   assert.deepEqual(prefill.add(pcm(9), 99, 1), { samples: pcm(9), captureMs: 1 });
   assert.equal(prefill.add(pcm(1), 100, undefined), null);
 });
+
+test("a stream from another moment drops the earlier stream's audio still decoding", () => {
+  // A replay from 100 (burst to 103) after live 5000..5002: their outputs come first.
+  const replay = new Prefill(100, 103, true);
+  assert.equal(replay.add(pcm(9), 5001, 1), null);
+  assert.equal(replay.add(pcm(9), 5002, 1), null);
+  assert.equal(replay.add(pcm(1), 100, 7), null);
+  assert.ok(replay.add(pcm(3), 102, 47));
+  // Live again from 5100 after the replay's 130: older ids are the replay's.
+  const live = new Prefill(5100, 5105, true);
+  assert.equal(live.add(pcm(9), 130, 1), null);
+  assert.equal(live.add(pcm(1), 5100, 7), null);
+  // A few at most: then whatever comes plays (its first packets failed to decode, say).
+  const lost = new Prefill(100, 100, true);
+  for (let i = 0; i < 8; i++) assert.equal(lost.add(pcm(9), 7000 + i, 1), null);
+  assert.ok(lost.add(pcm(1), 105, 1));
+});

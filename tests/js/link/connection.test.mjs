@@ -74,6 +74,30 @@ describe('Connection', () => {
     connection.close();
   });
 
+  test('a seek opens a replay as far behind live as asked, resumed at that distance; live again', () => {
+    const { connection, seen, source } = connect();
+    connection.open();
+    source().emit('config', config(7, 7));
+    source().emit('message', 'AQ==', '7');
+    connection.seek(30000.4);
+    assert.equal(source().url, '/audio/stream?key=k&behind_ms=30000');
+    const replay = JSON.parse(config(3, 18));
+    source().emit('config', JSON.stringify({ ...replay, replay: { behind_ms: 30000 } }));
+    source().emit('message', 'AQ==', '3');
+    assert.equal(connection.reconnects, 0, 'a seek is no reconnect');
+    connection.open(); // the stream stalled, say
+    assert.equal(source().url, '/audio/stream?key=k&behind_ms=30000&last_id=3');
+    source().emit('config', JSON.stringify({ ...replay, next_id: 4, replay: { behind_ms: 30000 } }));
+    assert.equal(connection.reconnects, 1);
+    assert.equal(connection.catchUp.active, false, 'a replay has no backlog to skip');
+    connection.seek(null, 180.4); // as much audio at once as the jitter buffer's target
+    assert.equal(source().url, '/audio/stream?key=k&backlog_ms=180');
+    connection.seek(null);
+    assert.equal(source().url, '/audio/stream?key=k&backlog_ms=100');
+    assert.deepEqual(seen.filter(([type]) => type === 'config').map(([, nextId]) => nextId), [7, 3, 4]);
+    connection.close();
+  });
+
   test("holds what arrives while the player loads; the config's first audio reaches past it", () => {
     const { connection, seen, source } = connect();
     connection.hold();

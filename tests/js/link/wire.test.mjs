@@ -55,7 +55,15 @@ describe('parseConfig', () => {
       serverMs: 1764064033123.4,
       nextId: 1234,
       liveId: 1234,
+      replayBehindMs: null,
     });
+  });
+
+  test("reads a replay's distance behind live; null or absent is live", () => {
+    assert.equal(parseConfig(withConfig({ replay: { behind_ms: 30000 } })).replayBehindMs, 30000);
+    assert.equal(parseConfig(withConfig({ replay: null })).replayBehindMs, null);
+    assert.throws(() => parseConfig(withConfig({ replay: 5 })), /config\.replay/);
+    assert.throws(() => parseConfig(withConfig({ replay: { behind_ms: -1 } })), /replay\.behind_ms/);
   });
 
   test('takes live_id for next_id from a server that does not send it', () => {
@@ -182,6 +190,11 @@ describe('parseGap', () => {
       lost: null,
       nextId: 9,
       reason: 'restart',
+    });
+    assert.deepEqual(parseGap('{"lost":12,"next_id":9,"reason":"missing"}'), {
+      lost: 12,
+      nextId: 9,
+      reason: 'missing',
     });
     assert.throws(() => parseGap('{"lost":1,"next_id":9,"reason":"bored"}'), /gap\.reason/);
   });

@@ -35,4 +35,11 @@ describe('figureParts', () => {
     const [part] = figureParts({ ...FIGURES, latencyIsLowerBound: true, lostFrames: 0 });
     assert.deepEqual(part, { name: 'latency', text: 'latency ≥ 84 ms', value: '84.2' });
   });
+
+  test('a replay says so, and how far behind live it plays', () => {
+    const [part] = figureParts({ ...FIGURES, latencyMs: 30_412, lostFrames: 0, replaying: true });
+    assert.deepEqual(part, { name: 'latency', text: 'replay, 30 s behind live', value: '30412.0' });
+    const [unknown] = figureParts({ ...FIGURES, latencyMs: null, lostFrames: 0, replaying: true });
+    assert.equal(unknown.text, 'replay');
+  });
 });
