@@ -87,6 +87,9 @@ export class ScriptProcessorOutput {
     this.aheadS = Math.max(0, event.playbackTime - this.ctx.currentTime);
     const frame = Math.round(event.playbackTime * this.ctx.sampleRate);
     this.playout.skip(this.clock.event(frame));
+    // No start before the clock has its baseline: an engine's context may run fast for a
+    // while at first (WebKit: 0.4 s at 1.4 times real time), eating what a start keeps.
+    this.playout.buffer.holdStart = !this.clock.judged;
     // Until a skip is sure and its audio gone, that audio is no depth to steer by.
     const unconfirmed = Math.max(0, this.clock.leadFrames - this.clock.skippedFrames);
     this.playout.buffer.clockLeadSamples = unconfirmed * this.playout.buffer.rateRatio;

@@ -48,8 +48,7 @@ import { DRAINING, IDLE, PLAYING, SampleRing } from './ring.js';
 
 // A start's extra above the target by more than this is dropped once it lasted.
 const SETTLE_SLACK_S = 0.005;
-// A start's extra is kept until arrivals were measured this long (after the settle).
-const START_LEARN_S = 1.0;
+const START_LEARN_S = 1.0; // a start's extra is kept until arrivals were measured this long
 // Depth above the bound is dropped once it lasted two buckets of this (excess.js).
 const EXCESS_BUCKET_S = 0.25;
 // Smallest push the timestamp ring is sized for: 2.5 ms, the shortest Opus frame.
@@ -91,6 +90,8 @@ export class JitterBuffer {
     this.clockLeadSamples = 0;
     /** Whether the next push is timed: not while the page, which pushes and pulls, was late. */
     this.timeArrivals = true;
+    /** Whether a start waits (audio piles up): the output's clock is not steady yet. */
+    this.holdStart = false;
 
     this._ring = new SampleRing(capacity, channels, fadeSamples);
     // Start at `capacity` so that the interpolation's x[i - 1] never has a negative index.
@@ -282,7 +283,7 @@ export class JitterBuffer {
     const step = n * this.rateRatio; // the block's length in input samples
     const need = (n - 1) * this.rateRatio * (1 + ctl.maxOffset) + LOOKAHEAD;
     let depth = this._writePos - this._readPos;
-    if (this._mode === IDLE && depth >= Math.max(target, need)) {
+    if (this._mode === IDLE && !this.holdStart && depth >= Math.max(target, need)) {
       // Start with what piled up, up to the ceiling: an output that starts late and then
       // catches up in a burst takes it back; what it does not is trimmed once it lasted.
       // Skip the oldest beyond that, silently since nothing plays yet.
