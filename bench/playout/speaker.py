@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from bench.playout.tap import CLICK_LEVEL, QUIET_S, RATE
 
@@ -32,6 +33,7 @@ class SpeakerTap:
     """Reads what the speaker plays; finds the clicks in it, timed on time.time()."""
 
     env: dict[str, str]
+    latency_ms: int = 5
     _proc: subprocess.Popen[bytes] | None = None
     _thread: threading.Thread | None = None
     _chunks: list[bytes] = field(default_factory=list)
@@ -42,7 +44,7 @@ class SpeakerTap:
         """Start reading the monitor."""
         self._proc = subprocess.Popen(
             ["parec", f"--device={SINK}.monitor", "--raw", "--format=s16le", f"--rate={RATE}",
-             "--channels=1", "--latency-msec=5"],
+             "--channels=1", f"--latency-msec={self.latency_ms}"],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -77,12 +79,18 @@ class SpeakerTap:
         with self._lock:
             return self._reads[-1][0] if self._reads else 0
 
+    def samples_since(self, mark: int) -> npt.NDArray[np.float32]:
+        """What the speaker played from frame `mark` on, as floats of full scale 1."""
+        with self._lock:
+            data = b"".join(self._chunks)
+        return np.frombuffer(data, dtype="<i2")[mark:].astype(np.float32) / np.float32(32768)
+
     def clicks_since(self, mark: int) -> list[float]:
         """When each click's first loud sample played, after frame `mark`, on time.time()."""
         with self._lock:
-            samples = np.frombuffer(b"".join(self._chunks), dtype="<i2").astype(np.float32)
+            data = b"".join(self._chunks)
             reads = np.array(self._reads, dtype=np.float64)
-        samples /= 32768
+        samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768
         loud = np.flatnonzero(np.abs(samples[mark:]) >= CLICK_LEVEL) + mark
         if len(loud) == 0:
             return []
