@@ -117,3 +117,7 @@ def test_readme_opens_with_the_screenshot_and_the_two_commands() -> None:
     for title in ("Raspberry Pi quick start", "Troubleshooting"):
         readme_section(title)
     assert Path(ROOT / "docs" / "screenshot.png").is_file()
+    # The other engines' screenshots (tests/page/test_phone_layout.py takes them).
+    for engine in ("firefox", "webkit"):
+        assert f"](docs/screenshot-{engine}.png)" in text
+        assert Path(ROOT / "docs" / f"screenshot-{engine}.png").is_file()

@@ -1,6 +1,7 @@
-"""Mouth to ear in Chromium: a click into the microphone, found at the page's audio output.
+"""Mouth to ear: a click into the microphone, found at the page's audio output.
 
     .venv/bin/python -m bench.playout [--clicks 100] [--sessions 10]
+        [--browser chromium|firefox|webkit] [--origin secure|plain-http] [--frame-ms 20 10]
 
 For 20 ms and 10 ms frames: clicks go into the virtual microphone (bench/latency.py's
 clicks, twice as far apart), the real broadcaster reads it through real PyAudio, and the
@@ -28,6 +29,12 @@ reports outputLatency to 1 ms instead of rounding it to 8 ms. Below the table, a
 frame size backs the figures up (clock mapping, cross-checks) and one per session gives its
 median and what the page itself showed. The page's side (the tap, the clock mapping) is in
 tap.py; this module plays the clicks, pairs them and reports.
+
+Firefox and WebKit (`--browser`) play into a PulseAudio null sink, a sound card that plays
+in real time: there the clicks are found in what that card plays (speaker.py), the ear
+itself, since neither engine's output timestamp can be used. One figure per click, "to
+output": when the speaker played it. `--origin plain-http` opens the page from a LAN name
+(no secure context: the ScriptProcessor output; Firefox and WebKit only).
 """
 
 from __future__ import annotations
@@ -42,15 +49,18 @@ from pathlib import Path
 import numpy as np
 from playwright.sync_api import Browser, Page
 
+from bench.playout.speaker import SpeakerTap
 from bench.playout.tap import (
     RATE,
     count_clicks,
+    latency_shown,
     listening_page,
     measure_offset,
     played_at,
     shown,
 )
 from tests.support.browser import RECORD_LIMIT_S, launch_chromium, recorded_samples
+from tests.support.engines import LAN_NAME, EngineBrowser, launch, speakers
 from tests.support.server import no_device_env, start_broadcaster
 from tests.support.vmic import VirtualMic
 
@@ -71,12 +81,12 @@ def click_pcm() -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Heard:
-    """One click found at the page's output."""
+    """One click found at the page's output (the speaker's, Firefox and WebKit: no more)."""
 
-    to_destination_ms: float
     to_output_ms: float
-    output_latency_ms: float
-    lead_ms: float  # rendering ahead of the output when the click was noted
+    to_destination_ms: float | None = None
+    output_latency_ms: float | None = None
+    lead_ms: float | None = None  # rendering ahead of the output when the click was noted
 
 
 @dataclass(slots=True)
@@ -125,7 +135,7 @@ def pick(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def play_clicks(page: Page, mic: VirtualMic, clicks: int) -> list[float]:
+def play_clicks(page: Page | None, mic: VirtualMic, clicks: int) -> list[float]:
     """Queue the clicks; return when each one's first sample entered the mic (time.time()).
 
     The mic remembers only its latest writes, so ask about each click while it is recent.
@@ -135,7 +145,10 @@ def play_clicks(page: Page, mic: VirtualMic, clicks: int) -> list[float]:
     entered: list[float] = []
     deadline = time.monotonic() + clicks * CLICK_EVERY_S + 10
     while len(entered) < clicks and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
+        if page is None:
+            time.sleep(0.2)
+        else:
+            page.wait_for_timeout(200)
         while len(entered) < clicks:
             at = mic.entered_at(positions[len(entered)])
             if at is None:
@@ -164,12 +177,12 @@ def listen(browser: Browser, url: str, mic: VirtualMic, clicks: int, tally: Tall
         underruns_after = shown(page, "underruns")
         if "-" not in (underruns_before, underruns_after):
             tally.underruns += int(underruns_after) - int(underruns_before)
-        page_figures = f"buffer {shown(page, 'buffer')} ms, latency ≈ {shown(page, 'latency ≈')} ms"
+        page_figures = f"buffer {shown(page, 'buffer')} ms, latency {latency_shown(page)} ms"
 
     ordered = sorted(found, key=lambda click: click["frame"])
     out_s = [played_at(click, first, last) for click in ordered]
     left_s = [out - click["outputLatency"] for out, click in zip(out_s, ordered, strict=True)]
-    heard = [Heard(1000 * (left_s[j] - entered[i]), 1000 * (out_s[j] - entered[i]),
+    heard = [Heard(1000 * (out_s[j] - entered[i]), 1000 * (left_s[j] - entered[i]),
                    1000 * ordered[j]["outputLatency"], ordered[j]["leadMs"])
              for j, i in pair(entered, left_s)]
     tally.sent += len(entered)
@@ -185,8 +198,47 @@ def listen(browser: Browser, url: str, mic: VirtualMic, clicks: int, tally: Tall
                                          *(1000 * abs(o.time_origin_gap_s) for o in (first, last)))
 
 
-def measure(browser: Browser, mic: VirtualMic, frame_ms: float, clicks: int,
-            sessions: int) -> Tally:
+def listen_at_speaker(browser: EngineBrowser, url: str, mic: VirtualMic, speaker: SpeakerTap,
+                      clicks: int, tally: Tally) -> None:
+    """One listening session in Firefox or WebKit, the clicks found at the speaker."""
+    page = browser.new_page()
+    try:
+        page.goto(url + "/")
+        page.click("#listen")
+        deadline = time.monotonic() + 10
+        while page.evaluate("document.getElementById('status').textContent") != "live":
+            if time.monotonic() > deadline:
+                raise AssertionError("the page did not start playing")
+            time.sleep(0.1)
+        time.sleep(WARM_UP_S)
+        underruns_before = shown(page, "underruns")
+        mark = speaker.mark()
+        entered = play_clicks(None, mic, clicks)
+        time.sleep(1.0)  # the last click's way through the page
+        out_s = speaker.clicks_since(mark)
+        sink_ms = speaker.sink_latency_ms()
+        underruns_after = shown(page, "underruns")
+        if "-" not in (underruns_before, underruns_after):
+            tally.underruns += int(underruns_after) - int(underruns_before)
+        path = str(page.evaluate(
+            "document.querySelector('#figures [data-figure=\"path\"]')?.dataset.value || '-'"))
+        page_figures = (f"buffer {shown(page, 'buffer')} ms, latency {latency_shown(page)} ms, "
+                        f"path {path}; the sink's latency {sink_ms[0]:.1f} ms "
+                        f"(configured {sink_ms[1]:.1f})")
+    finally:
+        page.close()
+    heard = [Heard(1000 * (out_s[j] - entered[i])) for j, i in pair(entered, out_s)]
+    tally.recorder_clicks = None
+    tally.sent += len(entered)
+    tally.heard += heard
+    tally.unmatched += len(out_s) - len(heard)
+    median = f"{statistics.median(h.to_output_ms for h in heard):.1f} ms" if heard else "-"
+    tally.sessions.append(f"{len(heard)}/{len(entered)} clicks, to the speaker {median}; "
+                          f"the page showed {page_figures}")
+
+
+def measure(browser: Browser | EngineBrowser, mic: VirtualMic, frame_ms: float, clicks: int,
+            sessions: int, speaker: SpeakerTap | None = None, host: str = "127.0.0.1") -> Tally:
     """Run the broadcaster with `frame_ms` frames; spread the clicks over the sessions."""
     work = Path(tempfile.mkdtemp(prefix="playout-"))
     proc = start_broadcaster(work, "--source", "mic", "--log-level", "warning",
@@ -196,7 +248,12 @@ def measure(browser: Browser, mic: VirtualMic, frame_ms: float, clicks: int,
     try:
         for session in range(sessions):
             share = clicks // sessions + (1 if session < clicks % sessions else 0)
-            listen(browser, proc.url, mic, share, tally)
+            url = proc.url.replace("127.0.0.1", host)
+            if speaker is None:
+                assert isinstance(browser, Browser)
+                listen(browser, url, mic, share, tally)
+            else:
+                listen_at_speaker(browser, url, mic, speaker, share, tally)
     finally:
         proc.stop()
     return tally
@@ -204,22 +261,32 @@ def measure(browser: Browser, mic: VirtualMic, frame_ms: float, clicks: int,
 
 def report(tally: Tally) -> None:
     """One row of the table."""
-    dest = [h.to_destination_ms for h in tally.heard]
+    dest = [h.to_destination_ms for h in tally.heard if h.to_destination_ms is not None]
     out = [h.to_output_ms for h in tally.heard]
     found = f"{len(out):>5}/{tally.sent:<5}"
     if not out:
         print(f"{tally.frame_ms:>6g} ms {found} no click found", flush=True)
         return
-    latency = statistics.median(h.output_latency_ms for h in tally.heard)
-    print(f"{tally.frame_ms:>6g} ms {found} {pick(dest, 0.5):>8.1f} {pick(dest, 0.99):>8.1f} "
-          f"{pick(out, 0.5):>8.1f} {pick(out, 0.99):>8.1f} {max(out):>8.1f} {latency:>9.0f} "
+    lat = [h.output_latency_ms for h in tally.heard if h.output_latency_ms is not None]
+    latency = f"{statistics.median(lat):>9.0f}" if lat else f"{'-':>9}"
+    to_dest = (f"{pick(dest, 0.5):>8.1f} {pick(dest, 0.99):>8.1f}" if dest
+               else f"{'-':>8} {'-':>8}")
+    print(f"{tally.frame_ms:>6g} ms {found} {to_dest} "
+          f"{pick(out, 0.5):>8.1f} {pick(out, 0.99):>8.1f} {max(out):>8.1f} {latency} "
           f"{tally.underruns:>9}", flush=True)
 
 
 def check(tally: Tally) -> None:
     """What backs a row up: the clock mapping, cross-checks and each session."""
-    leads = [h.lead_ms for h in tally.heard]
-    lead = f"{min(leads):.1f}-{max(leads):.1f} ms" if leads else "-"
+    leads = [h.lead_ms for h in tally.heard if h.lead_ms is not None]
+    if not leads:  # found at the speaker
+        print(f"{tally.frame_ms:g} ms frames, found at the speaker (its monitor, read in "
+              f"5 ms pieces: up to the sink's configured latency early); "
+              f"{tally.unmatched} detections matched no click")
+        for number, line in enumerate(tally.sessions, 1):
+            print(f"  session {number}: {line}")
+        return
+    lead = f"{min(leads):.1f}-{max(leads):.1f} ms"
     recorder = "-" if tally.recorder_clicks is None else str(tally.recorder_clicks)
     print(f"{tally.frame_ms:g} ms frames: clock offset within ±{tally.worst_rtt_ms / 2:.2f} ms "
           f"(drift up to {tally.worst_drift_ms:.2f} ms, performance.timeOrigin agrees within "
@@ -236,19 +303,37 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10,
                         help="listening sessions (Start listening on a fresh page) to spread "
                              "each frame size's clicks over")
+    parser.add_argument("--browser", choices=("chromium", "firefox", "webkit"),
+                        default="chromium")
+    parser.add_argument("--origin", choices=("secure", "plain-http"), default="secure",
+                        help="plain-http: the page from a LAN name (Firefox and WebKit)")
+    parser.add_argument("--frame-ms", type=float, nargs="+", default=[20.0, 10.0])
     args = parser.parse_args()
     if args.clicks < 1 or not 1 <= args.sessions <= args.clicks:
         parser.error("need --clicks >= 1 and 1 <= --sessions <= --clicks")
+    if args.browser == "chromium" and args.origin != "secure":
+        parser.error("Chromium is measured on the secure origin only (its tap is a worklet)")
     print(f"{'':>9} {'clicks':>11} {'to destination':>17} {'to output':>26} {'output':>9}")
     print(f"{'frame':>9} {'found/sent':>11} {'p50 ms':>8} {'p99 ms':>8} {'p50 ms':>8} "
           f"{'p99 ms':>8} {'max ms':>8} {'lat. ms':>9} {'underruns':>9}", flush=True)
     tallies = []
-    with VirtualMic(Path(tempfile.mkdtemp(prefix="playout-vmic-")), chunk_ms=10) as mic, \
-            launch_chromium() as browser:
-        for frame_ms in (20.0, 10.0):
-            tally = measure(browser, mic, frame_ms, args.clicks, args.sessions)
-            report(tally)
-            tallies.append(tally)
+    with VirtualMic(Path(tempfile.mkdtemp(prefix="playout-vmic-")), chunk_ms=10) as mic:
+        if args.browser == "chromium":
+            with launch_chromium() as browser:
+                for frame_ms in args.frame_ms:
+                    tally = measure(browser, mic, frame_ms, args.clicks, args.sessions)
+                    report(tally)
+                    tallies.append(tally)
+        else:
+            work = Path(tempfile.mkdtemp(prefix="playout-engine-"))
+            host = "127.0.0.1" if args.origin == "secure" else LAN_NAME
+            with speakers(work / "speakers") as env, SpeakerTap(env) as speaker, \
+                    launch(args.browser, work / "browser", env) as engine:
+                for frame_ms in args.frame_ms:
+                    tally = measure(engine, mic, frame_ms, args.clicks, args.sessions,
+                                    speaker, host)
+                    report(tally)
+                    tallies.append(tally)
     print()
     for tally in tallies:
         check(tally)

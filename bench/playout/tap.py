@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.browser import RECORDER_JS, collect_problems
+from tests.support.browser import RECORDER_JS, Evaluates, collect_problems
 
 RATE = 48000
 CLICK_LEVEL = 0.25  # a sample this loud (of full scale) after QUIET_S of quiet starts a click
@@ -161,11 +161,19 @@ def played_at(click: dict[str, float], first: ClockOffset, last: ClockOffset) ->
     return played_ms / 1000 + interpolate(first, last, played_ms / 1000 + first.offset_s)
 
 
-def shown(page: Page, figure: str) -> str:
+def shown(page: Evaluates, figure: str) -> str:
     """A number the page shows in its figures line ("buffer 40 ms · underruns 0 · ..."), or -."""
     words = r"\s+".join(re.escape(word) for word in figure.split())
-    found = re.search(rf"{words}\s+(\d+)", page.locator("#figures").inner_text())
+    text = str(page.evaluate("document.getElementById('figures').textContent"))
+    found = re.search(rf"{words}\s+(\d+)", text)
     return found.group(1) if found else "-"
+
+
+def latency_shown(page: Evaluates) -> str:
+    """The page's latency figure with its sign ("≈ 61", or "≥ 188" for a lower bound), or -."""
+    text = str(page.evaluate("document.getElementById('figures').textContent"))
+    found = re.search(r"latency\s+([≈≥])\s+(\d+)", text)
+    return f"{found.group(1)} {found.group(2)}" if found else "-"
 
 
 @contextmanager

@@ -36,6 +36,11 @@ export class BlockClock {
     this._judged = false;
   }
 
+  /** Whether the first window has set the baseline (the context's clock is steady). */
+  get judged() {
+    return this._judged;
+  }
+
   /**
    * How far the context's clock is ahead of the blocks filled and skipped so far, when
    * the next block would play at `frame` (0 before the baseline is known).

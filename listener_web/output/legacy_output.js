@@ -9,9 +9,10 @@
  *
  * A ScriptProcessor runs on the page's main thread and is asked for each block ahead of
  * time: it adds one to two blocks of latency, and a main thread stalled too long makes a gap.
- * Blocks of 512 frames (10.7 ms at 48 kHz): in headless Chromium, 256 and 512 both played a
- * tone without a gap through 80 ms main-thread stalls, 512 costing about 10 ms more; 512
- * leaves a phone's slower, busier main thread twice the margin.
+ * Blocks of 512 frames (10.7 ms at 48 kHz) where the engine renders steadily: in headless
+ * Chromium, 256 and 512 both played a tone without a gap through 80 ms main-thread stalls,
+ * 512 costing about 10 ms more; 512 leaves a phone's slower, busier main thread twice the
+ * margin. 2048 elsewhere (output_buffer.js scriptProcessorBlock): WebKit renders in bursts.
  *
  * The buffer keeps to the clock the output really plays at: blocks the context played on its
  * own, without asking (WebKit's silence when the main thread is late), move it on too
@@ -55,7 +56,9 @@ export class ScriptProcessorOutput {
     const targetSamples = options.targetSamples + Math.round(2 * bigger);
     this.playout = new Playout({ ...options, targetSamples }, ctx.sampleRate,
       (msg) => port.onmessage?.({ data: msg }));
-    this.clock = new BlockClock(blockFrames);
+    // Buckets of about 85 ms (8 blocks of 512), but at least 4 events: the first window
+    // sets the baseline, and until then a late page is not told from jitter.
+    this.clock = new BlockClock(blockFrames, Math.max(4, Math.round(4096 / blockFrames)));
     this.blockS = blockFrames / ctx.sampleRate;
     // Between two events the context plays up to a block, and WebKit's times jitter by up to
     // another 512: more than a block or 1024 frames (the less) beyond that, the page was late.
@@ -84,6 +87,9 @@ export class ScriptProcessorOutput {
     this.aheadS = Math.max(0, event.playbackTime - this.ctx.currentTime);
     const frame = Math.round(event.playbackTime * this.ctx.sampleRate);
     this.playout.skip(this.clock.event(frame));
+    // No start before the clock has its baseline: an engine's context may run fast for a
+    // while at first (WebKit: 0.4 s at 1.4 times real time), eating what a start keeps.
+    this.playout.buffer.holdStart = !this.clock.judged;
     // Until a skip is sure and its audio gone, that audio is no depth to steer by.
     const unconfirmed = Math.max(0, this.clock.leadFrames - this.clock.skippedFrames);
     this.playout.buffer.clockLeadSamples = unconfirmed * this.playout.buffer.rateRatio;

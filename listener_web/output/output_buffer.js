@@ -17,6 +17,14 @@
  * smallest size only where it does. Nor with a ScriptProcessor output (no AudioWorklet,
  * plain http): it hands every block over through the main thread, which the smallest
  * buffer leaves too little time for.
+ *
+ * A ScriptProcessor's block is its deadline: the page's main thread must hand each block
+ * over before the engine has played the previous one, or the engine plays a block of
+ * silence. Chromium renders steadily (a callback per device buffer of about 10 ms): 512
+ * frames do there. WebKit renders in bursts (about 35 ms of audio at once, then nothing),
+ * so several blocks fall due at the same moment: at 512 frames it played 8 blocks of
+ * silence in 5 s on plain http; at 2048 (42.7 ms) none in 20 s. Engines whose render
+ * thread is not known to be steady (those that do not count their glitches) get 2048.
  */
 
 import { MaxWindow } from '../link/max_window.js';
@@ -35,6 +43,19 @@ export const GLITCH_WINDOW_MS = 60000;
  */
 export function firstOutputBuffer({ worklet, countsGlitches }) {
   return worklet && countsGlitches ? 'smallest' : 'interactive';
+}
+
+/** ScriptProcessor blocks (frames): on a steady render thread, and on any other. */
+export const STEADY_BLOCK_FRAMES = 512;
+export const BURST_BLOCK_FRAMES = 2048;
+
+/**
+ * The ScriptProcessor block size for an engine.
+ * @param {{ countsGlitches: boolean }} browser  whether it has AudioContext.playbackStats
+ * @returns {number}
+ */
+export function scriptProcessorBlock({ countsGlitches }) {
+  return countsGlitches ? STEADY_BLOCK_FRAMES : BURST_BLOCK_FRAMES;
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import { ScriptProcessorOutput } from './legacy_output.js';
 import { OutputClock } from './output_clock.js';
-import { latencyHint } from './output_buffer.js';
+import { latencyHint, scriptProcessorBlock } from './output_buffer.js';
 
 /**
  * @typedef {object} PlayerStats  posted by the worklet a few times a second
@@ -155,7 +155,8 @@ export class Player {
         outputChannelCount: [channels],
         processorOptions: { channels, ...target },
       })
-      : new ScriptProcessorOutput(this.ctx, { channels, ...target });
+      : new ScriptProcessorOutput(this.ctx, { channels, ...target },
+        scriptProcessorBlock({ countsGlitches: deviceFiguresAreCheap() }));
     node.port.onmessage = (/** @type {MessageEvent} */ event) => {
       if (event.data.type !== 'stats') return;
       this.latest = event.data;

@@ -20,15 +20,21 @@ export class ExcessWatch {
     this.bucketSamples = bucketSamples;
     this._prev = Infinity; // least excess seen at a peak in the previous bucket
     this._cur = Infinity; // and in this one
+    this._prevTop = -Infinity; // most excess seen at a peak in the previous bucket
+    this._curTop = -Infinity; // and in this one
     this._elapsed = 0;
     /** Windows judged since the restart (both buckets with an arrival). */
     this.judged = 0;
+    /** The excess at the highest peaks that lasted through the last window judged. */
+    this.lastingTopSamples = -Infinity;
   }
 
   /** Forget what was seen: the depth jumped (a drop, a start). */
   restart() {
     this._prev = Infinity;
     this._cur = Infinity;
+    this._prevTop = -Infinity;
+    this._curTop = -Infinity;
     this._elapsed = 0;
     /** Windows judged since the restart (both buckets with an arrival). */
     this.judged = 0;
@@ -40,20 +46,29 @@ export class ExcessWatch {
    * @param {number} stepSamples  the block's length (in input samples)
    * @param {boolean} arrived  audio arrived since the previous block (the depth is a peak)
    * @param {number} slackSamples  excess allowed to stay
+   * @param {boolean} [toTop]  drop what lasted at each bucket's highest peak, which is what
+   *   the drift control steers by (drift.js), not at its lowest: after that drop the depth
+   *   is on its target, and the rate need not move (a start's extra; see jitter.js)
    * @returns {number}  how much to drop now (0: nothing)
    */
-  observe(excessSamples, stepSamples, arrived, slackSamples) {
+  observe(excessSamples, stepSamples, arrived, slackSamples, toTop = false) {
     if (arrived && excessSamples < this._cur) this._cur = excessSamples;
+    if (arrived && excessSamples > this._curTop) this._curTop = excessSamples;
     this._elapsed += stepSamples;
     if (this._elapsed < this.bucketSamples) return 0;
     // A bucket without an arrival says nothing: Infinity, so the minimum stays with the other.
     const lasting = Math.min(this._prev, this._cur);
+    const lastingTop = Math.min(this._prevTop, this._curTop);
     const seen = this._prev < Infinity && this._cur < Infinity;
     this._prev = this._cur;
     this._cur = Infinity;
+    this._prevTop = this._curTop;
+    this._curTop = -Infinity;
     this._elapsed = 0;
     if (!seen) return 0;
     this.judged++;
-    return lasting > slackSamples ? Math.max(0, Math.min(lasting, excessSamples)) : 0;
+    this.lastingTopSamples = lastingTop;
+    const excess = toTop ? lastingTop : lasting;
+    return excess > slackSamples ? Math.max(0, Math.min(excess, excessSamples)) : 0;
   }
 }

@@ -17,9 +17,13 @@
  *    For 250 ms after playback starts from nothing arrivals are not measured: a start is a
  *    burst (a connection's first audio, decoded at once) that says nothing of the network.
  *    Depths are peak depths: right after the freshest arrival, before a block is read.
- *  - Start: at the target depth or more, keeping what piled up (up to the ceiling): an
- *    engine whose first callbacks come late takes the pile back in a burst. What is still
- *    more than 5 ms above the target after two windows of 0.25 s goes (excess.js).
+ *  - Start: at the target or more, keeping what piled up (up to the ceiling): an engine
+ *    whose first callbacks come late takes the pile back in a burst. The pile also meets
+ *    the target the start learns, with no pitch error: kept until arrivals were measured
+ *    for 1 s after the settle (WebKit on plain http: 114 -> 130-180 ms), then what lasted
+ *    over 5 ms above the target at the highest peaks (what the drift control steers by)
+ *    is trimmed (excess.js). Trimmed earlier, the buffer climbed back at 0.1 % (1 ms/s):
+ *    tens of seconds flat, -994 ppm in WebKit (tests/js/worklet/start_pitch.test.mjs).
  *  - Drift (drift.js DriftController): a PI controller sets `ratio` within 1 ± 0.1 %, from
  *    the peak depth per 0.25 s (1 s moving average) against a setpoint that follows the
  *    target at 0.5 ms/s (fed forward). Kp = 1/10 s (1 ms off -> 100 ppm), Ki = Kp²/4
@@ -44,6 +48,7 @@ import { DRAINING, IDLE, PLAYING, SampleRing } from './ring.js';
 
 // A start's extra above the target by more than this is dropped once it lasted.
 const SETTLE_SLACK_S = 0.005;
+const START_LEARN_S = 1.0; // a start's extra is kept until arrivals were measured this long
 // Depth above the bound is dropped once it lasted two buckets of this (excess.js).
 const EXCESS_BUCKET_S = 0.25;
 // Smallest push the timestamp ring is sized for: 2.5 ms, the shortest Opus frame.
@@ -85,6 +90,8 @@ export class JitterBuffer {
     this.clockLeadSamples = 0;
     /** Whether the next push is timed: not while the page, which pushes and pulls, was late. */
     this.timeArrivals = true;
+    /** Whether a start waits (audio piles up): the output's clock is not steady yet. */
+    this.holdStart = false;
 
     this._ring = new SampleRing(capacity, channels, fadeSamples);
     // Start at `capacity` so that the interpolation's x[i - 1] never has a negative index.
@@ -101,6 +108,7 @@ export class JitterBuffer {
     /** Depth above the target that lasts (excess.js); a start's extra is trimmed closer. */
     this._excess = new ExcessWatch(Math.round(EXCESS_BUCKET_S * sampleRateHz));
     this._startExtra = false;
+    this._learnSamples = Math.round(START_LEARN_S * sampleRateHz);
     this._stamps = new CaptureStamps(Math.ceil(capacity / (MIN_FRAME_S * sampleRateHz)) + 8);
     /** @type {import('./ring.js').BlockPlan} the current block, from _plan() to _commit() */
     this._block = { mode: IDLE, base: 0, ratio: 1, reads: 0, gainSteps: 0, xfadeLeft: 0, xfadeOffset: 0 };
@@ -275,7 +283,7 @@ export class JitterBuffer {
     const step = n * this.rateRatio; // the block's length in input samples
     const need = (n - 1) * this.rateRatio * (1 + ctl.maxOffset) + LOOKAHEAD;
     let depth = this._writePos - this._readPos;
-    if (this._mode === IDLE && depth >= Math.max(target, need)) {
+    if (this._mode === IDLE && !this.holdStart && depth >= Math.max(target, need)) {
       // Start with what piled up, up to the ceiling: an output that starts late and then
       // catches up in a burst takes it back; what it does not is trimmed once it lasted.
       // Skip the oldest beyond that, silently since nothing plays yet.
@@ -312,11 +320,13 @@ export class JitterBuffer {
       } else if (pending > 0) {
         ctl.skipWindow();
       } else {
-        // A start's extra goes down to the target; later only what lasts beyond the bound.
-        const slack = this._boundFor(target, this._startExtra) - target;
+        // A start's extra goes to the target once it learnt; later, what lasts beyond the bound.
+        const learning = this._startExtra && this.clockSamples < this._measureFrom + this._learnSamples;
+        const slack = learning ? Infinity : this._boundFor(target, this._startExtra) - target;
         const ahead = depth - this.clockLeadSamples; // what the output's clock has not passed
-        const drop = this._excess.observe(ahead - target, step, this._arrived, slack);
-        if (this._excess.judged > 0) this._startExtra = false;
+        const drop = this._excess.observe(ahead - target, step, this._arrived, slack, this._startExtra);
+        if (learning) this._excess.restart(); // judged afresh once the target has learnt
+        else if (this._excess.judged > 0 && !(this._excess.lastingTopSamples > slack)) this._startExtra = false;
         if (drop > 0) {
           this._xfadeOffset = drop;
           this._xfadeLeft = this.fadeSamples;

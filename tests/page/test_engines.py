@@ -18,8 +18,6 @@ from tests.support.engines import LAN_NAME, EngineBrowser, EnginePage, launch, s
 pytestmark = pytest.mark.browser
 
 ENGINES = ("chromium", "firefox", "webkit")
-# WebKit on plain http still drops out (issue 18, point 4): tested when it no longer does.
-NOT_YET = {("webkit", "plain-http")}
 # As in Chromium's own tests: the last second, 2 s after the sound started, is the tone
 # with no dropout.
 CLEAN_S = 1.0
@@ -59,11 +57,8 @@ def figure_of(page: EnginePage, name: str) -> str:
 
 
 @pytest.mark.parametrize("origin", ["secure", "plain-http"])
-def test_the_page_plays_the_tone_with_no_dropout(request: pytest.FixtureRequest,
-                                                 browser: EngineBrowser, origin: str,
+def test_the_page_plays_the_tone_with_no_dropout(browser: EngineBrowser, origin: str,
                                                  tone_server: str) -> None:
-    if (request.node.callspec.params["browser"], origin) in NOT_YET:
-        pytest.skip("WebKit on plain http still drops out")
     port = tone_server.rsplit(":", 1)[1]
     host = "127.0.0.1" if origin == "secure" else LAN_NAME
     page = browser.new_page()

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, ViewportSize
 
 from tests.support.browser import RECORDER_JS, launch_chromium
 from tests.support.firefox import FirefoxBridge
@@ -51,6 +51,9 @@ class EnginePage(Protocol):
 
     def screenshot(self, *, path: str) -> object:
         """Save what the page shows as a PNG."""
+
+    def set_viewport_size(self, viewport_size: ViewportSize) -> None:
+        """Make the page's viewport this many CSS px (a phone's screen, say)."""
 
     def close(self) -> None:
         """Close the page."""
@@ -101,6 +104,10 @@ class _FirefoxPage:
     def screenshot(self, *, path: str) -> object:
         return self._bridge.call("screenshot", page=self._id, path=path)
 
+    def set_viewport_size(self, viewport_size: ViewportSize) -> None:
+        self._bridge.call("viewport", page=self._id, width=viewport_size["width"],
+                          height=viewport_size["height"])
+
     def close(self) -> None:
         self._bridge.call("closePage", page=self._id)
 
@@ -147,6 +154,9 @@ class _WebKitPage:
         self._driver.screenshot(Path(path))
         return None
 
+    def set_viewport_size(self, viewport_size: ViewportSize) -> None:
+        self._driver.set_viewport(viewport_size["width"], viewport_size["height"])
+
     def close(self) -> None:
         self._driver.command("POST", "/url", {"url": "about:blank"})
 
@@ -169,7 +179,9 @@ def launch(engine: str, workdir: Path, sound_env: dict[str, str]) -> Iterator[En
         with launch_chromium([f"--host-resolver-rules=MAP {LAN_NAME} 127.0.0.1"]) as browser:
             yield _Chromium(browser)
     elif engine == "firefox":
-        bridge = FirefoxBridge(workdir, sound_env, {"network.dns.forceResolve": "127.0.0.1"})
+        # Overlay scrollbars, as on a phone: none takes width from the page.
+        bridge = FirefoxBridge(workdir, sound_env, {"network.dns.forceResolve": "127.0.0.1",
+                                                    "ui.useOverlayScrollbars": 1})
         try:
             yield _Firefox(bridge)
         finally:

@@ -54,6 +54,7 @@ async function run(cmd) {
     case 'evaluate': return await page.evaluate(cmd.js);
     case 'click': await page.click(cmd.selector); return null;
     case 'screenshot': await page.screenshot({ path: cmd.path }); return null;
+    case 'viewport': await page.setViewport({ width: cmd.width, height: cmd.height }); return null;
     case 'closePage': pages.delete(cmd.page); await page.close(); return null;
     default: throw new Error(`unknown op ${cmd.op}`);
   }

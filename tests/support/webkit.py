@@ -26,6 +26,11 @@ DRIVER = "WebKitWebDriver"
 MINIBROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
 COMMAND_TIMEOUT_S = 30.0
 _START_TIMEOUT_S = 20.0
+# MiniBrowser's own toolbar keeps its window at least 447 px wide; shrunk to nothing by this
+# GTK style, the window can be as narrow as a phone (set_viewport). The page's form controls
+# are WebKit's own drawing, the same size with it or without.
+BROWSER_CHROME_CSS = ("* { font-size: 3px; padding: 0; margin: 0; min-width: 0; min-height: 0;"
+                      " -gtk-icon-transform: scale(0.3); }\n")
 
 
 class WebKitError(RuntimeError):
@@ -68,10 +73,14 @@ class WebKitDriver:
         self.log_path = workdir / "webkit.log"
         runtime = workdir / "run"
         runtime.mkdir(mode=0o700, exist_ok=True)
+        config = workdir / "config"
+        (config / "gtk-3.0").mkdir(parents=True, exist_ok=True)
+        (config / "gtk-3.0" / "gtk.css").write_text(BROWSER_CHROME_CSS)
         with open(self.log_path, "wb") as log:
             self._driver = subprocess.Popen(
                 in_private_hosts(hosts_file, [DRIVER, f"--port={port}"]),
-                env={**os.environ, "DISPLAY": display, "XDG_RUNTIME_DIR": str(runtime), **env},
+                env={**os.environ, "DISPLAY": display, "XDG_RUNTIME_DIR": str(runtime),
+                     "XDG_CONFIG_HOME": str(config), **env},
                 stdout=log, stderr=log, start_new_session=True)
         self._http = httpx.Client(base_url=f"http://127.0.0.1:{port}",
                                   timeout=COMMAND_TIMEOUT_S + 5)
@@ -123,6 +132,21 @@ class WebKitDriver:
         element = self.command("POST", "/element", {"using": "css selector",
                                                     "value": selector})
         self.command("POST", f"/element/{next(iter(element.values()))}/click", {})
+
+    def set_viewport(self, width: int, height: int) -> None:
+        """Size the window so that the page's viewport is `width` x `height` CSS px (the
+        window holds a toolbar too: measure, then make up the difference)."""
+        inner = "return [window.innerWidth, window.innerHeight]"
+        rect = {"width": width, "height": height}
+        for _ in range(4):
+            self.command("POST", "/window/rect", rect)
+            time.sleep(0.2)  # the page's resize comes after the window's
+            got_width, got_height = self.execute(inner)
+            if (got_width, got_height) == (width, height):
+                return
+            rect = {"width": rect["width"] + width - got_width,
+                    "height": rect["height"] + height - got_height}
+        raise WebKitError(f"the viewport stays {got_width}x{got_height}, not {width}x{height}")
 
     def screenshot(self, path: Path) -> None:
         """Save the viewport as a PNG."""

@@ -3,7 +3,15 @@ import { describe, test } from 'node:test';
 
 import {
   GLITCHES_TO_WIDEN, GLITCH_WINDOW_MS, GlitchWatch, firstOutputBuffer, latencyHint,
+  scriptProcessorBlock,
 } from '../../../listener_web/output/output_buffer.js';
+
+describe('scriptProcessorBlock', () => {
+  test('512 frames on a steady render thread (Chromium), 2048 where it renders in bursts', () => {
+    assert.equal(scriptProcessorBlock({ countsGlitches: true }), 512);
+    assert.equal(scriptProcessorBlock({ countsGlitches: false }), 2048);
+  });
+});
 
 describe('firstOutputBuffer', () => {
   test('the smallest only with an AudioWorklet, and where the browser counts glitches', () => {

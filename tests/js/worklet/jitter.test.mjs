@@ -36,9 +36,10 @@ describe('JitterBuffer', () => {
     assert.equal(buf.playing, true);
     assert.ok(maxAbs(late) > 0.3, 'plays once the target is reached');
     assert.equal(buf.depthSamples, 3 * FRAME - 3 * BLOCK);
-    // Audio arriving in time from now on: the extra frame lasts, and goes after 0.5 s.
+    // Audio arriving in time from now on: the extra frame lasts, kept while the target
+    // learns (1 s after a settle of 0.25 s), and goes after that.
     let pushed = 3 * FRAME;
-    for (let t = 3 * BLOCK; t < RATE; t += BLOCK) {
+    for (let t = 3 * BLOCK; t < 2 * RATE; t += BLOCK) {
       if (pushed < t + 2 * FRAME) {
         buf.push(chunk(pushed, FRAME));
         pushed += FRAME;

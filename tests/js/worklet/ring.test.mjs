@@ -105,7 +105,7 @@ describe('what the JitterBuffer plays', () => {
     const buf = make({ drift: { windowSamples: 1e12 } });
     buf.control.integral = 500e-6;
     let pushed = 0;
-    const seconds = 2;
+    const seconds = 3;
     const played = new Float32Array(seconds * RATE);
     const out = block();
     for (let t = 0; t < played.length; t += BLOCK) {
@@ -118,8 +118,8 @@ describe('what the JitterBuffer plays', () => {
     }
     assert.equal(buf.control.ratio, 1.0005);
     assert.equal(buf.underruns, 0);
-    // Well after the fade-in, and after the start's extra frame is trimmed (at 0.5 s).
-    const steady = played.subarray(RATE);
+    // Well after the fade-in, and after the start's extra frame is trimmed (at 1.5 s).
+    const steady = played.subarray(2 * RATE);
     const { amplitude, residualRms } = fitSine(steady, 1000 * 1.0005);
     assert.ok(Math.abs(amplitude - 0.5) < 1e-4, `amplitude ${amplitude}`);
     const snrDb = 20 * Math.log10(amplitude / Math.SQRT2 / residualRms);

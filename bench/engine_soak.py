@@ -1,0 +1,206 @@
+"""Five minutes of the tone in each browser engine: underruns after the first second, and
+whether the page's latency figure stays plausible.
+
+    .venv/bin/python -m bench.engine_soak [--browser chromium firefox webkit]
+                                          [--origin secure plain-http] [--seconds 300]
+
+For each engine and origin in turn (one browser at a time), the real broadcaster plays
+tone:440 and the listener page (tests/support/engines.py) presses Start listening. Once the
+first sound reached the AudioContext destination the page's recorder stops (it costs the
+main thread), and for `--seconds` the page's figures are read once a second:
+
+- underruns: the page's count, from one second after the first sound (the start's own
+  settling excluded), with the second each one was seen in;
+- at the speaker (Firefox and WebKit, which play into a PulseAudio null sink): every 10 ms
+  of what that card played (its monitor, bench/playout/speaker.py) from one second after
+  the first sound, a window more than 6 dB below the tone's level is a dropout, whoever
+  made it (the page's buffer, or the engine playing silence on its own);
+- latency: the page's figure (≈, or ≥ where the engine's output figures are not believed),
+  its range and its slope over the second half of the run; plausible: between 0 and 1.5 s
+  (the buffer's 500 ms ceiling and a device's 1 s). And the figure minus the buffer's depth
+  (shown beside it): what the page counts after its buffer, which the buffer's own changes
+  do not move. WebKit's figure once rose by a second a second; here it would rise too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from bench.playout.speaker import SpeakerTap
+from tests.support.engines import LAN_NAME, EngineBrowser, EnginePage, launch, speakers
+from tests.support.server import start_broadcaster
+
+PLAUSIBLE_MS = (0.0, 1500.0)
+SETTLE_S = 1.0
+# The speaker's monitor read in 50 ms pieces: the null sink's latency follows the smallest a
+# client asks for, and nothing here needs the playout bench's 5 ms timing.
+SPEAKER_READ_MS = 50
+FIGURES_JS = """(() => {
+  const out = {};
+  for (const span of document.querySelectorAll('#figures [data-figure]')) {
+    out[span.dataset.figure] = span.dataset.value ?? '';
+  }
+  out.text = document.getElementById('figures').textContent;
+  out.status = document.getElementById('status').textContent;
+  return out;
+})()"""
+
+
+@dataclass(slots=True)
+class Run:
+    """What one engine and origin measured."""
+
+    engine: str
+    origin: str
+    path: str = "-"
+    underrun_at_s: list[float] = field(default_factory=list)  # since the first sound
+    speaker_dropouts_at_s: list[float] | None = None
+    latency_ms: list[tuple[float, float]] = field(default_factory=list)  # (s, ms)
+    beyond_buffer_ms: list[float] = field(default_factory=list)  # latency minus buffer
+    lower_bound: bool = False
+    reconnects: int = 0
+
+
+def wait_for(page: EnginePage, condition: str, timeout_s: float) -> None:
+    """Poll a JS condition until it holds."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(condition):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition}")
+        time.sleep(0.1)
+
+
+def dropouts(samples: npt.NDArray[np.float32], rate: int) -> list[float]:
+    """Where (s from the start of `samples`) a 10 ms window is 6 dB below the tone's level."""
+    n = rate // 100
+    windows = samples[: len(samples) // n * n].reshape(-1, n)
+    rms = np.sqrt(np.mean(windows.astype(np.float64) ** 2, axis=1)) + 1e-12
+    level = np.sqrt(np.mean(samples.astype(np.float64) ** 2))
+    quiet = np.flatnonzero(20 * np.log10(rms / level) < -6)
+    return [float(i) / 100 for i in quiet]
+
+
+def soak(browser: EngineBrowser, url: str, run: Run, seconds: float,
+         speaker: SpeakerTap | None) -> None:
+    """One listening session of `seconds` after the first second."""
+    page = browser.new_page()
+    try:
+        page.goto(url + "/")
+        page.click("#listen")
+        wait_for(page, "document.getElementById('status').textContent === 'live'", 15)
+        wait_for(page, "window.__firstSoundMs !== undefined", 10)
+        page.evaluate("window.__stopRecording()")
+        since_sound_s = float(page.evaluate("(performance.now() - window.__firstSoundMs) / 1000"))
+        time.sleep(max(0.0, SETTLE_S - since_sound_s))
+        mark = speaker.mark() if speaker else 0
+        start = time.monotonic()
+        before = int(page.evaluate(FIGURES_JS).get("underruns") or 0)
+        seen = before
+        while (now := time.monotonic() - start) < seconds:
+            time.sleep(1.0)
+            figures = page.evaluate(FIGURES_JS)
+            count = int(figures.get("underruns") or 0)
+            run.underrun_at_s += [SETTLE_S + now] * (count - seen)
+            seen = count
+            if figures.get("latency"):
+                run.latency_ms.append((now, float(figures["latency"])))
+                if figures.get("buffer"):
+                    run.beyond_buffer_ms.append(float(figures["latency"])
+                                                - float(figures["buffer"]))
+                run.lower_bound = run.lower_bound or "≥" in figures["text"]
+            run.path = figures.get("path") or run.path
+            run.reconnects = int(figures.get("reconnects") or 0)
+        if speaker:
+            samples = speaker.samples_since(mark)
+            run.speaker_dropouts_at_s = [SETTLE_S + s for s in dropouts(samples, 48000)]
+    finally:
+        page.close()
+
+
+@contextlib.contextmanager
+def engine(name: str, work: Path) -> Iterator[tuple[EngineBrowser, SpeakerTap | None]]:
+    """A browser of `name`; for Firefox and WebKit also the speaker they play into."""
+    with speakers(work / "speakers") as env:
+        if name == "chromium":
+            with launch(name, work / "browser", env) as browser:
+                yield browser, None
+        else:
+            with SpeakerTap(env, SPEAKER_READ_MS) as speaker, \
+                    launch(name, work / "browser", env) as browser:
+                yield browser, speaker
+
+
+def describe(run: Run) -> str:
+    """The row of the table for one run."""
+    values = [ms for _, ms in run.latency_ms]
+    if values:
+        # The slope over the second half: a start's settling is no rising line.
+        half = run.latency_ms[len(run.latency_ms) // 2:]
+        minutes = np.array([s / 60 for s, _ in half])
+        slope = (float(np.polyfit(minutes, [ms for _, ms in half], 1)[0]) if len(half) > 2
+                 else 0.0)
+        low, high = min(values), max(values)
+        plausible = PLAUSIBLE_MS[0] <= low and high <= PLAUSIBLE_MS[1]
+        beyond = run.beyond_buffer_ms
+        steady = (f"; beyond the buffer {min(beyond):.0f}-{max(beyond):.0f} ms"
+                  if beyond else "")
+        sign = "≥" if run.lower_bound else "≈"
+        latency = (f"{sign} {np.median(values):.0f} ms ({low:.0f}-{high:.0f}, "
+                   f"{slope:+.1f} ms/min{steady}) {'plausible' if plausible else 'IMPLAUSIBLE'}")
+    else:
+        latency = "no figure"
+    at = ", ".join(f"{s:.0f} s" for s in run.underrun_at_s)
+    speaker = "-" if run.speaker_dropouts_at_s is None else (
+        f"{len(run.speaker_dropouts_at_s)}"
+        + (f" (at {', '.join(f'{s:.2f} s' for s in run.speaker_dropouts_at_s[:10])})"
+           if run.speaker_dropouts_at_s else ""))
+    return (f"| {run.engine} | {run.origin} | {run.path} | {len(run.underrun_at_s)}"
+            f"{f' (at {at})' if at else ''} | {speaker} | {latency} | {run.reconnects} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.engine_soak",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--browser", nargs="+", default=["chromium", "firefox", "webkit"],
+                        choices=("chromium", "firefox", "webkit"))
+    parser.add_argument("--origin", nargs="+", default=["secure", "plain-http"],
+                        choices=("secure", "plain-http"))
+    parser.add_argument("--seconds", type=float, default=300.0,
+                        help="measured after the first second of sound (default 300)")
+    args = parser.parse_args()
+    rows = []
+    work = Path(tempfile.mkdtemp(prefix="engine-soak-"))
+    proc = start_broadcaster(work, "--source", "tone:440", "--log-level", "warning")
+    try:
+        for name in args.browser:
+            with engine(name, work / name) as (browser, speaker):
+                for origin in args.origin:
+                    host = "127.0.0.1" if origin == "secure" else LAN_NAME
+                    run = Run(name, origin)
+                    soak(browser, proc.url.replace("127.0.0.1", host), run, args.seconds,
+                         speaker)
+                    rows.append(describe(run))
+                    print(rows[-1], flush=True)
+    finally:
+        proc.stop()
+    print(f"\n{args.seconds:g} s per row, from one second after the first sound\n")
+    print("| engine | origin | path | underruns | dropouts at the speaker | latency figure "
+          "| reconnects |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("\n".join(rows))
+    print(f"\nload average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
