@@ -38,7 +38,10 @@ const archive = new ArchiveLink({
   download: `/archive/download${KEY_QUERY}`,
   episodes: `/activity/episodes${KEY_QUERY}`,
 });
-const alerting = new Alerting({ episodes: `/activity/episodes${KEY_QUERY}`, probe: '/healthz' });
+const alerting = new Alerting(
+  { episodes: `/activity/episodes${KEY_QUERY}`, probe: '/healthz' },
+  (episode) => timeline.playEpisode(episode.startMs),
+);
 const IDLE_FIGURES = 'latency – · buffer – · underruns –';
 const BLOCKED_TEXT = 'sound is blocked by this browser until you tap the page';
 
@@ -283,7 +286,7 @@ ui.unlock.addEventListener('cancel', () => {
   if (session) stop('stopped', 'idle');
 });
 
-new Timeline({
+const timeline = new Timeline({
   section: element('archive'),
   canvas: /** @type {HTMLCanvasElement} */ (element('timeline')),
   window: /** @type {HTMLSelectElement} */ (element('timeline-window')),
@@ -299,6 +302,7 @@ new Timeline({
 }, archive, {
   serverNowMs: (localMs) => session?.serverNowMs(localMs) ?? null,
   position: () => ({ listening: session !== null, behindMs: session?.behindMs() ?? null }),
+  archive: (enabled) => alerting.archive(enabled),
   seek: (behindMs) => {
     if (session) {
       session.seek(behindMs);
