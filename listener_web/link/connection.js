@@ -9,6 +9,7 @@
  */
 import { PacketAge } from './clock.js';
 import { AudioStream } from './stream.js';
+import { liveResumeAfter, resumedTooFar, startsBehindMs, streamQuery } from './resume.js';
 
 // Audio comes every frame while capture runs: a connection silent this long is dead even if
 // the browser has not noticed (a phone that changed networks, a NAT that forgot it).
@@ -119,6 +120,10 @@ export class Connection {
     this.stream = null;
     /** @type {number | null} id of the newest packet handled, whichever connection brought it */
     this.lastId = null;
+    /** @type {number | null} performance.now() when it arrived */
+    this.lastPacketMs = null;
+    /** Live reconnects that would have resumed too far behind, started at live instead. */
+    this.restartsAtLive = 0;
     /** @type {CaptureState | null} the capture state the server announced last */
     this.captureState = null;
     /** Connections that sent their config: each after the first is a reconnect. */
@@ -141,6 +146,8 @@ export class Connection {
     this.behindMs = null;
     /** Audio a fresh live stream starts with. */
     this.backlogMs = BACKLOG_MS;
+    /** Frames in bundles of this long (docs/protocol.md, "Choosing the cost"); 0: each. */
+    this.bundleMs = 0;
   }
 
   /**
@@ -155,6 +162,7 @@ export class Connection {
     this.behindMs = behindMs;
     this.backlogMs = Math.round(Math.min(1000, Math.max(BACKLOG_MS, backlogMs)));
     this.lastId = null;
+    this.lastPacketMs = null;
     this.connections = 0;
     this.catchUp = new CatchUp();
     if (this.held) {
@@ -203,18 +211,25 @@ export class Connection {
   /**
    * Open the stream (again), resuming after the newest packet handled (a replay: as far
    * behind live as before). EventSource sends Last-Event-ID by itself only when it
-   * reconnects on its own: a new one is told with ?last_id=. The first connection asks for the newest BACKLOG_MS of audio at once, so that
-   * the jitter buffer starts full instead of filling in real time.
+   * reconnects on its own: a new one is told with ?last_id=. The first connection asks for
+   * the newest BACKLOG_MS of audio at once, so that the jitter buffer starts full instead of
+   * filling in real time; so does a live one whose last packet came too long ago
+   * (resume.js).
    */
   open() {
     clearTimeout(this.retryTimer);
     this.stream?.close();
     this.connected = false;
     this.lastEventMs = performance.now();
-    const after = this.lastId === null ? null : `last_id=${this.lastId}`;
-    const resume = this.behindMs === null
-      ? after ?? `backlog_ms=${this.backlogMs}`
-      : `behind_ms=${Math.round(this.behindMs)}${after ? `&${after}` : ''}`;
+    const live = this.behindMs === null;
+    const resume = streamQuery({
+      behindMs: this.behindMs,
+      // Live, long after the last packet: at the live edge, not hours behind it.
+      afterId: live ? liveResumeAfter(this.lastId, this.lastPacketMs, performance.now()) : this.lastId,
+      // Bundles come up to bundleMs apart: start with that much, or the buffer starves.
+      backlogMs: Math.min(1000, this.backlogMs + this.bundleMs),
+      bundleMs: this.bundleMs,
+    });
     const url = `${this.urls.stream}${this.urls.stream.includes('?') ? '&' : '?'}${resume}`;
     this.stream = new AudioStream(url, {
       onConfig: (config) => this.arrive({ type: 'config', config, localMs: localNowMs() }),
@@ -247,6 +262,10 @@ export class Connection {
     this.lastEventMs = performance.now();
     switch (event.type) {
       case 'config':
+        if (this.behindMs === null && this.lastId !== null && resumedTooFar(event.config)) {
+          this.restartAtLive(event.config);
+          return;
+        }
         this.connected = true;
         this.refusals = 0;
         this.connections += 1;
@@ -260,6 +279,7 @@ export class Connection {
         break;
       case 'packet':
         this.lastId = event.id;
+        this.lastPacketMs = performance.now();
         this.events.onPacket(event.id, event.packet, event.localMs);
         break;
       case 'clock':
@@ -276,6 +296,22 @@ export class Connection {
         this.events.onActivity(event.change);
         break;
     }
+  }
+
+  /**
+   * A live reconnect (EventSource's own, with Last-Event-ID) resumes far behind live, from
+   * the archive: open the stream again at the live edge; what it skips is lost to this
+   * listener, and said so as a gap.
+   * @param {StreamConfig} config
+   */
+  restartAtLive(config) {
+    this.restartsAtLive += 1;
+    this.lastId = null;
+    this.lastPacketMs = null;
+    this.events.onGap({
+      lost: Math.round(startsBehindMs(config) / config.frameMs), nextId: config.liveId, reason: 'behind',
+    });
+    this.open();
   }
 
   /**

@@ -148,6 +148,44 @@ describe('Connection', () => {
     connection.close();
   });
 
+  test('a live reconnect that resumes far behind live starts again at the live edge', () => {
+    const { connection, seen, source } = connect();
+    connection.open();
+    source().emit('config', config(1, 1));
+    source().emit('message', 'AQ==', '1');
+    source().emit('error'); // EventSource reconnects by itself, with Last-Event-ID: 1
+    source().emit('config', config(2, 2 + 501)); // 501 frames of 20 ms from the archive: 10.02 s
+    assert.equal(FakeEventSource.opened.length, 2);
+    assert.equal(source().url, '/audio/stream?key=k&backlog_ms=100');
+    assert.equal(FakeEventSource.opened[0].readyState, FakeEventSource.CLOSED);
+    assert.deepEqual(seen.slice(-1), [['gap', 503]]);
+    assert.equal(connection.restartsAtLive, 1);
+    source().emit('config', config(700, 705));
+    assert.deepEqual([connection.reconnects, connection.catchUp.active], [1, true]);
+    // 10 s behind is near enough: resumed and caught up.
+    source().emit('message', 'AQ==', '700');
+    source().emit('error');
+    source().emit('config', config(701, 701 + 500));
+    assert.deepEqual([FakeEventSource.opened.length, connection.reconnects], [2, 2]);
+    connection.close();
+  });
+
+  test("the page's own reopen long after the last packet starts at the live edge", (t) => {
+    const { connection, source } = connect();
+    let now = 1000;
+    t.mock.method(performance, 'now', () => now);
+    connection.open();
+    source().emit('config', config(1, 1));
+    source().emit('message', 'AQ==', '1');
+    now += 9000;
+    connection.open();
+    assert.equal(source().url, '/audio/stream?key=k&last_id=1');
+    now += 2000; // 11 s since the packet
+    connection.open();
+    assert.equal(source().url, '/audio/stream?key=k&backlog_ms=100');
+    connection.close();
+  });
+
   test('counts reconnects, and catches up with live after each', () => {
     const { connection, source } = connect();
     connection.open();
