@@ -172,6 +172,17 @@ export class Connection {
     }
   }
 
+  /**
+   * Ask for the frames in bundles of `bundleMs` (0: frame by frame), from the next stream
+   * on; a stream already open is reopened, resuming after its last packet.
+   * @param {number} bundleMs
+   */
+  setBundleMs(bundleMs) {
+    if (bundleMs === this.bundleMs) return;
+    this.bundleMs = bundleMs;
+    if (this.stream && !this.held && !this.closed) this.open();
+  }
+
   /** Hold what arrives until release(): the player is not ready for it. */
   hold() {
     this.held = [];

@@ -18,6 +18,7 @@ import { insecureNote } from './insecure_note.js';
 import { Alerting } from './alerting.js';
 import { ArchiveLink } from '../link/archive.js';
 import { Timeline } from './timeline.js';
+import { SaverSwitch } from './saver.js';
 
 /**
  * @typedef {import('./figures.js').FigurePart} FigurePart
@@ -99,6 +100,8 @@ function showSource(source) {
 
 /** @type {Session | null} */
 let session = null;
+const saver = new SaverSwitch(/** @type {HTMLInputElement} */ (element('battery-saver')),
+  (bundleMs) => session?.connection.setBundleMs(bundleMs));
 /** @type {{ text: string, tone: string | undefined } | null} status the tap hint replaced */
 let statusBeforeBlock = null;
 
@@ -141,9 +144,9 @@ function viewFor(self) {
     },
     activity: (change) => { if (current()) alerting.activity(change); },
     replay: (replaying) => { if (current()) alerting.replay(replaying); },
-    figures: (figures, lostFrames, replaying) => {
+    figures: (figures, lostFrames, replaying, bundleMs) => {
       if (!current()) return;
-      showFigureParts(figureParts({ ...figures, lostFrames, replaying }));
+      showFigureParts(figureParts({ ...figures, lostFrames, replaying, bundleMs }));
       // The graph is the link's latency: a replay's distance behind live is none of it.
       panel.show(replaying ? { ...figures, latencyMs: null } : figures);
     },
@@ -231,6 +234,7 @@ function listen(behindMs = null) {
     return;
   }
   session = current;
+  current.connection.bundleMs = saver.bundleMs;
   alerting.started(current);
   setButton(true);
   const started = current;

@@ -186,6 +186,21 @@ describe('Connection', () => {
     connection.close();
   });
 
+  test('the battery saver asks for bundles, and a bigger start; switched, the stream reopens where it was', () => {
+    const { connection, source } = connect();
+    connection.setBundleMs(500); // before the first stream: nothing to reopen
+    assert.equal(FakeEventSource.opened.length, 0);
+    connection.open();
+    assert.equal(source().url, '/audio/stream?key=k&backlog_ms=600&bundle_ms=500');
+    source().emit('config', config(7, 7));
+    source().emit('message', 'AQ==', '7');
+    connection.setBundleMs(0);
+    assert.equal(source().url, '/audio/stream?key=k&last_id=7');
+    connection.setBundleMs(0);
+    assert.equal(FakeEventSource.opened.length, 2, 'the same: no reopen');
+    connection.close();
+  });
+
   test('counts reconnects, and catches up with live after each', () => {
     const { connection, source } = connect();
     connection.open();
