@@ -3,19 +3,18 @@
  * The connection policy of a listening session: it opens the stream (first with the newest
  * BACKLOG_MS of audio, then resuming after the newest packet received), holds what arrives
  * while the player loads, notices a stream that stalls, waits longer after each refusal,
- * catches up with live after a reconnect, and counts reconnects. It hands every event on,
+ * catches up with live after a reconnect (catch_up.js), starts again at live rather than
+ * resume far behind it (resume.js), and counts reconnects. It hands every event on,
  * with the local time it arrived, to the session (ConnectionEvents); it decodes and plays
  * nothing itself.
  */
-import { PacketAge } from './clock.js';
+import { CatchUp } from './catch_up.js';
 import { AudioStream } from './stream.js';
 import { liveResumeAfter, resumedTooFar, startsBehindMs, streamQuery } from './resume.js';
 
 // Audio comes every frame while capture runs: a connection silent this long is dead even if
 // the browser has not noticed (a phone that changed networks, a NAT that forgot it).
 const STALL_MS = 3000;
-// After a reconnect, backlog is skipped for at most this long (then played anyway).
-const CATCH_UP_MAX_MS = 2000;
 // Waits before opening the stream again after the server refused it, doubling from the first.
 const REFUSED_FIRST_MS = 1000;
 const REFUSED_MAX_MS = 30000;
@@ -59,51 +58,6 @@ const SHUT_DOWN_TEXT = 'the broadcaster has shut down: reconnecting…';
 /** This page's clock, the one AudioContext.getOutputTimestamp() answers in (ms). */
 export function localNowMs() {
   return performance.timeOrigin + performance.now();
-}
-
-/**
- * After a reconnect the server resumes with what its ring kept since the last packet, in a
- * burst. Played, it would add the outage to the latency, and the burst would look like jitter
- * to the buffer (whose target would jump): it is skipped, until a packet is live again.
- */
-export class CatchUp {
-  constructor() {
-    this.active = false;
-    /** @type {number | null} local time of the first packet while catching up */
-    this.startMs = null;
-    /** Packets skipped to get back to live after reconnects. */
-    this.skippedFrames = 0;
-    /** How old live packets are when they arrive. */
-    this.ages = new PacketAge();
-  }
-
-  /** A connection resumed: skip its backlog. */
-  begin() {
-    this.active = true;
-    this.startMs = null;
-  }
-
-  /**
-   * What to do with a packet `ageMs` old (null: unknown) that arrived at `localMs`.
-   * @param {number | null} ageMs
-   * @param {number} localMs
-   * @param {number} frameMs
-   * @returns {'skip' | 'live again' | 'play'}  'live again': play it, after dropping what
-   *   the player holds
-   */
-  check(ageMs, localMs, frameMs) {
-    if (!this.active) {
-      if (ageMs !== null) this.ages.note(ageMs, localMs);
-      return 'play';
-    }
-    this.startMs ??= localMs;
-    if (ageMs !== null && this.ages.isStale(ageMs, frameMs) && localMs - this.startMs < CATCH_UP_MAX_MS) {
-      this.skippedFrames += 1;
-      return 'skip';
-    }
-    this.active = false;
-    return 'live again';
-  }
 }
 
 /** The session's connection to /audio/stream, across reconnects. */

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, before, describe, test } from 'node:test';
 
-import { CatchUp, Connection } from '../../../listener_web/link/connection.js';
+import { CatchUp } from '../../../listener_web/link/catch_up.js';
+import { Connection } from '../../../listener_web/link/connection.js';
 
 /** A stand-in EventSource: the test emits the server's events. */
 class FakeEventSource {
