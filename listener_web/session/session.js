@@ -229,6 +229,8 @@ export class Session {
     if (!previous || previous.channels !== config.channels || previous.frameMs !== config.frameMs
       || previous.bundleMs !== config.bundleMs) {
       const { player } = this.output;
+      // Bundles on or off: the arrivals measured are the other cadence's (forget them first).
+      if (previous && previous.bundleMs !== config.bundleMs) player.reset();
       this.captureClock = new CaptureClock(config.frameMs);
       player.configure(config.channels, jitterTarget(config.frameMs, config.bundleMs));
       this.decoder.configure(config.channels, config.frameMs, player);

@@ -54,4 +54,7 @@ def test_the_battery_saver_plays_the_tone_from_half_second_bundles(tone_server: 
         assert "bundle_ms" not in streams[-1], streams[-1]
         expect(page.locator('#figures [data-figure="saver"]')).to_have_count(0)
         assert_plays_the_tone(page, 1.0)
+        page.wait_for_timeout(2_000)
+        print(f"battery saver off: latency {float(figure(page, 'latency')):.0f} ms")
+        assert float(figure(page, "latency")) < latency - 300
         assert problems == []
