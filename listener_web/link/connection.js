@@ -10,7 +10,7 @@
  */
 import { CatchUp } from './catch_up.js';
 import { AudioStream } from './stream.js';
-import { liveResumeAfter, resumedTooFar, startsBehindMs, streamQuery } from './resume.js';
+import { crossesRestart, liveResumeAfter, resumedTooFar, startsBehindMs, streamQuery } from './resume.js';
 
 // Audio comes every frame while capture runs: a connection silent this long is dead even if
 // the browser has not noticed (a phone that changed networks, a NAT that forgot it).
@@ -273,9 +273,9 @@ export class Connection {
     this.restartsAtLive += 1;
     this.lastId = null;
     this.lastPacketMs = null;
-    this.events.onGap({
-      lost: Math.round(startsBehindMs(config) / config.frameMs), nextId: config.liveId, reason: 'behind',
-    });
+    this.events.onGap(crossesRestart(config)
+      ? { lost: null, nextId: config.liveId, reason: 'restart' }
+      : { lost: Math.round(startsBehindMs(config) / config.frameMs), nextId: config.liveId, reason: 'behind' });
     this.open();
   }
 

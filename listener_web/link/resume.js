@@ -22,12 +22,23 @@ export const RESUME_MAX_BEHIND_MS = 10000;
  */
 
 /**
+ * Whether a connection resumes from an earlier process of the server (its ids are below
+ * this process's epoch: docs/protocol.md): ids do not count frames across the restart.
+ * @param {StreamConfig} config
+ */
+export function crossesRestart(config) {
+  return config.epoch !== null && config.nextId < config.epoch;
+}
+
+/**
  * How far behind live a connection starts, by its `config`: the frames it will send first
- * that were captured before it (a resume's or a backlog's).
+ * that were captured before it (a resume's or a backlog's). Across a restart, at least the
+ * new process's frames (the earlier one's left are not counted).
  * @param {StreamConfig} config
  */
 export function startsBehindMs(config) {
-  return Math.max(0, config.liveId - config.nextId) * config.frameMs;
+  const from = crossesRestart(config) ? /** @type {number} */ (config.epoch) : config.nextId;
+  return Math.max(0, config.liveId - from) * config.frameMs;
 }
 
 /**

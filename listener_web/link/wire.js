@@ -36,6 +36,7 @@ export class WireError extends Error {
  * @property {number | null} replayBehindMs  a replay (docs/protocol.md, "Replay"): how far
  *   behind live it started; null for the live stream
  * @property {number} bundleMs  frames come in bundles of this long; 0: frame by frame
+ * @property {number | null} epoch  the first id of the server's process (null: not said)
  *
  * @typedef {object} ClockFrame  The `clock` event: capture time of one audio frame.
  * @property {number} id
@@ -160,6 +161,7 @@ export function parseConfig(text) {
     liveId: o.live_id === undefined ? integer(o, 'next_id', what, 0) : integer(o, 'live_id', what, 0),
     replayBehindMs: replayOf(o, what),
     bundleMs: o.bundle_ms === undefined ? 0 : bundle(o, what),
+    epoch: o.epoch === undefined ? null : integer(o, 'epoch', what, 0),
   };
 }
 

@@ -171,6 +171,20 @@ describe('Connection', () => {
     connection.close();
   });
 
+  test('a resume into a restarted server, far behind, starts at live and says it restarted', () => {
+    const { connection, source } = connect();
+    const gaps = [];
+    connection.events.onGap = (gap) => gaps.push(gap);
+    connection.open();
+    source().emit('config', config(1000, 1000));
+    source().emit('message', 'AQ==', '1000');
+    source().emit('error');
+    source().emit('config', JSON.stringify({ ...JSON.parse(config(1001, 90_000)), epoch: 80_000 }));
+    assert.deepEqual(gaps, [{ lost: null, nextId: 90_000, reason: 'restart' }]);
+    assert.equal(source().url, '/audio/stream?key=k&backlog_ms=100');
+    connection.close();
+  });
+
   test("the page's own reopen long after the last packet starts at the live edge", (t) => {
     const { connection, source } = connect();
     let now = 1000;

@@ -4,16 +4,17 @@ import { describe, test } from 'node:test';
 
 import {
   RESUME_MAX_BEHIND_MS,
+  crossesRestart,
   liveResumeAfter,
   resumedTooFar,
   startsBehindMs,
   streamQuery,
 } from '../../../listener_web/link/resume.js';
 
-const config = (nextId, liveId, replayBehindMs = null, frameMs = 20) => ({
+const config = (nextId, liveId, replayBehindMs = null, frameMs = 20, epoch = null) => ({
   codec: 'opus', sampleRateHz: 48000, channels: 1, frameMs, frameSamples: 960, bitrateBps: null,
   application: null, codecDelayMs: 0, source: 'tone', state: 'running', serverMs: 0, nextId,
-  liveId, replayBehindMs,
+  liveId, replayBehindMs, bundleMs: 0, epoch,
 });
 
 describe('how far behind a connection starts', () => {
@@ -22,6 +23,18 @@ describe('how far behind a connection starts', () => {
     assert.equal(startsBehindMs(config(100, 100)), 0);
     assert.equal(startsBehindMs(config(100, 99)), 0, 'never negative');
     assert.equal(startsBehindMs(config(0, 600, null, 40)), 24000);
+  });
+
+  test('across a restart, ids are no frame count: at least the new process\'s frames', () => {
+    // The process before ran an hour from T; this one began at T + 3_600_500.
+    const T = 1_764_064_000_000;
+    const resumed = config(T + 180_000, T + 3_600_500 + 100, null, 20, T + 3_600_500);
+    assert.equal(crossesRestart(resumed), true);
+    assert.equal(startsBehindMs(resumed), 2000);
+    assert.equal(resumedTooFar(resumed), false);
+    const later = config(T + 180_000, T + 3_600_500 + 600, null, 20, T + 3_600_500);
+    assert.equal(resumedTooFar(later), true);
+    assert.equal(crossesRestart(config(T + 3_600_600, T + 3_600_700, null, 20, T + 3_600_500)), false);
   });
 
   test('a live resume more than 10 s behind is too far; a replay never is', () => {

@@ -58,6 +58,7 @@ describe('parseConfig', () => {
       liveId: 1234,
       replayBehindMs: null,
       bundleMs: 0,
+      epoch: null,
     });
   });
 
