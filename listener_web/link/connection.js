@@ -128,13 +128,19 @@ export class Connection {
 
   /**
    * Ask for the frames in bundles of `bundleMs` (0: frame by frame), from the next stream
-   * on; a stream already open is reopened, resuming after its last packet.
+   * on; a stream already open is reopened, resuming after its last packet (one opened
+   * while the player loads is dropped: release() opens it afresh).
    * @param {number} bundleMs
    */
   setBundleMs(bundleMs) {
     if (bundleMs === this.bundleMs) return;
     this.bundleMs = bundleMs;
-    if (this.stream && !this.held && !this.closed) this.open();
+    if (this.closed || !this.stream) return;
+    if (this.held) {
+      this.drop();
+    } else {
+      this.open();
+    }
   }
 
   /** Hold what arrives until release(): the player is not ready for it. */

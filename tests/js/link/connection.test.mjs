@@ -216,6 +216,18 @@ describe('Connection', () => {
     connection.close();
   });
 
+  test('the battery saver switched while the player loads: the stream opens afresh on release', () => {
+    const { connection, source } = connect();
+    connection.hold();
+    connection.open();
+    source().emit('config', config(7, 7));
+    connection.setBundleMs(500);
+    assert.equal(source().readyState, FakeEventSource.CLOSED);
+    connection.release();
+    assert.equal(source().url, '/audio/stream?key=k&backlog_ms=600&bundle_ms=500');
+    connection.close();
+  });
+
   test('counts reconnects, and catches up with live after each', () => {
     const { connection, source } = connect();
     connection.open();
