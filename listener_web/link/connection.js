@@ -3,18 +3,18 @@
  * The connection policy of a listening session: it opens the stream (first with the newest
  * BACKLOG_MS of audio, then resuming after the newest packet received), holds what arrives
  * while the player loads, notices a stream that stalls, waits longer after each refusal,
- * catches up with live after a reconnect, and counts reconnects. It hands every event on,
+ * catches up with live after a reconnect (catch_up.js), starts again at live rather than
+ * resume far behind it (resume.js), and counts reconnects. It hands every event on,
  * with the local time it arrived, to the session (ConnectionEvents); it decodes and plays
  * nothing itself.
  */
-import { PacketAge } from './clock.js';
+import { CatchUp } from './catch_up.js';
 import { AudioStream } from './stream.js';
+import { crossesRestart, liveResumeAfter, resumedTooFar, startsBehindMs, streamQuery } from './resume.js';
 
 // Audio comes every frame while capture runs: a connection silent this long is dead even if
 // the browser has not noticed (a phone that changed networks, a NAT that forgot it).
 const STALL_MS = 3000;
-// After a reconnect, backlog is skipped for at most this long (then played anyway).
-const CATCH_UP_MAX_MS = 2000;
 // Waits before opening the stream again after the server refused it, doubling from the first.
 const REFUSED_FIRST_MS = 1000;
 const REFUSED_MAX_MS = 30000;
@@ -60,51 +60,6 @@ export function localNowMs() {
   return performance.timeOrigin + performance.now();
 }
 
-/**
- * After a reconnect the server resumes with what its ring kept since the last packet, in a
- * burst. Played, it would add the outage to the latency, and the burst would look like jitter
- * to the buffer (whose target would jump): it is skipped, until a packet is live again.
- */
-export class CatchUp {
-  constructor() {
-    this.active = false;
-    /** @type {number | null} local time of the first packet while catching up */
-    this.startMs = null;
-    /** Packets skipped to get back to live after reconnects. */
-    this.skippedFrames = 0;
-    /** How old live packets are when they arrive. */
-    this.ages = new PacketAge();
-  }
-
-  /** A connection resumed: skip its backlog. */
-  begin() {
-    this.active = true;
-    this.startMs = null;
-  }
-
-  /**
-   * What to do with a packet `ageMs` old (null: unknown) that arrived at `localMs`.
-   * @param {number | null} ageMs
-   * @param {number} localMs
-   * @param {number} frameMs
-   * @returns {'skip' | 'live again' | 'play'}  'live again': play it, after dropping what
-   *   the player holds
-   */
-  check(ageMs, localMs, frameMs) {
-    if (!this.active) {
-      if (ageMs !== null) this.ages.note(ageMs, localMs);
-      return 'play';
-    }
-    this.startMs ??= localMs;
-    if (ageMs !== null && this.ages.isStale(ageMs, frameMs) && localMs - this.startMs < CATCH_UP_MAX_MS) {
-      this.skippedFrames += 1;
-      return 'skip';
-    }
-    this.active = false;
-    return 'live again';
-  }
-}
-
 /** The session's connection to /audio/stream, across reconnects. */
 export class Connection {
   /**
@@ -119,6 +74,10 @@ export class Connection {
     this.stream = null;
     /** @type {number | null} id of the newest packet handled, whichever connection brought it */
     this.lastId = null;
+    /** @type {number | null} performance.now() when it arrived */
+    this.lastPacketMs = null;
+    /** Live reconnects that would have resumed too far behind, started at live instead. */
+    this.restartsAtLive = 0;
     /** @type {CaptureState | null} the capture state the server announced last */
     this.captureState = null;
     /** Connections that sent their config: each after the first is a reconnect. */
@@ -141,6 +100,8 @@ export class Connection {
     this.behindMs = null;
     /** Audio a fresh live stream starts with. */
     this.backlogMs = BACKLOG_MS;
+    /** Frames in bundles of this long (docs/protocol.md, "Choosing the cost"); 0: each. */
+    this.bundleMs = 0;
   }
 
   /**
@@ -155,10 +116,28 @@ export class Connection {
     this.behindMs = behindMs;
     this.backlogMs = Math.round(Math.min(1000, Math.max(BACKLOG_MS, backlogMs)));
     this.lastId = null;
+    this.lastPacketMs = null;
     this.connections = 0;
     this.catchUp = new CatchUp();
     if (this.held) {
       this.drop(); // the player is loading: release() opens the stream
+    } else {
+      this.open();
+    }
+  }
+
+  /**
+   * Ask for the frames in bundles of `bundleMs` (0: frame by frame), from the next stream
+   * on; a stream already open is reopened, resuming after its last packet (one opened
+   * while the player loads is dropped: release() opens it afresh).
+   * @param {number} bundleMs
+   */
+  setBundleMs(bundleMs) {
+    if (bundleMs === this.bundleMs) return;
+    this.bundleMs = bundleMs;
+    if (this.closed || !this.stream) return;
+    if (this.held) {
+      this.drop();
     } else {
       this.open();
     }
@@ -203,18 +182,25 @@ export class Connection {
   /**
    * Open the stream (again), resuming after the newest packet handled (a replay: as far
    * behind live as before). EventSource sends Last-Event-ID by itself only when it
-   * reconnects on its own: a new one is told with ?last_id=. The first connection asks for the newest BACKLOG_MS of audio at once, so that
-   * the jitter buffer starts full instead of filling in real time.
+   * reconnects on its own: a new one is told with ?last_id=. The first connection asks for
+   * the newest BACKLOG_MS of audio at once, so that the jitter buffer starts full instead of
+   * filling in real time; so does a live one whose last packet came too long ago
+   * (resume.js).
    */
   open() {
     clearTimeout(this.retryTimer);
     this.stream?.close();
     this.connected = false;
     this.lastEventMs = performance.now();
-    const after = this.lastId === null ? null : `last_id=${this.lastId}`;
-    const resume = this.behindMs === null
-      ? after ?? `backlog_ms=${this.backlogMs}`
-      : `behind_ms=${Math.round(this.behindMs)}${after ? `&${after}` : ''}`;
+    const live = this.behindMs === null;
+    const resume = streamQuery({
+      behindMs: this.behindMs,
+      // Live, long after the last packet: at the live edge, not hours behind it.
+      afterId: live ? liveResumeAfter(this.lastId, this.lastPacketMs, performance.now()) : this.lastId,
+      // Bundles come up to bundleMs apart: start with that much, or the buffer starves.
+      backlogMs: Math.min(1000, this.backlogMs + this.bundleMs),
+      bundleMs: this.bundleMs,
+    });
     const url = `${this.urls.stream}${this.urls.stream.includes('?') ? '&' : '?'}${resume}`;
     this.stream = new AudioStream(url, {
       onConfig: (config) => this.arrive({ type: 'config', config, localMs: localNowMs() }),
@@ -247,6 +233,10 @@ export class Connection {
     this.lastEventMs = performance.now();
     switch (event.type) {
       case 'config':
+        if (this.behindMs === null && this.lastId !== null && resumedTooFar(event.config)) {
+          this.restartAtLive(event.config);
+          return;
+        }
         this.connected = true;
         this.refusals = 0;
         this.connections += 1;
@@ -260,6 +250,7 @@ export class Connection {
         break;
       case 'packet':
         this.lastId = event.id;
+        this.lastPacketMs = performance.now();
         this.events.onPacket(event.id, event.packet, event.localMs);
         break;
       case 'clock':
@@ -276,6 +267,22 @@ export class Connection {
         this.events.onActivity(event.change);
         break;
     }
+  }
+
+  /**
+   * A live reconnect (EventSource's own, with Last-Event-ID) resumes far behind live, from
+   * the archive: open the stream again at the live edge; what it skips is lost to this
+   * listener, and said so as a gap.
+   * @param {StreamConfig} config
+   */
+  restartAtLive(config) {
+    this.restartsAtLive += 1;
+    this.lastId = null;
+    this.lastPacketMs = null;
+    this.events.onGap(crossesRestart(config)
+      ? { lost: null, nextId: config.liveId, reason: 'restart' }
+      : { lost: Math.round(startsBehindMs(config) / config.frameMs), nextId: config.liveId, reason: 'behind' });
+    this.open();
   }
 
   /**

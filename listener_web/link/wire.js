@@ -35,6 +35,8 @@ export class WireError extends Error {
  * @property {number} liveId  the id of the first packet captured after the connection
  * @property {number | null} replayBehindMs  a replay (docs/protocol.md, "Replay"): how far
  *   behind live it started; null for the live stream
+ * @property {number} bundleMs  frames come in bundles of this long; 0: frame by frame
+ * @property {number | null} epoch  the first id of the server's process (null: not said)
  *
  * @typedef {object} ClockFrame  The `clock` event: capture time of one audio frame.
  * @property {number} id
@@ -158,6 +160,8 @@ export function parseConfig(text) {
     nextId: integer(o, 'next_id', what, 0),
     liveId: o.live_id === undefined ? integer(o, 'next_id', what, 0) : integer(o, 'live_id', what, 0),
     replayBehindMs: replayOf(o, what),
+    bundleMs: o.bundle_ms === undefined ? 0 : bundle(o, what),
+    epoch: o.epoch === undefined ? null : integer(o, 'epoch', what, 0),
   };
 }
 
@@ -184,6 +188,17 @@ function replayOf(o, what) {
 function delay(o, key, what) {
   const value = finite(o, key, what);
   if (value < 0 || value > 1000) throw new WireError(`${what}.${key}: expected 0..1000, got ${value}`);
+  return value;
+}
+
+/**
+ * The config's `bundle_ms`: 0 (frame by frame) to 2000.
+ * @param {Record<string, unknown>} o
+ * @param {string} what
+ */
+function bundle(o, what) {
+  const value = finite(o, 'bundle_ms', what);
+  if (value < 0 || value > 2000) throw new WireError(`${what}.bundle_ms: expected 0..2000, got ${value}`);
   return value;
 }
 

@@ -73,16 +73,19 @@ export function setPlaybackAudioSession() {
 
 /**
  * Jitter limits for a stream: the target starts at two packets plus 10 ms, then adapts to
- * the measured jitter between 20 ms (or one packet) and 500 ms.
+ * the measured jitter between 20 ms (or one packet) and 500 ms. Frames that come in
+ * bundles (docs/protocol.md, "Choosing the cost") arrive up to a bundle apart: the start
+ * and the ceiling are a bundle higher.
  * @param {number} frameMs
+ * @param {number} [bundleMs]  the bundles' length; 0: frame by frame
  * @returns {JitterTarget}
  */
-export function jitterTarget(frameMs) {
+export function jitterTarget(frameMs, bundleMs = 0) {
   const samples = (/** @type {number} */ ms) => Math.round((ms * SAMPLE_RATE_HZ) / 1000);
   return {
-    targetSamples: samples(2 * frameMs + 10),
+    targetSamples: samples(2 * frameMs + 10 + bundleMs),
     floorSamples: samples(Math.max(20, frameMs)),
-    ceilingSamples: samples(500),
+    ceilingSamples: samples(500 + bundleMs),
   };
 }
 

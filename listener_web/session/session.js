@@ -34,8 +34,9 @@ import { Reporter } from './reporter.js';
  * @property {(blocked: boolean) => void} blocked  whether the browser keeps sound blocked
  *   until the listener taps the page (then Session.unlock() inside the tap)
  * @property {(player: Player) => void} attach  a new player: route its output, measure it
- * @property {(figures: Figures, lostFrames: number, replaying: boolean) => void} figures  new
- *   figures; replaying: the latency is how far behind live a replay plays
+ * @property {(figures: Figures, lostFrames: number, replaying: boolean, bundleMs: number) => void}
+ *   figures  new figures; replaying: the latency is how far behind live a replay plays;
+ *   bundleMs: the frames come in bundles (battery saver)
  * @property {(text: string, tone: 'error') => void} end  the session cannot go on, and why
  * @property {(change: import('../link/activity.js').ActivityChange) => void} activity  a sound
  *   episode began or ended
@@ -199,7 +200,7 @@ export class Session {
    */
   onNewPlayer(player) {
     if (this.config) {
-      player.configure(this.config.channels, jitterTarget(this.config.frameMs));
+      player.configure(this.config.channels, jitterTarget(this.config.frameMs, this.config.bundleMs));
       this.decoder.connect(player);
     }
     const state = this.connection.captureState;
@@ -225,10 +226,13 @@ export class Session {
     this.configStamp = { serverMs: config.serverMs, localMs };
     this.offset.add(config.serverMs, localMs);
     this.view.source(config.source);
-    if (!previous || previous.channels !== config.channels || previous.frameMs !== config.frameMs) {
+    if (!previous || previous.channels !== config.channels || previous.frameMs !== config.frameMs
+      || previous.bundleMs !== config.bundleMs) {
       const { player } = this.output;
+      // Bundles on or off: the arrivals measured are the other cadence's (forget them first).
+      if (previous && previous.bundleMs !== config.bundleMs) player.reset();
       this.captureClock = new CaptureClock(config.frameMs);
-      player.configure(config.channels, jitterTarget(config.frameMs));
+      player.configure(config.channels, jitterTarget(config.frameMs, config.bundleMs));
       this.decoder.configure(config.channels, config.frameMs, player);
     }
     const fresh = this.seeking;
@@ -374,7 +378,7 @@ export class Session {
 
   showFigures() {
     const figures = this.figures();
-    if (figures) this.view.figures(figures, this.lostFrames, this.replaying);
+    if (figures) this.view.figures(figures, this.lostFrames, this.replaying, this.config?.bundleMs ?? 0);
   }
 
   async close() {

@@ -29,8 +29,9 @@ export class Alerting {
   /**
    * @param {{ episodes: string, probe: string }} urls  GET /activity/episodes (with the
    *   page's key) and a request any broadcaster answers (GET /healthz)
+   * @param {import('./alerts.js').PlayEpisode} play  replay an episode from the archive
    */
-  constructor(urls) {
+  constructor(urls, play) {
     this.urls = urls;
     this.store = new AlertSettingsStore({
       alertMe: element('alert-me'),
@@ -50,7 +51,7 @@ export class Alerting {
       list: element('episodes'),
       listEmpty: element('episodes-empty'),
       note: element('alert-note'),
-    }, settings);
+    }, settings, play);
     this.alarm = new LinkAlarm({
       box: element('alarm'),
       text: element('alarm-text'),
@@ -93,6 +94,11 @@ export class Alerting {
   /** @param {ActivityChange} change */
   activity(change) {
     this.center.activity(change);
+  }
+
+  /** @param {boolean} enabled  the broadcaster keeps an archive: episodes can be replayed */
+  archive(enabled) {
+    this.center.archive(enabled);
   }
 
   /** @param {boolean} replaying  a replay plays: "only when there is sound" lets it be heard */

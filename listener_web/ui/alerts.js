@@ -31,6 +31,9 @@ import {
  * @property {HTMLElement} list  an <ol> of today's episodes
  * @property {HTMLElement} listEmpty  shown when the list is empty
  * @property {HTMLElement} note  why an alert cannot do all it should here
+ *
+ * @typedef {(episode: Episode) => void} PlayEpisode  replay an episode from the archive
+ *   (called inside the listener's tap)
  */
 
 // The stream fades in this fast when a sound begins, and out this slowly after it ends.
@@ -42,10 +45,14 @@ export class AlertCenter {
   /**
    * @param {AlertElements} elements
    * @param {AlertSettings} settings
+   * @param {PlayEpisode} play
    */
-  constructor(elements, settings) {
+  constructor(elements, settings, play) {
     this.el = elements;
     this.settings = settings;
+    this.play = play;
+    /** The broadcaster keeps an archive: each episode gets a play button. */
+    this.replayable = false;
     this.list = new EpisodeList();
     /** @type {number | null} the episode the banner shows */
     this.bannerEpisode = null;
@@ -197,6 +204,13 @@ export class AlertCenter {
     }
   }
 
+  /** @param {boolean} enabled  whether the broadcaster keeps an archive to replay from */
+  archive(enabled) {
+    if (enabled === this.replayable) return;
+    this.replayable = enabled;
+    this.render();
+  }
+
   /** Draw the list of today's episodes. */
   render() {
     const rows = this.list.episodes.map((episode) => {
@@ -211,6 +225,15 @@ export class AlertCenter {
       const duration = document.createElement('span');
       duration.textContent = durationText(episode);
       li.append(time, peak, duration);
+      if (this.replayable) {
+        const play = document.createElement('button');
+        play.type = 'button';
+        play.className = 'episode-play';
+        play.textContent = 'Play';
+        play.setAttribute('aria-label', `Play the sound of ${clockText(episode.startMs)}`);
+        play.addEventListener('click', () => this.play(episode));
+        li.append(play);
+      }
       return li;
     });
     this.el.list.replaceChildren(...rows);

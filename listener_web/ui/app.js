@@ -18,6 +18,7 @@ import { insecureNote } from './insecure_note.js';
 import { Alerting } from './alerting.js';
 import { ArchiveLink } from '../link/archive.js';
 import { Timeline } from './timeline.js';
+import { SaverSwitch } from './saver.js';
 
 /**
  * @typedef {import('./figures.js').FigurePart} FigurePart
@@ -38,7 +39,10 @@ const archive = new ArchiveLink({
   download: `/archive/download${KEY_QUERY}`,
   episodes: `/activity/episodes${KEY_QUERY}`,
 });
-const alerting = new Alerting({ episodes: `/activity/episodes${KEY_QUERY}`, probe: '/healthz' });
+const alerting = new Alerting(
+  { episodes: `/activity/episodes${KEY_QUERY}`, probe: '/healthz' },
+  (episode) => timeline.playEpisode(episode.startMs),
+);
 const IDLE_FIGURES = 'latency – · buffer – · underruns –';
 const BLOCKED_TEXT = 'sound is blocked by this browser until you tap the page';
 
@@ -96,6 +100,8 @@ function showSource(source) {
 
 /** @type {Session | null} */
 let session = null;
+const saver = new SaverSwitch(/** @type {HTMLInputElement} */ (element('battery-saver')),
+  (bundleMs) => session?.connection.setBundleMs(bundleMs));
 /** @type {{ text: string, tone: string | undefined } | null} status the tap hint replaced */
 let statusBeforeBlock = null;
 
@@ -138,9 +144,9 @@ function viewFor(self) {
     },
     activity: (change) => { if (current()) alerting.activity(change); },
     replay: (replaying) => { if (current()) alerting.replay(replaying); },
-    figures: (figures, lostFrames, replaying) => {
+    figures: (figures, lostFrames, replaying, bundleMs) => {
       if (!current()) return;
-      showFigureParts(figureParts({ ...figures, lostFrames, replaying }));
+      showFigureParts(figureParts({ ...figures, lostFrames, replaying, bundleMs }));
       // The graph is the link's latency: a replay's distance behind live is none of it.
       panel.show(replaying ? { ...figures, latencyMs: null } : figures);
     },
@@ -228,6 +234,7 @@ function listen(behindMs = null) {
     return;
   }
   session = current;
+  current.connection.bundleMs = saver.bundleMs;
   alerting.started(current);
   setButton(true);
   const started = current;
@@ -283,7 +290,7 @@ ui.unlock.addEventListener('cancel', () => {
   if (session) stop('stopped', 'idle');
 });
 
-new Timeline({
+const timeline = new Timeline({
   section: element('archive'),
   canvas: /** @type {HTMLCanvasElement} */ (element('timeline')),
   window: /** @type {HTMLSelectElement} */ (element('timeline-window')),
@@ -299,6 +306,7 @@ new Timeline({
 }, archive, {
   serverNowMs: (localMs) => session?.serverNowMs(localMs) ?? null,
   position: () => ({ listening: session !== null, behindMs: session?.behindMs() ?? null }),
+  archive: (enabled) => alerting.archive(enabled),
   seek: (behindMs) => {
     if (session) {
       session.seek(behindMs);

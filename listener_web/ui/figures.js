@@ -7,7 +7,7 @@ import { durationText } from './timeline_scale.js';
 
 /**
  * @typedef {object} FigurePart  one figure of the page's figures line
- * @property {string} name  latency, buffer, drift, underruns, glitches, reconnects, lost or
+ * @property {string} name  latency, buffer, drift, underruns, glitches, reconnects, lost, saver or
  *   path
  * @property {string} text  what the page shows
  * @property {string} value  the bare number (or text), for tests and tools; '' when unknown
@@ -16,9 +16,9 @@ import { durationText } from './timeline_scale.js';
 /**
  * The page's figures line, one part per figure: latency, buffer and target, drift,
  * underruns, output glitches, reconnects and lost frames (each of these two when any) and
- * the playback path (when known). In a replay the latency is how far behind live it plays,
+ * the battery saver's bundles (when on) and the playback path (when known). In a replay the latency is how far behind live it plays,
  * and says so.
- * @param {Figures & {lostFrames: number, replaying?: boolean}} f
+ * @param {Figures & {lostFrames: number, replaying?: boolean, bundleMs?: number}} f
  * @returns {FigurePart[]}
  */
 export function figureParts(f) {
@@ -52,6 +52,9 @@ export function figureParts(f) {
   parts.push({ name: 'reconnects', text: `reconnects ${f.reconnects}`, value: String(f.reconnects) });
   if (f.lostFrames > 0) {
     parts.push({ name: 'lost', text: `lost ${f.lostFrames} frames`, value: String(f.lostFrames) });
+  }
+  if (f.bundleMs) {
+    parts.push({ name: 'saver', text: `battery saver (${ms(f.bundleMs)} ms bundles)`, value: ms(f.bundleMs) });
   }
   if (f.path) parts.push({ name: 'path', text: `path ${f.path}`, value: f.path });
   return parts;

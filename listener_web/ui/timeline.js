@@ -16,6 +16,7 @@ import {
   columnHeights,
   dragSpan,
   durationText,
+  episodeBehind,
   episodeMarks,
   stepBack,
 } from './timeline_scale.js';
@@ -31,6 +32,8 @@ import {
  *   behindMs null is live
  * @property {(behindMs: number | null) => void} seek  play from that far behind live (null:
  *   live), starting to listen if needed; call inside the tap
+ * @property {(enabled: boolean) => void} archive  whether the broadcaster keeps an archive
+ *   (after each look at it)
  *
  * @typedef {object} TimelineElements
  * @property {HTMLElement} section
@@ -144,6 +147,7 @@ export class Timeline {
     try {
       const summary = await this.link.summary();
       this.el.section.hidden = !summary.enabled;
+      this.host.archive(summary.enabled);
       if (!summary.enabled) next = DISABLED_REFRESH_MS;
       if (summary.enabled && summary.fromMs !== null && summary.toMs !== null) {
         this.heldFromMs = summary.fromMs;
@@ -176,6 +180,16 @@ export class Timeline {
     const now = this.serverNowMs();
     const oldest = now === null || this.heldFromMs === null ? null : now - this.heldFromMs;
     this.host.seek(stepBack(this.host.position().behindMs, stepMs, oldest));
+  }
+
+  /**
+   * Replay a sound episode from just before its onset (its play button in the list of
+   * today's sounds): the same seek as a tap on the timeline. Call inside the tap.
+   * @param {number} startMs  the episode's onset (capture time, server clock)
+   */
+  playEpisode(startMs) {
+    const now = this.serverNowMs();
+    if (now !== null) this.host.seek(episodeBehind(startMs, now, this.heldFromMs));
   }
 
   /** @param {{ fromMs: number, toMs: number } | null} span */

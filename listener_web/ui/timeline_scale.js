@@ -93,6 +93,24 @@ export function behindFor(captureMs, serverNowMs) {
   return behindMs < LIVE_EDGE_MS ? null : behindMs;
 }
 
+/** An episode replays from this long before its onset: the sound is heard from its start. */
+export const EPISODE_LEAD_MS = 1000;
+
+/**
+ * How far behind live a replay of an episode that began at `startMs` is: from
+ * EPISODE_LEAD_MS before its onset, but no further back than the oldest audio held; null:
+ * so recent that it plays live.
+ * @param {number} startMs  the episode's onset (capture time, server clock)
+ * @param {number} serverNowMs
+ * @param {number | null} heldFromMs  capture time of the oldest audio held (null: unknown)
+ * @returns {number | null}
+ */
+export function episodeBehind(startMs, serverNowMs, heldFromMs) {
+  const fromMs = heldFromMs === null ? startMs - EPISODE_LEAD_MS
+    : Math.max(startMs - EPISODE_LEAD_MS, heldFromMs);
+  return behindFor(fromMs, serverNowMs);
+}
+
 /**
  * Where "−10 s" goes: `stepMs` further back than what plays now (`behindMs`, null when
  * live), but no further back than the oldest audio held (`oldestBehindMs`).

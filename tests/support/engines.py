@@ -108,6 +108,10 @@ class _FirefoxPage:
         self._bridge.call("viewport", page=self._id, width=viewport_size["width"],
                           height=viewport_size["height"])
 
+    def activate(self) -> None:
+        """Its tab to the front of the window (BiDi browsingContext.activate)."""
+        self._bridge.call("activate", page=self._id)
+
     def close(self) -> None:
         self._bridge.call("closePage", page=self._id)
 
@@ -169,6 +173,17 @@ class _WebKit:
         page = _WebKitPage(self._driver)
         page.add_init_script(RECORDER_JS)
         return page
+
+
+def bring_to_front(page: EnginePage) -> bool:
+    """Put `page`'s tab in front of the others of its window, so that they are hidden
+    (`document.visibilityState` "hidden"): Firefox only, through BiDi. False where the
+    engine cannot: Playwright's Chromium never hides a page, and the one MiniBrowser window
+    WebKitWebDriver drives has no other tab."""
+    if isinstance(page, _FirefoxPage):
+        page.activate()
+        return True
+    return False
 
 
 @contextmanager

@@ -10,6 +10,7 @@
 //   {"id": 5, "op": "click", "page": 1, "selector": ""}  a real click (user activation)
 //   {"id": 6, "op": "screenshot", "page": 1, "path": ""}
 //   {"id": 7, "op": "closePage", "page": 1}
+//   {"id": 8, "op": "activate", "page": 1}               its tab to the front (the others hide)
 //
 // Commands run concurrently: a frozen tab holds up only the commands sent to it, and the
 // Python side decides when to give up. When stdin closes, Firefox's whole process group is
@@ -55,6 +56,7 @@ async function run(cmd) {
     case 'click': await page.click(cmd.selector); return null;
     case 'screenshot': await page.screenshot({ path: cmd.path }); return null;
     case 'viewport': await page.setViewport({ width: cmd.width, height: cmd.height }); return null;
+    case 'activate': await page.bringToFront(); return null; // BiDi browsingContext.activate
     case 'closePage': pages.delete(cmd.page); await page.close(); return null;
     default: throw new Error(`unknown op ${cmd.op}`);
   }

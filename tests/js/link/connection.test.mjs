@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, before, describe, test } from 'node:test';
 
-import { CatchUp, Connection } from '../../../listener_web/link/connection.js';
+import { CatchUp } from '../../../listener_web/link/catch_up.js';
+import { Connection } from '../../../listener_web/link/connection.js';
 
 /** A stand-in EventSource: the test emits the server's events. */
 class FakeEventSource {
@@ -145,6 +146,85 @@ describe('Connection', () => {
     assert.deepEqual(seen, []);
     source().emit('config', config(20, 20));
     assert.deepEqual(seen, [['config', 20, 20, 'number']]);
+    connection.close();
+  });
+
+  test('a live reconnect that resumes far behind live starts again at the live edge', () => {
+    const { connection, seen, source } = connect();
+    connection.open();
+    source().emit('config', config(1, 1));
+    source().emit('message', 'AQ==', '1');
+    source().emit('error'); // EventSource reconnects by itself, with Last-Event-ID: 1
+    source().emit('config', config(2, 2 + 501)); // 501 frames of 20 ms from the archive: 10.02 s
+    assert.equal(FakeEventSource.opened.length, 2);
+    assert.equal(source().url, '/audio/stream?key=k&backlog_ms=100');
+    assert.equal(FakeEventSource.opened[0].readyState, FakeEventSource.CLOSED);
+    assert.deepEqual(seen.slice(-1), [['gap', 503]]);
+    assert.equal(connection.restartsAtLive, 1);
+    source().emit('config', config(700, 705));
+    assert.deepEqual([connection.reconnects, connection.catchUp.active], [1, true]);
+    // 10 s behind is near enough: resumed and caught up.
+    source().emit('message', 'AQ==', '700');
+    source().emit('error');
+    source().emit('config', config(701, 701 + 500));
+    assert.deepEqual([FakeEventSource.opened.length, connection.reconnects], [2, 2]);
+    connection.close();
+  });
+
+  test('a resume into a restarted server, far behind, starts at live and says it restarted', () => {
+    const { connection, source } = connect();
+    const gaps = [];
+    connection.events.onGap = (gap) => gaps.push(gap);
+    connection.open();
+    source().emit('config', config(1000, 1000));
+    source().emit('message', 'AQ==', '1000');
+    source().emit('error');
+    source().emit('config', JSON.stringify({ ...JSON.parse(config(1001, 90_000)), epoch: 80_000 }));
+    assert.deepEqual(gaps, [{ lost: null, nextId: 90_000, reason: 'restart' }]);
+    assert.equal(source().url, '/audio/stream?key=k&backlog_ms=100');
+    connection.close();
+  });
+
+  test("the page's own reopen long after the last packet starts at the live edge", (t) => {
+    const { connection, source } = connect();
+    let now = 1000;
+    t.mock.method(performance, 'now', () => now);
+    connection.open();
+    source().emit('config', config(1, 1));
+    source().emit('message', 'AQ==', '1');
+    now += 9000;
+    connection.open();
+    assert.equal(source().url, '/audio/stream?key=k&last_id=1');
+    now += 2000; // 11 s since the packet
+    connection.open();
+    assert.equal(source().url, '/audio/stream?key=k&backlog_ms=100');
+    connection.close();
+  });
+
+  test('the battery saver asks for bundles, and a bigger start; switched, the stream reopens where it was', () => {
+    const { connection, source } = connect();
+    connection.setBundleMs(500); // before the first stream: nothing to reopen
+    assert.equal(FakeEventSource.opened.length, 0);
+    connection.open();
+    assert.equal(source().url, '/audio/stream?key=k&backlog_ms=600&bundle_ms=500');
+    source().emit('config', config(7, 7));
+    source().emit('message', 'AQ==', '7');
+    connection.setBundleMs(0);
+    assert.equal(source().url, '/audio/stream?key=k&last_id=7');
+    connection.setBundleMs(0);
+    assert.equal(FakeEventSource.opened.length, 2, 'the same: no reopen');
+    connection.close();
+  });
+
+  test('the battery saver switched while the player loads: the stream opens afresh on release', () => {
+    const { connection, source } = connect();
+    connection.hold();
+    connection.open();
+    source().emit('config', config(7, 7));
+    connection.setBundleMs(500);
+    assert.equal(source().readyState, FakeEventSource.CLOSED);
+    connection.release();
+    assert.equal(source().url, '/audio/stream?key=k&backlog_ms=600&bundle_ms=500');
     connection.close();
   });
 

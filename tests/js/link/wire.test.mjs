@@ -27,6 +27,7 @@ const CONFIG = {
   server_ms: 1764064033123.4,
   next_id: 1234,
   live_id: 1234,
+  bundle_ms: 0,
 };
 
 function withConfig(changes) {
@@ -56,6 +57,8 @@ describe('parseConfig', () => {
       nextId: 1234,
       liveId: 1234,
       replayBehindMs: null,
+      bundleMs: 0,
+      epoch: null,
     });
   });
 
@@ -69,6 +72,11 @@ describe('parseConfig', () => {
   test('takes live_id for next_id from a server that does not send it', () => {
     assert.equal(parseConfig(without('live_id')).liveId, 1234);
     assert.equal(parseConfig(withConfig({ live_id: 1240 })).liveId, 1240);
+  });
+
+  test('reads the bundles granted; none from a server that does not say', () => {
+    assert.equal(parseConfig(withConfig({ bundle_ms: 500 })).bundleMs, 500);
+    assert.equal(parseConfig(without('bundle_ms')).bundleMs, 0);
   });
 
   test('takes no codec delay from a server that does not say', () => {
@@ -123,6 +131,7 @@ describe('parseConfig', () => {
     bitrate_bps: [0, '64k'],
     application: [3],
     codec_delay_ms: [-1, 1001, '6.5', null],
+    bundle_ms: [-1, 2001, '500', null],
   };
   for (const [key, values] of Object.entries(bad)) {
     for (const value of values) {

@@ -72,6 +72,12 @@ describe('Player', () => {
       ceilingSamples: 24000,
     });
     assert.equal(player.jitterTarget(60).floorSamples, 2880, 'never below one packet');
+    // Frames in 500 ms bundles arrive up to 500 ms apart: a bundle more to start and at most.
+    assert.deepEqual(player.jitterTarget(20, 500), {
+      targetSamples: 26400,
+      floorSamples: 960,
+      ceilingSamples: 48000,
+    });
   });
 
   test('configure() hands the limits to the worklet', () => {

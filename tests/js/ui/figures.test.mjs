@@ -31,6 +31,12 @@ describe('figureParts', () => {
     assert.equal(figureParts({ ...FIGURES, driftPpm: 7.6, lostFrames: 0 })[2].text, 'drift +8 ppm');
   });
 
+  test('the battery saver says it is on, with its bundles', () => {
+    const parts = figureParts({ ...FIGURES, lostFrames: 0, bundleMs: 500 });
+    assert.deepEqual(parts.at(-2), { name: 'saver', text: 'battery saver (500 ms bundles)', value: '500' });
+    assert.equal(figureParts({ ...FIGURES, lostFrames: 0, bundleMs: 0 }).some((p) => p.name === 'saver'), false);
+  });
+
   test("a latency that leaves out the device's share (not believable here) says it is a lower bound", () => {
     const [part] = figureParts({ ...FIGURES, latencyIsLowerBound: true, lostFrames: 0 });
     assert.deepEqual(part, { name: 'latency', text: 'latency ≥ 84 ms', value: '84.2' });

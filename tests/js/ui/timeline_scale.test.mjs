@@ -10,6 +10,7 @@ import {
   columnHeights,
   dragSpan,
   durationText,
+  episodeBehind,
   episodeMarks,
   stepBack,
 } from '../../../listener_web/ui/timeline_scale.js';
@@ -81,6 +82,16 @@ describe('where a replay starts', () => {
     assert.equal(stepBack(25_300, 30_000, 3_600_000), 55_300);
     assert.equal(stepBack(20_000, 30_000, 42_000.7), 42_000);
     assert.equal(stepBack(null, 10_000, null), 10_000);
+  });
+
+  test("an episode's play button replays from a second before its onset, within what is held", () => {
+    const now = T0 + 100_000;
+    assert.equal(episodeBehind(now - 30_000, now, T0), 31_000);
+    assert.equal(episodeBehind(now - 30_000, now, null), 31_000);
+    // Its onset is the oldest audio held: from there.
+    assert.equal(episodeBehind(T0 + 200, now, T0), 100_000);
+    // Just begun: the live stream has it (the archive has not written it yet).
+    assert.equal(episodeBehind(now - 200, now, T0), null);
   });
 
   test('a drag is a span, whichever way; a short one is a tap', () => {
