@@ -3,7 +3,8 @@ test_page_alerts.py), against a broadcaster looping a file whose loud part comes
 2.3 s: "Alert me" raises the banner for an episode; the server killed with SIGKILL makes the
 page sound its own alarm within the delay plus a second, and it stops when the server is
 back. In Firefox the listening tab is in the background meanwhile: another tab of the same
-window is brought to the front (WebDriver BiDi), and the page says it is hidden."""
+window is brought to the front (WebDriver BiDi), the page says it is hidden, and the next
+sound still raises the banner and chimes."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 from tests.conftest import start_broadcaster
 from tests.page.test_engines import wait_for
-from tests.page.test_page_alerts import SIREN_HZ, share_near
+from tests.page.test_page_alerts import CHIME_HZ, SIREN_HZ, share_near
 from tests.support.browser import recorded_samples
 from tests.support.engines import EnginePage, bring_to_front, launch, speakers
 from tests.web.test_activity_api import ALERTS, looped_sound
@@ -73,6 +74,12 @@ def test_the_banner_and_the_link_loss_alarm(engine: str, sound_env: dict[str, st
                 bring_to_front(front)
                 wait_for(page, "document.visibilityState === 'hidden'", 5)
                 hidden = True
+                # "Alert me" goes on in the background: the next sound's banner, and its chime.
+                shown = page.evaluate("document.getElementById('alert-banner').dataset.episode")
+                wait_for(page, "document.getElementById('alert-banner').dataset.episode !== "
+                               f"'{shown}'", 8)
+                time.sleep(0.8)  # the chime is recorded
+                assert share_near(recorded_samples(page, 2.0), CHIME_HZ) > 0.1
             killed = time.monotonic()
             proc.process.kill()
             while not siren_sounds(page):
