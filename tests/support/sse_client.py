@@ -35,6 +35,15 @@ class Received:
     def named(self, name: str) -> list[dict[str, Any]]:
         return [json.loads(e.data) for e in self.events if e.event == name]
 
+    def keep(self, event: Event) -> None:
+        """File one event: the first config, an audio frame, or any other event."""
+        if event.event == "config" and not self.config:
+            self.config = json.loads(event.data)
+        elif event.event == "message":
+            self.frames.append((int(event.id or -1), base64.b64decode(event.data)))
+        else:
+            self.events.append(event)
+
 
 def stream_events(client: httpx.Client, url: str, headers: dict[str, str] | None = None,
                   ) -> Iterator[Event]:
@@ -53,12 +62,7 @@ def receive(url: str, frames: int, headers: dict[str, str] | None = None,
     got = Received()
     with httpx.Client(timeout=httpx.Timeout(timeout_s)) as client:
         for event in stream_events(client, url, headers):
-            if event.event == "config" and not got.config:
-                got.config = json.loads(event.data)
-            elif event.event == "message":
-                got.frames.append((int(event.id or -1), base64.b64decode(event.data)))
-            else:
-                got.events.append(event)
+            got.keep(event)
             if len(got.frames) >= frames or (until is not None and event.event == until):
                 break
     return got
@@ -102,12 +106,7 @@ def collect(url: str, seconds: float, headers: dict[str, str] | None = None) -> 
     deadline = time.monotonic() + seconds
     with httpx.Client(timeout=10) as client:
         for event in stream_events(client, url, headers):
-            if event.event == "config" and not got.config:
-                got.config = json.loads(event.data)
-            elif event.event == "message":
-                got.frames.append((int(event.id or -1), base64.b64decode(event.data)))
-            else:
-                got.events.append(event)
+            got.keep(event)
             if time.monotonic() > deadline:
                 break
     return got
