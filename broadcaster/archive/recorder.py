@@ -175,14 +175,16 @@ class ArchiveRecorder:
                 if self.paused is not None:
                     logger.warning("archive resumed: writing to %s again", self.settings.root)
                     self.paused = None
-            except _Paused as exc:
+            except (_Paused, OSError) as exc:  # any disk error: pause, try again later
                 self.dropped_frames += len(batch)
                 last_try = now
                 self._close_files()
+                reason = str(exc) if isinstance(exc, _Paused) else (
+                    f"cannot use {self.settings.root} ({exc.strerror or exc})")
                 if self.paused is None:
                     logger.error("archive paused: %s; live listeners are not affected, and it "
-                                 "resumes by itself", exc)
-                self.paused = str(exc)
+                                 "resumes by itself", reason)
+                self.paused = reason
             except Exception:  # a bug: the archive stops, the broadcast goes on
                 logger.exception("the archive writer failed; the archive is off")
                 self.paused = "the archive writer failed (see the log)"
@@ -299,16 +301,15 @@ class ArchiveRecorder:
                                        self._writer.samples / 48.0))
 
     def _finish_segment(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is None or self._files is None:
-            return
-        self._writer = writer
+        """End the open segment's Ogg stream and close its files (a failing write leaves it
+        for the next start's repair)."""
+        writer = self._writer
         try:
-            self._append(writer.finish())
+            if writer is not None and self._files is not None:
+                self._append(writer.finish())
         except _Paused:
             pass
         finally:
-            self._writer = None
             self._close_files()
 
     def _close_files(self) -> None:
