@@ -1,5 +1,5 @@
 """The archive served: a listener's stream from a past moment, through the same event
-stream as live (see docs/protocol.md, "Replay").
+stream as live (see docs/protocol.md, "Going back in time").
 
 Two ways back in time, one wire format:
 - **resume** (`Last-Event-ID` older than the ring): the frames the listener missed, from
@@ -23,7 +23,7 @@ from typing import NamedTuple
 from broadcaster.archive.store import ArchiveStore, Chunk
 from broadcaster.core.wire import HEARTBEAT, audio_event, clock_event, gap_event
 
-READ_PAGES = 8  # pages read at a time (about 8 s of audio)
+READ_PAGES = 8  # pages read at a time (up to 8 s of audio; about 4 s as the recorder writes)
 LEAD_MS = 300.0  # a replay starts with this much at once: the page can start playing
 TICK_S = 0.02  # a replay sends what is due this often
 WAIT_FOR_DISK_S = 0.25  # a replay ahead of the disk (the recorder writes twice a second)
