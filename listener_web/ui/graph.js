@@ -8,6 +8,7 @@
  * page there and then). The canvas's size comes from a ResizeObserver, the colours are read
  * once and again when the colour scheme changes.
  */
+import { canvasColours } from './colours.js';
 import { PointRing, axisTopMs, xFor, yFor } from './graph_points.js';
 
 export const GRAPH_WINDOW_MS = 60000;
@@ -18,15 +19,12 @@ const POINT_EVERY_MS = 250;
  * @param {HTMLCanvasElement} canvas
  */
 function readColours(canvas) {
-  const style = getComputedStyle(canvas);
-  const colour = (/** @type {string} */ name, /** @type {string} */ fallback) =>
-    style.getPropertyValue(name).trim() || fallback;
-  return {
-    track: colour('--track', 'rgb(128 128 128 / 25%)'),
-    muted: colour('--muted', 'gray'),
-    buffer: colour('--live', 'green'),
-    latency: colour('--accent', 'blue'),
-  };
+  return canvasColours(canvas, {
+    track: ['--track', 'rgb(128 128 128 / 25%)'],
+    muted: ['--muted', 'gray'],
+    buffer: ['--live', 'green'],
+    latency: ['--accent', 'blue'],
+  });
 }
 
 /** The graph of the current session. */

@@ -8,6 +8,7 @@
  * The maths is timeline_scale.js's; the archive's answers link/archive.js's. Playing is the
  * page's (TimelineHost): a replay goes through the session's own connection and player.
  */
+import { canvasColours } from './colours.js';
 import { localNowMs } from '../link/connection.js';
 import {
   TimeScale,
@@ -61,16 +62,13 @@ const LAST_S = 300;
  * @param {HTMLCanvasElement} canvas
  */
 function readColours(canvas) {
-  const style = getComputedStyle(canvas);
-  const colour = (/** @type {string} */ name, /** @type {string} */ fallback) =>
-    style.getPropertyValue(name).trim() || fallback;
-  return {
-    track: colour('--track', 'rgb(128 128 128 / 25%)'),
-    level: colour('--accent', 'blue'),
-    episode: colour('--warn', 'orange'),
-    quiet: colour('--muted', 'gray'),
-    position: colour('--live', 'green'),
-  };
+  return canvasColours(canvas, {
+    track: ['--track', 'rgb(128 128 128 / 25%)'],
+    level: ['--accent', 'blue'],
+    episode: ['--warn', 'orange'],
+    quiet: ['--muted', 'gray'],
+    position: ['--live', 'green'],
+  });
 }
 
 /** @param {number} ms  capture time (server clock, Unix ms) */
