@@ -4,6 +4,7 @@ capture node's.
     .venv/bin/python -m bench.nats                        # 3 NATS nodes, 2 edges, 200 each
     .venv/bin/python -m bench.nats --nodes 1 --edges 1 --listeners 50 --seconds 20
     .venv/bin/python -m bench.nats --edges 5 --listeners 200 --kill-edge   # one dies mid-run
+    .venv/bin/python -m bench.nats --edges 5 --listeners 200 --most 100    # the longest run
 
 A real NATS cluster on 127.0.0.1 (replicated stream when 3 nodes), a capturing broadcaster
 (tone, 20 ms frames) publishing to it, edges each on another NATS node, and `--listeners`
@@ -20,6 +21,11 @@ own processes). Prints:
 
 With `--kill-edge`, the first edge is killed halfway: its listeners resume on the next
 edge with `Last-Event-ID` (bench/failover.py); what they lost is counted.
+
+With `--most STEP`, the run is repeated on the same cluster and nodes with STEP more
+listeners on every node each time, until a node's listeners' lag p99 passes 50 ms or a
+frame is lost; it prints the most that held. The listeners' clients run on the same
+machine, so that figure is for the machine serving and listening at once.
 """
 
 from __future__ import annotations
@@ -57,9 +63,13 @@ def arrivals(probe: BackgroundListener) -> dict[int, float]:
     return {int(e.id or -1): at for at, e in probe.events if e.event == "message"}
 
 
-def run(nodes: int, edges: int, listeners: int, seconds: float, kill_edge: bool) -> None:
+MOST_P99_MS = 50.0  # --most: the lag a run may reach and still count
+
+
+def run(nodes: int, edges: int, listeners: int, seconds: float, kill_edge: bool,
+        step: int = 0) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-nats-"))
-    most = listeners * (edges + 1) + 20  # an edge may take a dead edge's listeners
+    most = 100_000 if step else listeners * (edges + 1) + 20  # a dead edge's listeners too
     limits = f"[server]\nmax_listeners = {most}\nmax_listeners_per_ip = {most}\n"
     with NatsCluster(work / "nats", size=nodes) as cluster:
         urls = [u.replace("nats://", "") for u in cluster.urls]
@@ -73,14 +83,26 @@ def run(nodes: int, edges: int, listeners: int, seconds: float, kill_edge: bool)
                 procs.append(start_broadcaster(
                     work, "--source", f"nats://{urls[(i + 1) % nodes]}/{STATION}",
                     "--log-level", "warning", config=limits))
-            measure(procs, listeners, seconds, kill_edge)
+            held = 0
+            while True:
+                rows = measure(procs, listeners, seconds, kill_edge)
+                worst = max(p99 for _, p99, _ in rows)
+                if not step or worst > MOST_P99_MS or any(lost for _, _, lost in rows):
+                    break
+                held = listeners
+                listeners += step
+            if step:
+                print(f"the most that held (listeners' lag p99 <= {MOST_P99_MS:g} ms on every "
+                      f"node, no frame lost): {held} listeners on each of {len(procs)} "
+                      f"nodes, {held * len(procs)} in all")
         finally:
             for proc in procs:
                 proc.stop()
 
 
 def measure(procs: list[Broadcaster], listeners: int, seconds: float,
-            kill_edge: bool) -> None:
+            kill_edge: bool) -> list[tuple[str, float, int]]:
+    """Print one run's figures; each node's (name, listeners' lag p99 ms, frames lost)."""
     probes = [BackgroundListener(p.url + "/audio/stream") for p in procs]
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     ramp_s = listeners * 0.002 + 2
@@ -115,6 +137,7 @@ def measure(procs: list[Broadcaster], listeners: int, seconds: float,
     print(f"{'node':>8} {'CPU':>7} {'engine lag p50':>15} {'p99':>7} {'max':>7} "
           f"{'arrival +p50':>13} {'p99':>7} {'listeners lag p50':>18} {'p99':>7} "
           f"{'frames':>8} {'lost':>6} {'resumed':>8}")
+    rows = []
     for i, probe in enumerate(probes):
         engine = [ms - here_clock[seq] for seq, ms in clocks(probe).items()
                   if seq in here_clock] if i else []
@@ -127,7 +150,9 @@ def measure(procs: list[Broadcaster], listeners: int, seconds: float,
               f"{pick(extra, 0.5):>11.2f}ms {pick(extra, 0.99):>5.2f}ms "
               f"{pick(lags, 0.5):>16.2f}ms {pick(lags, 0.99):>5.2f}ms "
               f"{counts[0]:>8} {counts[1]:>6} {resumed:>8}", flush=True)
+        rows.append((name, pick(lags, 0.99), counts[1]))
     print(json.dumps({"machine_cores": os.cpu_count()}))
+    return rows
 
 
 def main() -> None:
@@ -139,8 +164,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--kill-edge", action="store_true",
                         help="kill the first edge halfway (needs 2 edges or more)")
+    parser.add_argument("--most", type=int, default=0, metavar="STEP",
+                        help="repeat with STEP more listeners per node until one fails")
     args = parser.parse_args()
-    run(args.nodes, args.edges, args.listeners, args.seconds, args.kill_edge)
+    run(args.nodes, args.edges, args.listeners, args.seconds, args.kill_edge, args.most)
 
 
 if __name__ == "__main__":

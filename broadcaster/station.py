@@ -50,7 +50,7 @@ class Station:
         self.fanout = Fanout.for_config(config, first_seq,
                                         state=BroadcastState("stopped", source.name))
         self.capture = CaptureSupervisor(config, source, self._publish, self._capture_changed,
-                                         wanted=lambda: self.listeners > 0 or self.relayed,
+                                         self._frames_until_wanted,
                                          renew=renew)
         alerts = config.alerts
         self.sound = SoundWatch(alerts.policy() if alerts.enabled else None,
@@ -93,6 +93,14 @@ class Station:
             tap(seq, packet, capture_ms, level_dbfs)
         # Sound episodes go with the frame that made them: in the ring, to every listener.
         self.fanout.publish(seq, self.sound.feed(level_dbfs, capture_ms) + wire)
+
+    def _frames_until_wanted(self) -> int:
+        """How many packets from now the loop should be woken for (see audio/handoff.py):
+        1 while anyone takes every frame (here, in a worker, or the engine); the one that
+        completes a bundle while every listener here takes bundles; 0 for nobody."""
+        if self.relayed or self.listeners_elsewhere():
+            return 1
+        return self.fanout.frames_until_wanted(self._packetizer.next_seq)
 
     # -- control ----------------------------------------------------------------------
     async def start(self) -> None:

@@ -19,7 +19,7 @@ from broadcaster.audio.supervisor import CATCH_UP_S
 from broadcaster.config import Config
 from broadcaster.config_file import config_from_dict
 from broadcaster.server import WEB_ROOT
-from broadcaster.station import Station
+from broadcaster.station import PROMPT_AFTER_LISTEN_S, Station
 from broadcaster.web.app import create_app
 from tests.conftest import free_port
 from tests.support.signal_tools import decode_packets, dominant_frequency
@@ -140,7 +140,7 @@ def test_with_nobody_listening_frames_reach_the_ring_in_batches_and_none_is_lost
     async def main() -> None:
         async with running_station(make_config()) as station:
             await asyncio.sleep(CATCH_UP_S * 2.5)
-            assert not station.capture._handoff.prompt  # the loop is not woken per frame
+            assert station.capture._handoff.wake_at == 0  # the loop is not woken per frame
             ring = station.fanout.ring
             frames = station.counters()["frames"]  # a status request catches up first
             started = time.monotonic()
@@ -154,6 +154,30 @@ def test_with_nobody_listening_frames_reach_the_ring_in_batches_and_none_is_lost
             expected = (time.monotonic() - started) / 0.020
             assert expected - 3 <= later - frames <= expected + 3  # every frame, none twice
             assert len(ring) == later
+
+    asyncio.run(main())
+
+
+def test_while_every_listener_takes_bundles_the_loop_wakes_once_a_bundle() -> None:
+    async def main() -> None:
+        async with running_station(make_config()) as station:
+            stream = station.listen(None, bundle_ms=100)  # 5 frames
+            decoder, ids, writes = SSEDecoder(), [], 0
+            loop = asyncio.get_running_loop()
+            settled = loop.time() + PROMPT_AFTER_LISTEN_S + 0.2
+            ring, seen = station.fanout.ring, []
+            while loop.time() < settled + 1.0:
+                got = [e for e in decoder.feed(await anext(stream)) if e.event == "message"]
+                ids += [int(e.id or -1) for e in got]
+                if loop.time() > settled:
+                    writes += 1
+                    assert 1 <= station.capture._handoff.wake_at <= 5
+                    assert [int(e.id or -1) % 5 for e in got][-1:] in ([], [4])
+                    seen.append(ring.next_seq)
+            await stream.aclose()
+            assert ids == list(range(ids[0], ids[0] + len(ids)))  # every frame, in order
+            assert 8 <= writes <= 12  # a write every 100 ms, ending a bundle
+            assert all(seq % 5 == 0 for seq in seen)  # the ring was filled a bundle at a time
 
     asyncio.run(main())
 

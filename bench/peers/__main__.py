@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.peers --clicks 200 --listeners 300 --seconds 30
     .venv/bin/python -m bench.peers --no-snapcast    # Icecast2 + DarkIce only
     .venv/bin/python -m bench.peers --bundle-ms 500  # and listeners asking for bundles
+    .venv/bin/python -m bench.peers --rounds 3       # CPU taken 3 times, interleaved
 
 Needs the Debian packages icecast2 and darkice, and snapserver for the Snapcast column
 (`./scripts/setup.sh --dev --bench` installs them). One virtual microphone (a private
@@ -19,6 +20,10 @@ printed at the end say how), at the same Opus bitrate.
 2. Fan-out: N clients in separate processes read one system's stream while its server
    CPU is taken from /proc (the broadcaster's one process; icecast2 + darkice; snapserver),
    then the next system's. All keep capturing meanwhile.
+
+With --rounds K, the CPU figures (idle and fan-out, every system in turn) are taken K times
+and each shown as its median: on a shared machine, load from elsewhere then lands on every
+system alike instead of on whichever was measured at the time.
 
 With --bundle-ms N, the fan-out phase runs once more against the same broadcaster, its
 listeners asking for `?bundle_ms=N` (Icecast's granularity is about two writes a second:
@@ -37,10 +42,11 @@ import contextlib
 import multiprocessing
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -160,12 +166,22 @@ def fanout_cpu(target: Target, listeners: int, seconds: float) -> tuple[float, i
 
 @dataclass
 class Figures:
-    """What one system measured."""
+    """What one system measured (CPU once per round)."""
 
     delays_ms: list[float]
-    idle_cpu: float = 0.0
-    fanout_cpu: float = 0.0
+    idle_cpus: list[float] = field(default_factory=list)
+    fanout_cpus: list[float] = field(default_factory=list)
     fed: int = 0
+
+    @property
+    def idle_cpu(self) -> float:
+        """Median CPU (%) with no listener."""
+        return statistics.median(self.idle_cpus)
+
+    @property
+    def fanout_cpu(self) -> float:
+        """Median CPU (%) with the listeners."""
+        return statistics.median(self.fanout_cpus)
 
 
 def measure(args: argparse.Namespace, mic: VirtualMic, frame_samples: int,
@@ -179,17 +195,22 @@ def measure(args: argparse.Namespace, mic: VirtualMic, frame_samples: int,
     figures = [Figures(next(delays) if target.kind in READERS else [])
                for target in targets]
     idle_s = min(args.seconds, 10.0)
-    print(f"server CPU with no listener, {idle_s:.0f} s each ...", flush=True)
-    idle: dict[tuple[int, ...], float] = {}
-    for target, figure in zip(targets, figures, strict=True):
-        key = tuple(target.pids)  # a column on the same server shares its idle figure
-        figure.idle_cpu = idle[key] if key in idle else server_cpu(target.pids, idle_s)
-        idle[key] = figure.idle_cpu
-    print(f"server CPU with {args.listeners} listeners, {args.seconds:.0f} s each ...",
-          flush=True)
-    for target, figure in zip(targets, figures, strict=True):
-        figure.fanout_cpu, figure.fed = fanout_cpu(target, args.listeners, args.seconds)
-        target.check_alive()
+    for round_no in range(1, args.rounds + 1):
+        of = f" (round {round_no} of {args.rounds})" if args.rounds > 1 else ""
+        print(f"server CPU with no listener, {idle_s:.0f} s each{of} ...", flush=True)
+        idle: dict[tuple[int, ...], float] = {}
+        for target, figure in zip(targets, figures, strict=True):
+            key = tuple(target.pids)  # a column on the same server shares its idle figure
+            if key not in idle:
+                idle[key] = server_cpu(target.pids, idle_s)
+            figure.idle_cpus.append(idle[key])
+        print(f"server CPU with {args.listeners} listeners, {args.seconds:.0f} s each{of} ...",
+              flush=True)
+        for target, figure in zip(targets, figures, strict=True):
+            cpu, fed = fanout_cpu(target, args.listeners, args.seconds)
+            figure.fanout_cpus.append(cpu)
+            figure.fed = fed if round_no == 1 else min(figure.fed, fed)
+            target.check_alive()
     return figures
 
 
@@ -266,6 +287,8 @@ def main() -> None:
     parser.add_argument("--frame-ms", type=float, default=20.0, help="the broadcaster's")
     parser.add_argument("--bitrate-kbps", type=int, default=64, help="Opus bitrate, for all")
     parser.add_argument("--no-snapcast", action="store_true", help="leave Snapcast out")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="take the CPU figures this many times, interleaved (medians)")
     parser.add_argument("--bundle-ms", type=int, default=0,
                         help="also fan out to listeners asking for ?bundle_ms= this")
     args = parser.parse_args()
@@ -306,6 +329,11 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(table(args, targets, figures))
+    if args.rounds > 1:
+        for target, figure in zip(targets, figures, strict=True):
+            print(f"{target.name}: per listener beyond idle in each round (%): " + ", ".join(
+                f"{(busy - idle) / args.listeners:.4f}"
+                for idle, busy in zip(figure.idle_cpus, figure.fanout_cpus, strict=True)))
     print(notes(args, targets))
 
 

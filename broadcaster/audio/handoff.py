@@ -1,12 +1,14 @@
-"""From the capture thread to the event loop: each call at once while someone waits for it,
-the whole queue at the event loop's next look while nobody does.
+"""From the capture thread to the event loop: each call at once while someone waits for
+every one, every n-th while someone waits for every n-th, the whole queue at the event
+loop's next look while nobody does.
 
 Waking the event loop is the dearest part of a frame on a small machine (a write to its
 self-pipe, a second thread scheduled, the GIL handed over): it costs as much as encoding
 the frame. A broadcaster spends most of its life with nobody listening, and then no frame
 is wanted at once: calls queue, in order, until the event loop next looks (its own timer, a
-listener arriving, a status request), and it runs them all. While anyone listens (or
-`prompt` is otherwise set), every call wakes it as `loop.call_soon_threadsafe` would.
+listener arriving, a status request), and it runs them all. While anyone listens frame by
+frame, every call wakes it as `loop.call_soon_threadsafe` would; while the only listeners
+take their frames in bundles, only the call that completes a bundle does.
 """
 
 from __future__ import annotations
@@ -27,45 +29,46 @@ Call = tuple[Callable[..., None], tuple[Any, ...]]
 class Handoff:
     """Calls from any thread, run on the event loop in the order they were made.
 
-    `put(..., urgent=True)` (or any put while `prompt` is true) wakes the loop; other calls
-    wait for the loop's next `run_pending()`. Only the loop sets `prompt`: `keep_up()` sets
-    it from `wanted()` (someone waits for every call), `prompt_for()` for a while.
+    A call wakes the loop when it is `urgent`, or when it makes `wake_at` calls queued (1:
+    every call; 0: none, they wait for the loop's next `run_pending()`). Only the loop sets
+    `wake_at`: after each `run_pending()`, from `wake_after()` (how many calls from now the
+    loop wants the next one: 1, n, or 0 for none), or 1 for a while after `prompt_for()`.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop,
-                 wanted: Callable[[], bool] = lambda: True) -> None:
+                 wake_after: Callable[[], int] = lambda: 1) -> None:
         self._loop = loop
-        self._wanted = wanted
+        self._wake_after = wake_after
         self._pending: deque[Call] = deque()
         self._prompt_until = 0.0
-        self.prompt = True  # wake the loop for every call
+        self.wake_at = 1  # the queue length at which a call wakes the loop; 0: never
 
     def prompt_for(self, seconds: float) -> None:
         """Run the pending calls now, then wake the loop for every call for `seconds` at
         least (someone is about to wait for them)."""
-        self.run_pending()
-        self.prompt = True
         self._prompt_until = time.monotonic() + seconds
+        self.run_pending()
 
     async def keep_up(self, period_s: float) -> None:
-        """Every `period_s`: run the pending calls, and decide whether each call should
-        wake the loop (runs until cancelled)."""
+        """Every `period_s`: run the pending calls (runs until cancelled)."""
         while True:
             await asyncio.sleep(period_s)
             self.run_pending()
-            self.prompt = self._wanted() or time.monotonic() < self._prompt_until
 
     def put(self, callback: Callable[..., None], *args: object, urgent: bool = False) -> None:
         """Queue `callback(*args)` for the event loop (any thread)."""
-        self._pending.append((callback, args))
-        if urgent or self.prompt:
+        pending = self._pending
+        pending.append((callback, args))
+        wake_at = self.wake_at
+        if urgent or (wake_at and len(pending) >= wake_at):
             # RuntimeError: the loop has closed under a thread that outlived it
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self.run_pending)
 
     def run_pending(self) -> None:
-        """Run every queued call, oldest first (the event loop). A call that raises is
-        logged, as the event loop would, and the others still run."""
+        """Run every queued call, oldest first, then decide which call wakes the loop next
+        (the event loop). A call that raises is logged, as the event loop would, and the
+        others still run."""
         pending = self._pending
         while pending:
             callback, args = pending.popleft()
@@ -73,6 +76,7 @@ class Handoff:
                 callback(*args)
             except Exception:
                 logger.exception("%s failed", getattr(callback, "__qualname__", callback))
+        self.wake_at = 1 if time.monotonic() < self._prompt_until else self._wake_after()
 
     @property
     def queued(self) -> int:

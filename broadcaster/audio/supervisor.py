@@ -33,13 +33,14 @@ class CaptureSupervisor:
 
     Packets come from the capture thread through a Handoff (handoff.py) and reach
     `on_packet` on the loop, in order; `on_change` runs when capture starts, stops, goes
-    offline (`offline` says why) or comes back. While `wanted()` is false (nobody listens),
-    packets reach the loop in batches: every CATCH_UP_S, and at `catch_up()`. A thread stuck
-    in the device is abandoned and a fresh one started on a fresh source from `renew`.
+    offline (`offline` says why) or comes back. A packet wakes the loop only when
+    `wake_after()` asked for it (see handoff.py): while nobody listens, packets reach the
+    loop in batches, every CATCH_UP_S and at `catch_up()`. A thread stuck in the device is
+    abandoned and a fresh one started on a fresh source from `renew`.
     """
 
     def __init__(self, config: Config, source: PcmSource, on_packet: OnPacket,
-                 on_change: Callable[[], None], wanted: Callable[[], bool],
+                 on_change: Callable[[], None], wake_after: Callable[[], int],
                  renew: Renew | None = None) -> None:
         self.config = config
         self.source = source
@@ -51,7 +52,7 @@ class CaptureSupervisor:
         self._on_packet = on_packet
         self._on_change = on_change
         self._renew = renew
-        self._handoff = Handoff(asyncio.get_running_loop(), wanted=wanted)
+        self._handoff = Handoff(asyncio.get_running_loop(), wake_after)
         self._capture: CaptureThread | None = None
         self.running = False  # capture should run
         self.offline: str | None = None  # why the source delivers nothing, while it should

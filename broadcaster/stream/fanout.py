@@ -151,27 +151,40 @@ class Fanout:
         news.clear()
         for listener in self._direct[group]:
             self._serve(listener)
-        for listener in self._bundles.due(seq):
+        aligned = self.listeners == self._bundles.listeners  # nobody takes every frame
+        for listener in self._bundles.due(seq, aligned):
             self._serve(listener)
         for tap in self.frame_taps:
             tap(seq, wire)
+
+    def frames_until_wanted(self, next_seq: int) -> int:
+        """How many frames from `next_seq` on the listeners need before they are served: 1
+        while anyone takes every frame, the first bundle's length while everyone takes
+        bundles (bundles.py), 0 with nobody listening."""
+        if self.listeners > self._bundles.listeners:
+            return 1
+        return self._bundles.frames_until_due(next_seq)
 
     def skip_to(self, seq: int) -> None:
         """Frames up to `seq` will never come: the next one published is `seq`."""
         self.ring.skip_to(seq)
         self._reads.clear()
 
-    def wake(self) -> None:
-        """Serve every listener (a state change, a heartbeat tick, shutdown)."""
+    def wake(self, quiet_only: bool = False) -> None:
+        """Serve every listener (a state change, shutdown); with `quiet_only` (a heartbeat
+        tick), only the direct ones that have had nothing for half the heartbeat period, so
+        that a bundle is never cut short by it."""
         for news in self._groups:
             news.set()
             news.clear()
         direct = [listener for group in self._direct for listener in group]
+        quiet_since = time.monotonic() - self.heartbeat_s / 2
         for listener in direct + list(self._bundles.wake_all()):
-            if not self.closing:
-                self._serve(listener)
-            elif listener.ended is not None and not listener.ended.done():
-                listener.ended.set_result(self._state_news(listener))
+            if self.closing:
+                if listener.ended is not None and not listener.ended.done():
+                    listener.ended.set_result(self._state_news(listener))
+            elif not quiet_only or listener.last_sent <= quiet_since:
+                self._serve(listener, timed=False)
 
     async def run(self) -> None:
         """Keep the heartbeat and the stride going (runs until cancelled)."""
@@ -180,7 +193,7 @@ class Fanout:
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_s / 2)
-            self.wake()
+            self.wake(quiet_only=True)
 
     async def pace(self, period_s: float = 1.0) -> None:
         """Keep the stride suited to how busy this thread's event loop is (runs forever).
@@ -206,7 +219,9 @@ class Fanout:
                     group.clear()
                 for listener in direct:
                     self._direct[listener.slot % stride][listener] = None
-                self.wake()  # listeners move to their group for the new stride
+                for news in self._groups:  # coroutines move to their group's event
+                    news.set()
+                    news.clear()
 
     def close(self, final: BroadcastState | None = None) -> None:
         """Make every listener's stream end after its final events: `final`, when given,
@@ -257,6 +272,8 @@ class Fanout:
                              max(1, period))
         self._joined += 1
         self.listeners += 1
+        if listener.period > 1:
+            self._bundles.join(listener.period)
         try:
             if start_seq < ring.first_seq:  # an id from before this process started
                 listener.seq = ring.next_seq
@@ -278,6 +295,8 @@ class Fanout:
                 yield final
         finally:
             self.listeners -= 1
+            if listener.period > 1:
+                self._bundles.leave(listener.period)
             if on_end is not None:
                 on_end()
 
@@ -292,21 +311,22 @@ class Fanout:
         else:
             self._direct[listener.slot % self.stride][listener] = None
         try:
-            self._serve(listener)  # what it is owed already: a backlog, a resume
+            self._serve(listener, timed=False)  # what it is owed already: a backlog, a resume
             return await listener.ended
         finally:
             for group in self._direct:
                 group.pop(listener, None)
             self._bundles.remove(listener)
 
-    def _serve(self, listener: _Listener) -> None:
+    def _serve(self, listener: _Listener, timed: bool = True) -> None:
         """Write what a direct listener is owed, unless its connection has stopped taking.
-        A connection that fails the write ends its stream, never the round."""
+        A connection that fails the write ends its stream, never the round. `timed`: the
+        write answers a frame (its delay counts in how busy the loop is)."""
         sink = listener.sink
         try:
             if sink is None or sink.closed() or sink.backlog() > SINK_HIGH_WATER:
                 return
-            out = self._take(listener)
+            out = self._take(listener, timed)
             if out:
                 sink.send(out)
         except Exception:  # one listener's connection, whatever broke it
@@ -322,8 +342,9 @@ class Fanout:
         listener.seen_state = self._state_version
         return self._state_event
 
-    def _take(self, listener: _Listener) -> bytes:
-        """Everything `listener` is owed now (a heartbeat if it has been quiet), or b""."""
+    def _take(self, listener: _Listener, timed: bool = True) -> bytes:
+        """Everything `listener` is owed now (a heartbeat if it has been quiet), or b"".
+        `timed`: it was woken by a frame (see pace())."""
         out = self._state_news(listener)
         batch = self._reads.get(listener.seq)
         if batch is None:
@@ -334,7 +355,7 @@ class Fanout:
         listener.seq = batch.next_seq
         out += batch.data
         now = time.monotonic()
-        if batch.data:
+        if batch.data and timed:
             self._wake_delay_s += now - self._published_at
             self._wakeups += 1
         if out:

@@ -57,16 +57,26 @@ def http_chunk(data: bytes) -> bytes:
 
 
 class ChunkedSink:
-    """A fan-out `Sink` on an HTTP/1.1 connection whose chunked response has begun."""
+    """A fan-out `Sink` on an HTTP/1.1 connection whose chunked response has begun.
+
+    Listeners at the same place in the ring are sent the very same bytes object, one after
+    the other: the last one framed is kept, so that a round frames it once, not once per
+    listener.
+    """
 
     __slots__ = ("_transport",)
+    _last: tuple[bytes, bytes] = (b"", http_chunk(b""))  # (data, as a chunk), any sink's
 
     def __init__(self, transport: asyncio.WriteTransport) -> None:
         self._transport = transport
 
     def send(self, data: bytes) -> None:
         """Queue `data` as one chunk."""
-        self._transport.write(http_chunk(data))
+        last, chunk = ChunkedSink._last
+        if data is not last:
+            chunk = http_chunk(data)
+            ChunkedSink._last = (data, chunk)
+        self._transport.write(chunk)
 
     def backlog(self) -> int:
         """Bytes the transport holds that the kernel has not taken yet."""

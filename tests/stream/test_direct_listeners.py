@@ -199,22 +199,68 @@ async def test_direct_listeners_are_served_in_staggered_groups_too() -> None:
 
 
 
+def frames(first: int, last: int) -> bytes:
+    return b"".join(frame(s) for s in range(first, last + 1))
+
+
 @in_a_loop
-async def test_bundled_listeners_get_a_write_per_period_in_staggered_phases() -> None:
+async def test_beside_a_per_frame_listener_bundles_go_out_in_staggered_phases() -> None:
     fanout = fanout_at(0, frames=1)
+    per_frame = Served(fanout, MemorySink(), start=1)
     sinks = [MemorySink() for _ in range(5)]
     served = [Served(fanout, sink, start=1, period=5) for sink in sinks]
     await settle()
+    assert fanout.frames_until_wanted(1) == 1  # every frame is wanted at once
     for seq in range(1, 21):
         fanout.publish(seq, frame(seq))
-    for slot, sink in enumerate(sinks):  # slot k is served on the frames where seq % 5 == k
-        assert b"".join(sink.sent) == b"".join(frame(s) for s in range(1, 21 - (20 - slot) % 5))
+    for slot, sink in enumerate(sinks, start=1):  # slot k: the frames where seq % 5 == k % 5
+        assert b"".join(sink.sent) == frames(1, 20 - (20 - slot) % 5)
         assert all(write.count(b"id: ") == 5 for write in sink.sent[1:])
-    assert fanout.direct_listeners == 5
-    for one in served:
+    assert fanout.direct_listeners == 6
+    for one in [per_frame, *served]:
         one.task.cancel()
     await settle()
     assert fanout.direct_listeners == 0
+
+
+@in_a_loop
+async def test_when_every_listener_takes_bundles_they_all_go_out_on_the_frame_ending_one(
+) -> None:
+    fanout = fanout_at(0, frames=1)
+    assert fanout.frames_until_wanted(1) == 0  # nobody listens
+    sinks = [MemorySink() for _ in range(3)]
+    served = [Served(fanout, sink, start=1, period=5) for sink in sinks]
+    await settle()
+    # Frame 4 ends the first bundle (seq % 5 == 4): four frames from 1 until then.
+    assert [fanout.frames_until_wanted(n) for n in (1, 4, 5, 9)] == [4, 1, 5, 1]
+    for seq in range(1, 15):
+        fanout.publish(seq, frame(seq))
+    for sink in sinks:
+        assert sink.sent == [frames(1, 4), frames(5, 9), frames(10, 14)]
+    one_more = Served(fanout, None, start=15, period=2)  # through ASGI: counted as well
+    await settle()
+    assert fanout.frames_until_wanted(15) == 1  # 15 ends a bundle of two
+    assert fanout.frames_until_wanted(16) == 2
+    for one in [*served, one_more]:
+        one.task.cancel()
+    await settle()
+    assert fanout.frames_until_wanted(15) == 0
+
+
+@in_a_loop
+async def test_a_heartbeat_tick_never_cuts_a_bundle_short() -> None:
+    fanout = fanout_at(0, frames=1)
+    sink = MemorySink()
+    served = Served(fanout, sink, start=1, period=5)
+    await settle()
+    for seq in range(1, 7):
+        fanout.publish(seq, frame(seq))
+    assert sink.sent == [frames(1, 4)]
+    fanout.wake(quiet_only=True)  # it had a write just now: nothing
+    assert sink.sent == [frames(1, 4)]
+    fanout.wake()  # a change of state, say: it gets what it is owed at once
+    assert sink.sent == [frames(1, 4), frames(5, 6)]
+    served.task.cancel()
 
 
 @in_a_loop
@@ -226,8 +272,8 @@ async def test_a_bundled_listener_through_its_coroutine_gets_bundles_too() -> No
         fanout.publish(seq, frame(seq))
         await settle()
     assert served.through_asgi[0] == b"hello\n\n"
-    assert b"".join(served.through_asgi[1:]) == b"".join(frame(s) for s in range(1, 13))
-    assert len(served.through_asgi) == 1 + 3  # one write per four frames
+    # The only listener: its bundles end on the frames where seq % 4 == 3.
+    assert served.through_asgi[1:] == [frames(1, 3), frames(4, 7), frames(8, 11)]
     fanout.close()
     await settle()
     assert served.ended

@@ -35,21 +35,34 @@ def consecutive(ids: list[int]) -> bool:
     return ids == list(range(ids[0], ids[0] + len(ids)))
 
 
+OUTAGE_S = 30.0
+FRAME_S = 0.02
+
+
+def lag_p99_ms(arrivals: list[tuple[float, int]], floor: float) -> float:
+    """p99 of how late frames arrived against a steady 20 ms cadence (the tone's clock),
+    from `floor`: the earliest any frame of the run came, on that cadence."""
+    late = sorted((at - seq * FRAME_S - floor) * 1000 for at, seq in arrivals)
+    return late[min(len(late) - 1, int(0.99 * len(late)))]
+
+
 def test_stopping_the_engine_costs_the_capture_node_nothing_and_edges_come_back(
         tmp_path: Path) -> None:
     with NatsCluster(tmp_path / "nats") as engine:
         capture = start_broadcaster(tmp_path, "--source", "tone:440", config=capture_config(
             engine.url, "buffer_frames = 50\n"))
-        edge = start_edge(tmp_path, engine.url)
+        # Heartbeats well within the listeners' 10 s read timeout all through the outage.
+        edge = start_edge(tmp_path, engine.url, "[server]\nheartbeat_s = 2.0\n")
         here, there = TolerantListener(capture.url + "/audio/stream"), TolerantListener(
             edge.url + "/audio/stream")
         try:
             wait_until(lambda: len(there.ids) > 10, 5, "the edge's listener to hear")
+            time.sleep(5)  # the capture node's listener's lag before, to compare
             engine.nodes[0].stop()
             stopped_at = time.monotonic()
             wait_until(lambda: any(json_state(e) == "offline" for e in there.named("state")),
                        6, "the edge to say offline")
-            time.sleep(max(0.0, 5.0 - (time.monotonic() - stopped_at)))
+            time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped_at)))
             engine.nodes[0].restart()
             engine.wait_ready()
             back_at = time.monotonic()
@@ -68,6 +81,14 @@ def test_stopping_the_engine_costs_the_capture_node_nothing_and_edges_come_back(
             assert consecutive([seq for _, seq in outage])
             longest = max(b[0] - a[0] for a, b in itertools.pairwise(outage))
             assert longest < 0.5, f"a {longest * 1000:.0f} ms pause at the capture node"
+            # Its lag: the same during the outage as before it.
+            steady = here.arrivals()[50:]  # past the start's burst
+            floor = min(at - seq * FRAME_S for at, seq in steady)
+            before = lag_p99_ms([a for a in steady if a[0] < stopped_at], floor)
+            during = lag_p99_ms([a for a in steady if stopped_at <= a[0] < back_at], floor)
+            print(f"capture node's listener, lag p99: {before:.1f} ms before, "
+                  f"{during:.1f} ms during the {OUTAGE_S:.0f} s outage")
+            assert during <= before + 25, (before, during)
             assert not here.named("gap")
             figures = status(capture)
             assert figures["engine_dropped"] > 0 and figures["engine_connected"] is True
