@@ -5,6 +5,7 @@
     .venv/bin/python -m bench.peers --no-snapcast    # Icecast2 + DarkIce only
     .venv/bin/python -m bench.peers --bundle-ms 500  # and listeners asking for bundles
     .venv/bin/python -m bench.peers --rounds 3       # CPU taken 3 times, interleaved
+    .venv/bin/python -m bench.peers --bundle-ms 500 --floor  # and a bare Python writer
 
 Needs the Debian packages icecast2 and darkice, and snapserver for the Snapcast column
 (`./scripts/setup.sh --dev --bench` installs them). One virtual microphone (a private
@@ -28,6 +29,10 @@ system alike instead of on whichever was measured at the time.
 With --bundle-ms N, the fan-out phase runs once more against the same broadcaster, its
 listeners asking for `?bundle_ms=N` (Icecast's granularity is about two writes a second:
 500). Its column has no click figures: its latency is the per-frame stream's plus N.
+
+With --floor as well, a bare asyncio server (floor.py) sends the same number of bytes at
+the same moments to as many listeners: the least a write costs this interpreter, the floor
+under the bundled column.
 
 Prints one table, each peer's figures beside the broadcaster's with the ratio
 peer / broadcaster. Loopback only. This module runs the phases and reports; the clients are
@@ -54,11 +59,13 @@ from typing import Any
 from bench.latency import CLICK_EVERY_S, RATE, click_pcm
 from bench.peers.clients import READERS, Listening, click_delays_ms, listener_process
 from bench.peers.servers import (
+    BROADCASTER_BYTES_PER_S,
     PULSE_LATENCY_MS,
     SNAPCAST_BUFFER_MS,
     SNAPCAST_CHUNK_MS,
     Target,
     icecast_darkice,
+    python_floor,
     snapcast,
     tool_version,
 )
@@ -270,6 +277,11 @@ Ratios are peer / broadcaster. Opus {args.bitrate_kbps} kb/s, 48 kHz, from one P
   when the input is late; what follows stays that much later, so its delay climbs by a chunk
   at each hiccup (more on a busy machine). Its clients play each chunk `buffer`
   ({SNAPCAST_BUFFER_MS} ms here, the default) after its capture time, however early it arrives."""
+    if any(target.kind == "sse?floor" for target in targets):
+        text += f"""
+- Python floor: bench/peers/floor.py, a bare asyncio server writing the same bytes a bundle
+  of the broadcaster's holds ({BROADCASTER_BYTES_PER_S * args.bundle_ms // 1000} bytes) to
+  every listener every {args.bundle_ms} ms, with the broadcaster's socket options."""
     return text + f"""
 Delays are to a packet's arrival at a client on 127.0.0.1, before any playout buffer (a
 browser's <audio> element buffers an Ogg stream much further). CPU is user + system time
@@ -291,6 +303,8 @@ def main() -> None:
                         help="take the CPU figures this many times, interleaved (medians)")
     parser.add_argument("--bundle-ms", type=int, default=0,
                         help="also fan out to listeners asking for ?bundle_ms= this")
+    parser.add_argument("--floor", action="store_true",
+                        help="with --bundle-ms: also a bare Python server writing as much")
     args = parser.parse_args()
     for tool in ("icecast2", "darkice"):
         if shutil.which(tool) is None:
@@ -323,6 +337,8 @@ def main() -> None:
                 targets.insert(1, Target(f"bundles {args.bundle_ms}", f"sse?bundle_ms="
                                          f"{args.bundle_ms}", targets[0].port,
                                          targets[0].processes, ours.log))
+            if args.floor and args.bundle_ms:
+                targets.insert(2, stack.enter_context(python_floor(args.bundle_ms)))
             if with_snapcast:
                 targets.append(stack.enter_context(snapcast(mic, args.bitrate_kbps)))
             figures = measure(args, mic, int(RATE * args.frame_ms / 1000), targets)

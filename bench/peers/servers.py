@@ -9,6 +9,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -266,6 +267,42 @@ def snapcast(mic: VirtualMic, bitrate_kbps: int) -> Iterator[Target]:
 
         wait_for(accepting, 10, "snapserver accepting clients", logs)
         yield Target("Snapcast", "snapcast", port, procs, logs)
+    finally:
+        for proc in procs:
+            stop_process(proc)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ the floor
+
+# What the broadcaster sends a second at 64 kbit/s and 20 ms frames (SSE events: id and
+# base64 lines), measured on its stream: the floor server sends as much per write.
+BROADCASTER_BYTES_PER_S = 12_200
+
+
+@contextlib.contextmanager
+def python_floor(every_ms: int) -> Iterator[Target]:
+    """bench/peers/floor.py on a free port, sending a bundle's worth every `every_ms`."""
+    work = Path(tempfile.mkdtemp(prefix="peers-floor-"))
+    port = free_port()
+    size = BROADCASTER_BYTES_PER_S * every_ms // 1000
+    logs = lambda: log_tails(work, "floor.out")  # noqa: E731
+    procs: list[subprocess.Popen[Any]] = []
+    try:
+        with open(work / "floor.out", "wb") as out:
+            procs.append(subprocess.Popen(
+                bound_to_us([sys.executable, "-m", "bench.peers.floor", "--port", str(port),
+                             "--every-ms", str(every_ms), "--bytes", str(size)]),
+                cwd=Path(__file__).resolve().parents[2],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT))
+
+        def accepting() -> bool:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                return True
+            return False
+
+        wait_for(accepting, 10, "the floor server accepting clients", logs)
+        yield Target(f"Python floor {every_ms}", "sse?floor", port, procs, logs)
     finally:
         for proc in procs:
             stop_process(proc)
