@@ -80,6 +80,15 @@ def log_tails(work: Path, *names: str) -> str:
     return "\n".join(parts)
 
 
+def accepting(port: int) -> Callable[[], bool]:
+    """Whether something accepts TCP connections on 127.0.0.1:`port`, for wait_for."""
+    def check() -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return True
+        return False
+    return check
+
+
 def wait_for(cond: Callable[[], bool], timeout_s: float, what: str, logs: Callable[[], str]
              ) -> None:
     """`wait_until`, with the daemons' logs when it times out."""
@@ -260,12 +269,7 @@ def snapcast(mic: VirtualMic, bitrate_kbps: int) -> Iterator[Target]:
                 env=no_device_env() | mic.env | {"HOME": str(work)},
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT))
 
-        def accepting() -> bool:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                return True
-            return False
-
-        wait_for(accepting, 10, "snapserver accepting clients", logs)
+        wait_for(accepting(port), 10, "snapserver accepting clients", logs)
         yield Target("Snapcast", "snapcast", port, procs, logs)
     finally:
         for proc in procs:
@@ -296,12 +300,7 @@ def python_floor(every_ms: int) -> Iterator[Target]:
                 cwd=Path(__file__).resolve().parents[2],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT))
 
-        def accepting() -> bool:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                return True
-            return False
-
-        wait_for(accepting, 10, "the floor server accepting clients", logs)
+        wait_for(accepting(port), 10, "the floor server accepting clients", logs)
         yield Target(f"Python floor {every_ms}", "sse?floor", port, procs, logs)
     finally:
         for proc in procs:
