@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.playout.speaker import SpeakerTap
-from tests.support.engines import LAN_NAME, EngineBrowser, EnginePage, launch, speakers
+from tests.support.engines import LAN_NAME, EngineBrowser, launch, speakers, wait_for
 from tests.support.server import start_broadcaster
 
 PLAUSIBLE_MS = (0.0, 1500.0)
@@ -69,15 +69,6 @@ class Run:
     beyond_buffer_ms: list[float] = field(default_factory=list)  # latency minus buffer
     lower_bound: bool = False
     reconnects: int = 0
-
-
-def wait_for(page: EnginePage, condition: str, timeout_s: float) -> None:
-    """Poll a JS condition until it holds."""
-    deadline = time.monotonic() + timeout_s
-    while not page.evaluate(condition):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {condition}")
-        time.sleep(0.1)
 
 
 def dropouts(samples: npt.NDArray[np.float32], rate: int) -> list[float]:

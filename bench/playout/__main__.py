@@ -60,7 +60,7 @@ from bench.playout.tap import (
     shown,
 )
 from tests.support.browser import RECORD_LIMIT_S, launch_chromium, recorded_samples
-from tests.support.engines import LAN_NAME, EngineBrowser, launch, speakers
+from tests.support.engines import LAN_NAME, EngineBrowser, launch, speakers, wait_for
 from tests.support.server import no_device_env, start_broadcaster
 from tests.support.vmic import VirtualMic
 
@@ -103,6 +103,17 @@ class Tally:
     worst_rtt_ms: float = 0.0
     worst_drift_ms: float = 0.0
     worst_time_origin_gap_ms: float = 0.0
+
+    def add(self, heard: list[Heard], clicks: int, found: int, where: str,
+            page_figures: str) -> None:
+        """One session's clicks: `clicks` went in, `found` detections came out `where`, and
+        `heard` are those paired with a click."""
+        self.sent += clicks
+        self.heard += heard
+        self.unmatched += found - len(heard)
+        median = f"{statistics.median(h.to_output_ms for h in heard):.1f} ms" if heard else "-"
+        self.sessions.append(f"{len(heard)}/{clicks} clicks, {where} {median}; "
+                             f"the page showed {page_figures}")
 
 
 def pair(entered: list[float], left: list[float]) -> list[tuple[int, int]]:
@@ -185,12 +196,7 @@ def listen(browser: Browser, url: str, mic: VirtualMic, clicks: int, tally: Tall
     heard = [Heard(1000 * (out_s[j] - entered[i]), 1000 * (left_s[j] - entered[i]),
                    1000 * ordered[j]["outputLatency"], ordered[j]["leadMs"])
              for j, i in pair(entered, left_s)]
-    tally.sent += len(entered)
-    tally.heard += heard
-    tally.unmatched += len(found) - len(heard)
-    median = f"{statistics.median(h.to_output_ms for h in heard):.1f} ms" if heard else "-"
-    tally.sessions.append(f"{len(heard)}/{len(entered)} clicks, to output {median}; "
-                          f"the page showed {page_figures}")
+    tally.add(heard, len(entered), len(found), "to output", page_figures)
     tally.worst_rtt_ms = max(tally.worst_rtt_ms, 1000 * first.rtt_s, 1000 * last.rtt_s)
     drift_ms = 1000 * (last.offset_s - first.offset_s)
     tally.worst_drift_ms = max(tally.worst_drift_ms, abs(drift_ms))
@@ -205,11 +211,7 @@ def listen_at_speaker(browser: EngineBrowser, url: str, mic: VirtualMic, speaker
     try:
         page.goto(url + "/")
         page.click("#listen")
-        deadline = time.monotonic() + 10
-        while page.evaluate("document.getElementById('status').textContent") != "live":
-            if time.monotonic() > deadline:
-                raise AssertionError("the page did not start playing")
-            time.sleep(0.1)
+        wait_for(page, "document.getElementById('status').textContent === 'live'", 10)
         time.sleep(WARM_UP_S)
         underruns_before = shown(page, "underruns")
         mark = speaker.mark()
@@ -229,12 +231,7 @@ def listen_at_speaker(browser: EngineBrowser, url: str, mic: VirtualMic, speaker
         page.close()
     heard = [Heard(1000 * (out_s[j] - entered[i])) for j, i in pair(entered, out_s)]
     tally.recorder_clicks = None
-    tally.sent += len(entered)
-    tally.heard += heard
-    tally.unmatched += len(out_s) - len(heard)
-    median = f"{statistics.median(h.to_output_ms for h in heard):.1f} ms" if heard else "-"
-    tally.sessions.append(f"{len(heard)}/{len(entered)} clicks, to the speaker {median}; "
-                          f"the page showed {page_figures}")
+    tally.add(heard, len(entered), len(out_s), "to the speaker", page_figures)
 
 
 def measure(browser: Browser | EngineBrowser, mic: VirtualMic, frame_ms: float, clicks: int,

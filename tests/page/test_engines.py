@@ -6,14 +6,20 @@ dropout in the last second, 2 s after the sound started."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.browser import assert_plays_the_tone
-from tests.support.engines import LAN_NAME, EngineBrowser, EnginePage, launch, speakers
+from tests.support.engines import (
+    LAN_NAME,
+    EngineBrowser,
+    EnginePage,
+    launch,
+    speakers,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -38,15 +44,6 @@ def browser(request: pytest.FixtureRequest, sound_env: dict[str, str],
     workdir: Path = tmp_path_factory.mktemp(request.param)
     with launch(request.param, workdir, sound_env) as running:
         yield running
-
-
-def wait_for(page: EnginePage, condition: str, timeout_s: float) -> None:
-    """Poll a JS condition until it holds; fail naming it after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while not page.evaluate(condition):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {condition}")
-        time.sleep(0.1)
 
 
 def figure_of(page: EnginePage, name: str) -> str:

@@ -128,6 +128,16 @@ def longest_silence_s(samples: np.ndarray) -> float:
     return longest / 100
 
 
+def alert_me_and_listen(page: Page) -> None:
+    """Watch for banners, ask for alerts with the alarm after ALARM_DELAY_S, and start
+    listening, as a listener would; returns once the page is live."""
+    page.evaluate(WATCH_BANNER_JS)
+    page.locator("#alert-me").check()
+    page.locator("#alarm-delay").select_option(str(ALARM_DELAY_S))
+    page.locator("#listen").click()
+    expect(page.locator("#status")).to_have_text("live", timeout=10_000)
+
+
 def siren_sounds(page: Page) -> bool:
     """The page's output of the last 0.3 s is mostly the alarm's tones."""
     samples = recorded_samples(page, 0.3)
@@ -165,11 +175,7 @@ def test_alerts_and_the_link_loss_alarm(tmp_path: Path) -> None:
             page.context.grant_permissions(["notifications"])
             problems = collect_problems(page)
             page.goto(f"http://127.0.0.1:{proxy.port}/")
-            page.evaluate(WATCH_BANNER_JS)
-            page.locator("#alert-me").check()
-            page.locator("#alarm-delay").select_option(str(ALARM_DELAY_S))
-            page.locator("#listen").click()
-            expect(page.locator("#status")).to_have_text("live", timeout=10_000)
+            alert_me_and_listen(page)
 
             # Each sound: a banner within the attack and a little, and a line in the list.
             page.wait_for_function("() => Object.keys(window.__bannerAt).length >= 3",

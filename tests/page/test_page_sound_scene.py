@@ -17,7 +17,7 @@ from tests.conftest import no_device_env, start_broadcaster
 from tests.page.test_page_alerts import (
     ALARM_DELAY_S,
     ATTACK_MS,
-    WATCH_BANNER_JS,
+    alert_me_and_listen,
     seconds_until_siren,
     siren_sounds,
 )
@@ -39,11 +39,7 @@ def test_a_room_a_fan_a_click_and_a_cry_make_one_alert_in_the_page(tmp_path: Pat
                 page = new_recording_page(browser)
                 problems = collect_problems(page)
                 page.goto(f"{proc.url}/")
-                page.evaluate(WATCH_BANNER_JS)
-                page.locator("#alert-me").check()
-                page.locator("#alarm-delay").select_option(str(ALARM_DELAY_S))
-                page.locator("#listen").click()
-                expect(page.locator("#status")).to_have_text("live", timeout=10_000)
+                alert_me_and_listen(page)
 
                 mic.play(silence(1.0) + noise(4.0, -62.0))  # a quiet room, then a fan
                 mic.play(sine_s16le(1000, 0.005, amplitude=0.9) + noise(2.0, -62.0, seed=2))

@@ -21,7 +21,6 @@ UPDATE_SCREENSHOT=1:
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,13 @@ from playwright.sync_api import ViewportSize
 from tests.conftest import ROOT
 from tests.page.test_screenshot import VIEWPORT, png_size
 from tests.support.browser import assert_plays_the_tone
-from tests.support.engines import LAN_NAME, EngineBrowser, EnginePage, launch, speakers
+from tests.support.engines import (
+    LAN_NAME,
+    EngineBrowser,
+    launch,
+    speakers,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -95,15 +100,6 @@ def browser(engine: str, sound_env: dict[str, str],
     workdir: Path = tmp_path_factory.mktemp(engine)
     with launch(engine, workdir, sound_env) as running:
         yield running
-
-
-def wait_for(page: EnginePage, condition: str, timeout_s: float) -> None:
-    """Poll a JS condition until it holds; fail naming it after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while not page.evaluate(condition):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {condition}")
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("phone", PHONES, ids=lambda v: f"{v['width']}x{v['height']}")

@@ -66,6 +66,15 @@ class EngineBrowser(Protocol):
         """A new page (tab) whose audio output is recorded (browser.py's recorder)."""
 
 
+def wait_for(page: EnginePage, condition: str, timeout_s: float) -> None:
+    """Poll a JS condition on `page` until it holds; fail naming it after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(condition):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {condition}")
+        time.sleep(0.1)
+
+
 def call_js(expression: str, arg: Any) -> str:
     """An expression for `evaluate`: the value of `expression`, or of its call with `arg`."""
     return (f"(async () => {{ const v = ({expression}); "
