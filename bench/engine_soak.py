@@ -20,6 +20,12 @@ main thread), and for `--seconds` the page's figures are read once a second:
   (the buffer's 500 ms ceiling and a device's 1 s). And the figure minus the buffer's depth
   (shown beside it): what the page counts after its buffer, which the buffer's own changes
   do not move. WebKit's figure once rose by a second a second; here it would rise too.
+
+With `--floor`, each engine that plays into the speaker also plays a bare page for as long
+(after the page's rows): one OscillatorNode at 440 Hz into the destination of an
+AudioContext made as the page makes its own (48 kHz, 'interactive'), started by a click.
+No network, no decoder, no worklet, no script while it plays: what that row counts at the
+speaker is the engine's own floor, measured in the same run.
 """
 
 from __future__ import annotations
@@ -81,6 +87,13 @@ def dropouts(samples: npt.NDArray[np.float32], rate: int) -> list[float]:
     return [float(i) / 100 for i in quiet]
 
 
+def spells(quiet_at_s: list[float]) -> list[float]:
+    """Where each spell of quiet 10 ms windows began (windows at most 30 ms apart are one
+    spell: one dropout, heard as one)."""
+    return [at for i, at in enumerate(quiet_at_s)
+            if i == 0 or at - quiet_at_s[i - 1] > 0.035]
+
+
 def soak(browser: EngineBrowser, url: str, run: Run, seconds: float,
          speaker: SpeakerTap | None) -> None:
     """One listening session of `seconds` after the first second."""
@@ -118,6 +131,41 @@ def soak(browser: EngineBrowser, url: str, run: Run, seconds: float,
         page.close()
 
 
+FLOOR_JS = """(() => {
+  const button = document.createElement('button');
+  button.id = 'floor';
+  button.textContent = 'floor';
+  button.style.cssText = 'position:fixed;top:0;left:0;width:200px;height:100px;z-index:9';
+  button.onclick = () => {
+    const ctx = new AudioContext({ sampleRate: 48000, latencyHint: 'interactive' });
+    const tone = new OscillatorNode(ctx, { frequency: 440 });
+    tone.connect(new GainNode(ctx, { gain: 0.3 })).connect(ctx.destination);
+    tone.start();
+    window.__floor = ctx;
+  };
+  document.body.append(button);
+})()"""
+
+
+def soak_floor(browser: EngineBrowser, url: str, run: Run, seconds: float,
+               speaker: SpeakerTap) -> None:
+    """The engine alone: a bare oscillator for `seconds` after its first second."""
+    page = browser.new_page()
+    try:
+        page.goto(url + "/")
+        page.evaluate(FLOOR_JS)
+        page.click("#floor")
+        wait_for(page, "window.__floor && window.__floor.state === 'running'", 10)
+        time.sleep(SETTLE_S)
+        mark = speaker.mark()
+        time.sleep(seconds)
+        run.path = f"bare oscillator, {page.evaluate('window.__floor.sampleRate')} Hz"
+        run.speaker_dropouts_at_s = [SETTLE_S + s for s in
+                                     dropouts(speaker.samples_since(mark), 48000)]
+    finally:
+        page.close()
+
+
 @contextlib.contextmanager
 def engine(name: str, work: Path) -> Iterator[tuple[EngineBrowser, SpeakerTap | None]]:
     """A browser of `name`; for Firefox and WebKit also the speaker they play into."""
@@ -151,10 +199,10 @@ def describe(run: Run) -> str:
     else:
         latency = "no figure"
     at = ", ".join(f"{s:.0f} s" for s in run.underrun_at_s)
-    speaker = "-" if run.speaker_dropouts_at_s is None else (
-        f"{len(run.speaker_dropouts_at_s)}"
-        + (f" (at {', '.join(f'{s:.2f} s' for s in run.speaker_dropouts_at_s[:10])})"
-           if run.speaker_dropouts_at_s else ""))
+    quiet = run.speaker_dropouts_at_s
+    speaker = "-" if quiet is None else (
+        f"{len(spells(quiet))} spells, {len(quiet)} windows"
+        + (f" (at {', '.join(f'{s:.2f} s' for s in spells(quiet)[:10])})" if quiet else ""))
     return (f"| {run.engine} | {run.origin} | {run.path} | {len(run.underrun_at_s)}"
             f"{f' (at {at})' if at else ''} | {speaker} | {latency} | {run.reconnects} |")
 
@@ -168,6 +216,9 @@ def main() -> None:
                         choices=("secure", "plain-http"))
     parser.add_argument("--seconds", type=float, default=300.0,
                         help="measured after the first second of sound (default 300)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also a bare oscillator in each engine that plays into the "
+                             "speaker: the engine's own dropouts")
     args = parser.parse_args()
     rows = []
     work = Path(tempfile.mkdtemp(prefix="engine-soak-"))
@@ -180,6 +231,11 @@ def main() -> None:
                     run = Run(name, origin)
                     soak(browser, proc.url.replace("127.0.0.1", host), run, args.seconds,
                          speaker)
+                    rows.append(describe(run))
+                    print(rows[-1], flush=True)
+                if args.floor and speaker is not None:
+                    run = Run(name, "floor")
+                    soak_floor(browser, proc.url, run, args.seconds, speaker)
                     rows.append(describe(run))
                     print(rows[-1], flush=True)
     finally:

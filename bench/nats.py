@@ -17,7 +17,11 @@ own processes). Prints:
 - arrival delay: per frame, when a probe listener on an edge got it minus when the probe
   on the capture node got it (engine lag plus the difference of the two deliveries);
 - delivery lag of each node's listeners (receipt minus their node's `server_ms` stamp),
-  p50 and p99, frames lost, and each process's CPU.
+  p50 and p99, frames lost, and each process's CPU;
+- the engine lag over all edges' clock frames together (a p99 over one edge's 20 frames
+  would be its largest), and beside it the floor: the transit of a bare NATS client pair
+  (bench/nats_floor.py) from the capture node's server to the first edge's, every frame,
+  in the same run.
 
 With `--kill-edge`, the first edge is killed halfway: its listeners resume on the next
 edge with `Last-Event-ID` (bench/failover.py); what they lost is counted.
@@ -39,12 +43,14 @@ import time
 from pathlib import Path
 
 from bench.failover import failover_process
+from bench.nats_floor import floor_process
 from tests.support.nats import NatsCluster
 from tests.support.procstat import cpu_seconds
 from tests.support.server import Broadcaster, start_broadcaster
 from tests.support.sse_client import BackgroundListener
 
 STATION = "bench"
+FRAME_MS = 20.0  # the broadcaster's default, which these runs use
 
 
 def pick(values: list[float], q: float) -> float:
@@ -85,7 +91,7 @@ def run(nodes: int, edges: int, listeners: int, seconds: float, kill_edge: bool,
                     "--log-level", "warning", config=limits))
             held = 0
             while True:
-                rows = measure(procs, listeners, seconds, kill_edge)
+                rows = measure(procs, cluster.urls, listeners, seconds, kill_edge)
                 worst = max(p99 for _, p99, _ in rows)
                 if not step or worst > MOST_P99_MS or any(lost for _, _, lost in rows):
                     break
@@ -100,7 +106,7 @@ def run(nodes: int, edges: int, listeners: int, seconds: float, kill_edge: bool,
                 proc.stop()
 
 
-def measure(procs: list[Broadcaster], listeners: int, seconds: float,
+def measure(procs: list[Broadcaster], nats_urls: list[str], listeners: int, seconds: float,
             kill_edge: bool) -> list[tuple[str, float, int]]:
     """Print one run's figures; each node's (name, listeners' lag p99 ms, frames lost)."""
     probes = [BackgroundListener(p.url + "/audio/stream") for p in procs]
@@ -114,7 +120,12 @@ def measure(procs: list[Broadcaster], listeners: int, seconds: float,
         for i, port in enumerate(ports) if listeners]
     for client in clients:
         client.start()
-    time.sleep(ramp_s + 0.5)
+    floor_at = [nats_urls[0], nats_urls[1 % len(nats_urls)]]
+    floor = multiprocessing.Process(target=floor_process, args=(
+        *floor_at, FRAME_MS, seconds * 0.8 + 0.5, queue))
+    time.sleep(ramp_s)
+    floor.start()
+    time.sleep(0.5)
     pids = [p.process.pid for p in procs]
     cpu0, wall0 = [cpu_seconds(pid) for pid in pids], time.monotonic()
     if kill_edge and len(procs) > 2:
@@ -125,9 +136,10 @@ def measure(procs: list[Broadcaster], listeners: int, seconds: float,
         time.sleep(seconds * 0.8)
     wall = time.monotonic() - wall0
     cpu = [(cpu_seconds(pid) - c0) / wall * 100 for pid, c0 in zip(pids, cpu0, strict=True)]
-    results = sorted((queue.get(timeout=seconds + 60) for _ in clients),
-                     key=lambda r: r[3])
-    for client in clients:
+    got = [queue.get(timeout=seconds + 60) for _ in range(len(clients) + 1)]
+    transits = next(r for r in got if not isinstance(r, tuple))
+    results = sorted((r for r in got if isinstance(r, tuple)), key=lambda r: r[3])
+    for client in [*clients, floor]:
         client.join(30)
     for probe in probes:
         probe.stop()
@@ -138,9 +150,11 @@ def measure(procs: list[Broadcaster], listeners: int, seconds: float,
           f"{'arrival +p50':>13} {'p99':>7} {'listeners lag p50':>18} {'p99':>7} "
           f"{'frames':>8} {'lost':>6} {'resumed':>8}")
     rows = []
+    engines: list[float] = []
     for i, probe in enumerate(probes):
         engine = [ms - here_clock[seq] for seq, ms in clocks(probe).items()
                   if seq in here_clock] if i else []
+        engines += engine
         extra = [(at - here_at[seq]) * 1000 for seq, at in arrivals(probe).items()
                  if seq in here_at] if i else []
         lags, counts, resumed, _ = results[i] if i < len(results) else ([], [0, 0], 0, i)
@@ -151,6 +165,12 @@ def measure(procs: list[Broadcaster], listeners: int, seconds: float,
               f"{pick(lags, 0.5):>16.2f}ms {pick(lags, 0.99):>5.2f}ms "
               f"{counts[0]:>8} {counts[1]:>6} {resumed:>8}", flush=True)
         rows.append((name, pick(lags, 0.99), counts[1]))
+    print(f"engine lag, all edges: {len(engines)} frames, p50 {pick(engines, 0.5):.2f} ms, "
+          f"p99 {pick(engines, 0.99):.2f} ms, max {max(engines, default=float('nan')):.2f} ms"
+          f"; floor (a bare NATS client pair, {' to '.join(floor_at)}): "
+          f"{len(transits)} frames, p50 {pick(transits, 0.5):.2f} ms, "
+          f"p99 {pick(transits, 0.99):.2f} ms, max {max(transits, default=float('nan')):.2f} ms",
+          flush=True)
     print(json.dumps({"machine_cores": os.cpu_count()}))
     return rows
 

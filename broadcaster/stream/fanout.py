@@ -140,11 +140,15 @@ class Fanout:
         return sum(len(group) for group in self._direct) + len(self._bundles)
 
     def publish(self, seq: int, wire: bytes) -> None:
-        """Append one framed frame and wake the listeners whose turn it is."""
+        """Append one framed frame, hand it to the taps, and wake the listeners whose turn
+        it is. The taps go first: they feed other processes and machines (which serve
+        listeners of their own), and only hand the frame over."""
         self.ring.append(seq, wire)
         self._reads.clear()
         self._published_at = now = time.monotonic()
         self._recent.append((seq, now))
+        for tap in self.frame_taps:
+            tap(seq, wire)
         group = seq % self.stride
         news = self._groups[group]
         news.set()
@@ -154,8 +158,6 @@ class Fanout:
         aligned = self.listeners == self._bundles.listeners  # nobody takes every frame
         for listener in self._bundles.due(seq, aligned):
             self._serve(listener)
-        for tap in self.frame_taps:
-            tap(seq, wire)
 
     def frames_until_wanted(self, next_seq: int) -> int:
         """How many frames from `next_seq` on the listeners need before they are served: 1

@@ -2,9 +2,14 @@
 its raw packet (core/engine.py), and the state with a heartbeat; a bounded JetStream stream
 keeps recent packets for edges to backfill by id.
 
-Frames come from a frame tap, on the event loop, never the capture thread, and wait in a
-bounded buffer for the publishing task: while the engine is away the oldest are dropped
-and counted, so the capture and this node's own listeners never wait on it.
+The connection to the engine has a thread and an event loop of its own. Frames come from a
+frame tap (on the event loop, never the capture thread), which only hands them over; they
+wait in a bounded buffer for the publishing task: while the engine is away the oldest are
+dropped and counted, so the capture and this node's own listeners never wait on it. Nor does
+the engine wait on them: the tap runs before this node's own listeners are written to, and
+the publishing thread sends the frame while that round goes on (each of its socket writes
+lets the other thread run), not after it. The state is read where it lives, on the event
+loop, and handed over as a finished announcement.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -31,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 STREAM_RETRY_S = 2.0
 CONFIRM_EVERY_S = 0.1
+DRAIN_S = 2.0  # for what was published to reach the engine, when the broadcaster stops
 
 
 class EnginePublisher:
@@ -49,21 +56,22 @@ class EnginePublisher:
         # Published, but not yet known to have reached the server: sent again after a
         # reconnection (edges and the stream drop what they already have, by id).
         self._unconfirmed: deque[tuple[int, bytes]] = deque()
-        self._news = asyncio.Event()
+        self._news: asyncio.Event | None = None  # the engine's loop's
+        self._main: asyncio.AbstractEventLoop | None = None  # the fan-out's loop
+        self._engine_loop: asyncio.AbstractEventLoop | None = None
+        self._ended = threading.Event()  # the engine's side has closed its connection
         self.connected = False
         self.published = 0
         self.dropped = 0  # frames the engine never got: it was away and the buffer full
         self.stream_ready = False
         self._client: Client | None = None
 
-    # -- taps (on the event loop: never wait) ----------------------------------------------
+    # -- taps (on the fan-out's loop: hand over, never wait) ----------------------------
     def _frame(self, seq: int, wire: bytes) -> None:
-        waiting = self._waiting
-        waiting.append((seq, wire))
-        if len(waiting) > self.engine.buffer_frames:
-            waiting.popleft()
-            self.dropped += 1
-        self._news.set()
+        loop = self._engine_loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # its loop has just closed
+                loop.call_soon_threadsafe(self._queue_frame, seq, wire)
 
     def _state(self, _: BroadcastState) -> None:
         # Soon, not now: the announcement reads the health, which catches capture up, and
@@ -72,9 +80,31 @@ class EnginePublisher:
 
     # -- lifetime -------------------------------------------------------------------------
     async def run(self) -> None:
-        """Connect (retrying), set up the stream, publish until cancelled."""
+        """Connect (retrying), set up the stream, publish until cancelled; the connection's
+        errors that are the config's (EngineSetupError) come out here."""
+        self._main = asyncio.get_running_loop()
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=_run_loop, args=(loop,), name="engine publisher",
+                                  daemon=True)
+        thread.start()
+        self._engine_loop = loop
         self.fanout.frame_taps.append(self._frame)
         self.fanout.state_taps.append(self._state)
+        engine_side = asyncio.run_coroutine_threadsafe(self._engine_side(), loop)
+        try:
+            await asyncio.wrap_future(engine_side)  # cancelling this cancels that
+        finally:
+            self.fanout.frame_taps.remove(self._frame)
+            self.fanout.state_taps.remove(self._state)
+            engine_side.cancel()  # its task may still be draining: wait for that
+            await asyncio.to_thread(self._ended.wait, DRAIN_S + 1)
+            self._engine_loop = None
+            loop.call_soon_threadsafe(loop.stop)
+            await asyncio.to_thread(thread.join, 1)
+
+    async def _engine_side(self) -> None:
+        """On the engine's loop: the connection, the stream, publishing."""
+        self._news = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         try:
             self._client = await connect(self.engine, self.address, "capture node",
@@ -87,11 +117,20 @@ class EnginePublisher:
         finally:
             for task in tasks:
                 task.cancel()
-            self.fanout.frame_taps.remove(self._frame)
-            self.fanout.state_taps.remove(self._state)
             if self._client is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._client.drain(), 2)
+                    await asyncio.wait_for(self._client.drain(), DRAIN_S)
+            self._ended.set()
+
+    def _queue_frame(self, seq: int, wire: bytes) -> None:
+        """On the engine's loop: one frame for the publishing task."""
+        waiting = self._waiting
+        waiting.append((seq, wire))
+        if len(waiting) > self.engine.buffer_frames:
+            waiting.popleft()
+            self.dropped += 1
+        if self._news is not None:
+            self._news.set()
 
     def _connection_changed(self, connected: bool) -> None:
         self.connected = connected
@@ -102,16 +141,17 @@ class EnginePublisher:
                 self._waiting.popleft()
                 self.dropped += 1
         if connected:
-            self._news.set()
-            self._announce()
+            if self._news is not None:
+                self._news.set()
+            self._ask_for_announcement()
 
     async def _publish_frames(self) -> None:
-        client = self._client
-        assert client is not None
+        client, news = self._client, self._news
+        assert client is not None and news is not None
         subject = self.subjects.frames
         while True:
-            await self._news.wait()
-            self._news.clear()
+            await news.wait()
+            news.clear()
             while self._waiting and self.connected and client.is_connected:
                 seq, wire = self._waiting.popleft()
                 try:
@@ -188,19 +228,34 @@ class EnginePublisher:
 
     async def _heartbeat(self) -> None:
         while True:
-            self._announce()
+            self._ask_for_announcement()
             await asyncio.sleep(self.engine.heartbeat_s)
 
+    def _ask_for_announcement(self) -> None:
+        """On the engine's loop: have the fan-out's loop read the state and announce it."""
+        main = self._main
+        if main is not None:
+            with contextlib.suppress(RuntimeError):  # the broadcaster is closing
+                main.call_soon_threadsafe(self._announce)
+
     def _announce(self) -> None:
-        client = self._client
-        if client is None or not client.is_connected:
+        """On the fan-out's loop: the state as it is now, sent from the engine's loop."""
+        loop = self._engine_loop
+        if loop is None:
             return
         ring = self.fanout.ring
         announcement = Announcement(ring.first_seq, ring.next_seq,
                                     self.fanout.state.serialize(), self._health(),
                                     asdict(self.config.audio), time.time() * 1000.0)
-        task = asyncio.ensure_future(client.publish(self.subjects.state,
-                                                    announcement.serialize()))
+        with contextlib.suppress(RuntimeError):  # its loop has just closed
+            loop.call_soon_threadsafe(self._send_announcement, announcement.serialize())
+
+    def _send_announcement(self, data: bytes) -> None:
+        """On the engine's loop."""
+        client = self._client
+        if client is None or not client.is_connected:
+            return
+        task = asyncio.ensure_future(client.publish(self.subjects.state, data))
         task.add_done_callback(_ignore_failure)
 
     def counters(self) -> dict[str, Any]:
@@ -214,3 +269,12 @@ class EnginePublisher:
 def _ignore_failure(task: asyncio.Future[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.debug("an announcement was not sent: %r", task.exception())
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """The engine publisher's thread: its loop, until stopped."""
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()

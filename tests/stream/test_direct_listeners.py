@@ -103,6 +103,16 @@ async def test_after_the_hello_frames_go_to_the_sink_as_they_are_published() -> 
 
 
 @in_a_loop
+async def test_taps_get_a_frame_before_this_process_writes_it_to_its_listeners() -> None:
+    fanout, sink, served = await one_listener()
+    order: list[str] = []
+    fanout.frame_taps.append(lambda seq, _: order.append(f"tap {seq} ({len(sink.sent)} sent)"))
+    fanout.publish(1, frame(1))
+    assert order == ["tap 1 (0 sent)"] and sink.sent == [frame(1)]
+    served.task.cancel()
+
+
+@in_a_loop
 async def test_a_connection_that_stopped_taking_is_skipped_then_caught_up_in_one_write(
 ) -> None:
     fanout, sink, served = await one_listener()
