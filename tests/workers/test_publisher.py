@@ -39,8 +39,11 @@ def test_with_the_engine_away_frames_are_handed_over_dropped_and_counted_then_it
         assert publisher_threads() and fanout.frame_taps
         for seq in range(25):
             fanout.publish(seq, b"id: %d\ndata: x\n\n" % seq)
-        await asyncio.sleep(0.2)  # the engine's loop takes them
-        counters = publisher.counters()
+        for _ in range(100):  # the engine's loop takes them
+            counters = publisher.counters()
+            if counters["engine_waiting"] == 10:
+                break
+            await asyncio.sleep(0.05)
         began = time.monotonic()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
