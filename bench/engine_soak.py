@@ -10,7 +10,8 @@ first sound reached the AudioContext destination the page's recorder stops (it c
 main thread), and for `--seconds` the page's figures are read once a second:
 
 - underruns: the page's count, from one second after the first sound (the start's own
-  settling excluded), with the second each one was seen in;
+  settling excluded), with the second each one was seen in, and the page's buffer depth
+  (read once a second) in the 5 s before each;
 - at the speaker (Firefox and WebKit, which play into a PulseAudio null sink): every 10 ms
   of what that card played (its monitor, bench/playout/speaker.py) from one second after
   the first sound, a window more than 6 dB below the tone's level is a dropout, whoever
@@ -75,6 +76,7 @@ class Run:
     beyond_buffer_ms: list[float] = field(default_factory=list)  # latency minus buffer
     lower_bound: bool = False
     reconnects: int = 0
+    buffer_ms: list[tuple[float, float]] = field(default_factory=list)  # (s, ms), each second
 
 
 def dropouts(samples: npt.NDArray[np.float32], rate: int) -> list[float]:
@@ -116,6 +118,8 @@ def soak(browser: EngineBrowser, url: str, run: Run, seconds: float,
             count = int(figures.get("underruns") or 0)
             run.underrun_at_s += [SETTLE_S + now] * (count - seen)
             seen = count
+            if figures.get("buffer"):
+                run.buffer_ms.append((SETTLE_S + now, float(figures["buffer"])))
             if figures.get("latency"):
                 run.latency_ms.append((now, float(figures["latency"])))
                 if figures.get("buffer"):
@@ -179,6 +183,17 @@ def engine(name: str, work: Path) -> Iterator[tuple[EngineBrowser, SpeakerTap | 
                 yield browser, speaker
 
 
+def before_underruns(run: Run, seconds: float = 5.0) -> list[str]:
+    """For each underrun, the page's buffer depth in the seconds before it (read once a
+    second): a buffer that fell at once points at the engine (it rendered to catch up after
+    a stall), one that ran down slowly at the audio's arrival (decoding, the network)."""
+    lines = []
+    for at in run.underrun_at_s:
+        depths = [f"{ms:.0f}" for s, ms in run.buffer_ms if at - seconds <= s <= at]
+        lines.append(f"  buffer (ms) up to the underrun at {at:.0f} s: {', '.join(depths)}")
+    return lines
+
+
 def describe(run: Run) -> str:
     """The row of the table for one run."""
     values = [ms for _, ms in run.latency_ms]
@@ -232,7 +247,7 @@ def main() -> None:
                     soak(browser, proc.url.replace("127.0.0.1", host), run, args.seconds,
                          speaker)
                     rows.append(describe(run))
-                    print(rows[-1], flush=True)
+                    print(rows[-1], *before_underruns(run), sep="\n", flush=True)
                 if args.floor and speaker is not None:
                     run = Run(name, "floor")
                     soak_floor(browser, proc.url, run, args.seconds, speaker)
