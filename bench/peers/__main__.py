@@ -34,6 +34,9 @@ With --floor as well, a bare asyncio server (floor.py) sends the same number of 
 the same moments to as many listeners: the least a write costs this interpreter, the floor
 under the bundled column.
 
+With --schedstat, a process's CPU is the scheduler's own count of its live threads' runtime
+(/proc/PID/task/*/schedstat, in nanoseconds) instead of utime + stime in clock ticks.
+
 Prints one table, each peer's figures beside the broadcaster's with the ratio
 peer / broadcaster. Loopback only. This module runs the phases and reports; the clients are
 in clients.py, the peers' servers in servers.py, the Ogg and Snapcast parsing in wire.py.
@@ -51,6 +54,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -69,7 +73,7 @@ from bench.peers.servers import (
     snapcast,
     tool_version,
 )
-from tests.support.procstat import cpu_seconds
+from tests.support.procstat import cpu_seconds, runtime_seconds
 from tests.support.server import no_device_env, start_broadcaster
 from tests.support.vmic import VirtualMic
 
@@ -133,14 +137,23 @@ async def click_run(mic: VirtualMic, clicks: int, frame_samples: int, targets: l
 # ------------------------------------------------------------------ fan-out
 
 
-def server_cpu(pids: list[int], seconds: float) -> float:
-    """Percent of one core the processes used over the next `seconds`."""
-    before, started = sum(cpu_seconds(pid) for pid in pids), time.monotonic()
+def cpu_clock(args: argparse.Namespace) -> Callable[[int], float]:
+    """How a process's CPU seconds are read: utime + stime (clock ticks), or with
+    --schedstat the scheduler's own count of every live thread's runtime."""
+    return runtime_seconds if args.schedstat else cpu_seconds
+
+
+def server_cpu(pids: list[int], seconds: float,
+               clock: Callable[[int], float] = cpu_seconds) -> float:
+    """Percent of one core the processes used over the next `seconds`, by `clock` (a
+    process's CPU seconds so far)."""
+    before, started = sum(clock(pid) for pid in pids), time.monotonic()
     time.sleep(seconds)
-    return 100 * (sum(cpu_seconds(pid) for pid in pids) - before) / (time.monotonic() - started)
+    return 100 * (sum(clock(pid) for pid in pids) - before) / (time.monotonic() - started)
 
 
-def fanout_cpu(target: Target, listeners: int, seconds: float) -> tuple[float, int]:
+def fanout_cpu(target: Target, listeners: int, seconds: float,
+               clock: Callable[[int], float] = cpu_seconds) -> tuple[float, int]:
     """Server CPU (%) with `listeners` clients reading; and how many of them were fed."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -154,7 +167,7 @@ def fanout_cpu(target: Target, listeners: int, seconds: float) -> tuple[float, i
         client.start()
     try:
         time.sleep(ramp_s)
-        cpu = server_cpu(target.pids, seconds)
+        cpu = server_cpu(target.pids, seconds, clock)
         results = [queue.get(timeout=seconds + 60) for _ in clients]
     except BaseException:
         for client in clients:
@@ -209,12 +222,12 @@ def measure(args: argparse.Namespace, mic: VirtualMic, frame_samples: int,
         for target, figure in zip(targets, figures, strict=True):
             key = tuple(target.pids)  # a column on the same server shares its idle figure
             if key not in idle:
-                idle[key] = server_cpu(target.pids, idle_s)
+                idle[key] = server_cpu(target.pids, idle_s, cpu_clock(args))
             figure.idle_cpus.append(idle[key])
         print(f"server CPU with {args.listeners} listeners, {args.seconds:.0f} s each{of} ...",
               flush=True)
         for target, figure in zip(targets, figures, strict=True):
-            cpu, fed = fanout_cpu(target, args.listeners, args.seconds)
+            cpu, fed = fanout_cpu(target, args.listeners, args.seconds, cpu_clock(args))
             figure.fanout_cpus.append(cpu)
             figure.fed = fed if round_no == 1 else min(figure.fed, fed)
             target.check_alive()
@@ -305,6 +318,8 @@ def main() -> None:
                         help="also fan out to listeners asking for ?bundle_ms= this")
     parser.add_argument("--floor", action="store_true",
                         help="with --bundle-ms: also a bare Python server writing as much")
+    parser.add_argument("--schedstat", action="store_true",
+                        help="CPU as the scheduler counts it (ns), not in clock ticks")
     args = parser.parse_args()
     for tool in ("icecast2", "darkice"):
         if shutil.which(tool) is None:

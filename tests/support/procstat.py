@@ -18,6 +18,19 @@ def cpu_seconds(pid: int) -> float:
     return _cpu_seconds(Path(f"/proc/{pid}/stat"))
 
 
+def runtime_seconds(pid: int) -> float:
+    """CPU seconds the scheduler counted, in nanoseconds, for the process's threads alive
+    now (`/proc/PID/task/*/schedstat`); not sampled at clock ticks as utime and stime are.
+    Threads that have ended are not in it."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended meanwhile
+    return total / 1e9
+
+
 def thread_cpu_seconds(pid: int) -> dict[int, float]:
     """User + system CPU seconds used so far by each thread, by thread id."""
     out = {}
