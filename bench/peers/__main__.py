@@ -297,8 +297,10 @@ Ratios are peer / broadcaster. Opus {args.bitrate_kbps} kb/s, 48 kHz, from one P
   every listener every {args.bundle_ms} ms, with the broadcaster's socket options."""
     return text + f"""
 Delays are to a packet's arrival at a client on 127.0.0.1, before any playout buffer (a
-browser's <audio> element buffers an Ogg stream much further). CPU is user + system time
-from /proc over wall time (100 % = one core) of the server side: the broadcaster's process;
+browser's <audio> element buffers an Ogg stream much further). CPU is {
+    "the scheduler's runtime of every live thread" if args.schedstat
+    else "user + system time"} from /proc over wall time (100 % = one core) of the server
+side: the broadcaster's process;
 icecast2 + darkice; snapserver. Listeners are raw clients in {CLIENT_PROCESSES} other processes."""
 
 
