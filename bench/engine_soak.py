@@ -89,6 +89,12 @@ def dropouts(samples: npt.NDArray[np.float32], rate: int) -> list[float]:
     return [float(i) / 100 for i in quiet]
 
 
+def quiet_since(speaker: SpeakerTap, mark: int) -> list[float]:
+    """The dropouts at the speaker since `mark` (taken SETTLE_S after the first sound), in s
+    from the first sound."""
+    return [SETTLE_S + s for s in dropouts(speaker.samples_since(mark), 48000)]
+
+
 def spells(quiet_at_s: list[float]) -> list[float]:
     """Where each spell of quiet 10 ms windows began (windows at most 30 ms apart are one
     spell: one dropout, heard as one)."""
@@ -129,8 +135,7 @@ def soak(browser: EngineBrowser, url: str, run: Run, seconds: float,
             run.path = figures.get("path") or run.path
             run.reconnects = int(figures.get("reconnects") or 0)
         if speaker:
-            samples = speaker.samples_since(mark)
-            run.speaker_dropouts_at_s = [SETTLE_S + s for s in dropouts(samples, 48000)]
+            run.speaker_dropouts_at_s = quiet_since(speaker, mark)
     finally:
         page.close()
 
@@ -164,8 +169,7 @@ def soak_floor(browser: EngineBrowser, url: str, run: Run, seconds: float,
         mark = speaker.mark()
         time.sleep(seconds)
         run.path = f"bare oscillator, {page.evaluate('window.__floor.sampleRate')} Hz"
-        run.speaker_dropouts_at_s = [SETTLE_S + s for s in
-                                     dropouts(speaker.samples_since(mark), 48000)]
+        run.speaker_dropouts_at_s = quiet_since(speaker, mark)
     finally:
         page.close()
 
