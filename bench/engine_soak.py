@@ -12,6 +12,10 @@ main thread), and for `--seconds` the page's figures are read once a second:
 - underruns: the page's count, from one second after the first sound (the start's own
   settling excluded), with the second each one was seen in, and the page's buffer depth
   (read once a second) in the 5 s before each;
+- browser pauses: the times the engine rendered nothing for over 100 ms (its render
+  callbacks stopped, then caught up at once: listener_web/worklet/pause_watch.js), the
+  longest, and how many of the underruns began in a pause's catch-up: those the engine
+  made, which only a buffer deeper than the pause would have covered;
 - at the speaker (Firefox and WebKit, which play into a PulseAudio null sink): every 10 ms
   of what that card played (its monitor, bench/playout/speaker.py) from one second after
   the first sound, a window more than 6 dB below the tone's level is a dropout, whoever
@@ -23,16 +27,20 @@ main thread), and for `--seconds` the page's figures are read once a second:
   do not move. WebKit's figure once rose by a second a second; here it would rise too.
 
 With `--floor`, each engine that plays into the speaker also plays a bare page for as long
-(after the page's rows): one OscillatorNode at 440 Hz into the destination of an
-AudioContext made as the page makes its own (48 kHz, 'interactive'), started by a click.
-No network, no decoder, no worklet, no script while it plays: what that row counts at the
-speaker is the engine's own floor, measured in the same run.
+(after the page's rows): the page's own AudioWorklet player (worklet/worklet.js, its jitter
+buffer and pause watch) in an AudioContext made as the page makes its own (48 kHz,
+'interactive'), started by a click, fed 20 ms of a 440 Hz tone from a main-thread timer
+each time one is due. No network, no decoder, no page around it: what that row counts (its
+underruns, the engine's pauses, the speaker's dropouts) is the engine's own floor for the
+worklet path, measured in the same run. Its timer also counts its own gaps of over 100 ms:
+a pause that stopped the main thread too is the whole engine's, not the audio thread's.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import tempfile
 import time
@@ -77,6 +85,10 @@ class Run:
     lower_bound: bool = False
     reconnects: int = 0
     buffer_ms: list[tuple[float, float]] = field(default_factory=list)  # (s, ms), each second
+    pauses: int = 0  # the engine rendered nothing for over 100 ms
+    pause_underruns: int = 0  # underruns that began in a pause's catch-up
+    longest_pause_ms: float = 0.0
+    main_pauses: int | None = None  # the floor's: its main thread's timer stopped > 100 ms
 
 
 def dropouts(samples: npt.NDArray[np.float32], rate: int) -> list[float]:
@@ -116,8 +128,9 @@ def soak(browser: EngineBrowser, url: str, run: Run, seconds: float,
         time.sleep(max(0.0, SETTLE_S - since_sound_s))
         mark = speaker.mark() if speaker else 0
         start = time.monotonic()
-        before = int(page.evaluate(FIGURES_JS).get("underruns") or 0)
-        seen = before
+        first = page.evaluate(FIGURES_JS)
+        seen = int(first.get("underruns") or 0)
+        paused_before = pause_figures(first)
         while (now := time.monotonic() - start) < seconds:
             time.sleep(1.0)
             figures = page.evaluate(FIGURES_JS)
@@ -134,10 +147,20 @@ def soak(browser: EngineBrowser, url: str, run: Run, seconds: float,
                 run.lower_bound = run.lower_bound or "≥" in figures["text"]
             run.path = figures.get("path") or run.path
             run.reconnects = int(figures.get("reconnects") or 0)
+            paused = pause_figures(figures)
+            run.pauses, run.pause_underruns = (paused[0] - paused_before[0],
+                                               paused[1] - paused_before[1])
+            run.longest_pause_ms = paused[2]
         if speaker:
             run.speaker_dropouts_at_s = quiet_since(speaker, mark)
     finally:
         page.close()
+
+
+def pause_figures(figures: dict[str, str]) -> tuple[int, int, float]:
+    """The page's `paused` figure: pauses, the underruns they caused, the longest (ms)."""
+    pauses, underruns, longest = (figures.get("paused") or "0,0,0").split(",")
+    return int(pauses), int(underruns), float(longest)
 
 
 FLOOR_JS = """(() => {
@@ -145,30 +168,57 @@ FLOOR_JS = """(() => {
   button.id = 'floor';
   button.textContent = 'floor';
   button.style.cssText = 'position:fixed;top:0;left:0;width:200px;height:100px;z-index:9';
-  button.onclick = () => {
+  button.onclick = async () => {
     const ctx = new AudioContext({ sampleRate: 48000, latencyHint: 'interactive' });
-    const tone = new OscillatorNode(ctx, { frequency: 440 });
-    tone.connect(new GainNode(ctx, { gain: 0.3 })).connect(ctx.destination);
-    tone.start();
     window.__floor = ctx;
+    await ctx.audioWorklet.addModule('/static/worklet/worklet.js');
+    const node = new AudioWorkletNode(ctx, 'broadcaster-player', {
+      outputChannelCount: [1], processorOptions: { channels: 1, targetSamples: 1920 } });
+    node.port.onmessage = (event) => { window.__floorStats = event.data; };
+    node.connect(ctx.destination);
+    // 20 ms of a 440 Hz tone each time one is due on the wall clock, as a network would bring.
+    const start = performance.now();
+    let sent = 0;
+    let last = start;
+    window.__floorMainPauses = 0;
+    setInterval(() => {
+      const now = performance.now();
+      if (now - last > 105) window.__floorMainPauses++;
+      last = now;
+      for (; sent * 20 <= performance.now() - start; sent++) {
+        const samples = new Float32Array(960);
+        for (let i = 0; i < 960; i++) {
+          samples[i] = 0.3 * Math.sin((2 * Math.PI * 440 * (sent * 960 + i)) / 48000);
+        }
+        node.port.postMessage({ type: 'pcm', samples }, [samples.buffer]);
+      }
+    }, 5);
   };
   document.body.append(button);
 })()"""
+FLOOR_STATS_JS = "({...(window.__floorStats ?? {}), main: window.__floorMainPauses})"
 
 
 def soak_floor(browser: EngineBrowser, url: str, run: Run, seconds: float,
                speaker: SpeakerTap) -> None:
-    """The engine alone: a bare oscillator for `seconds` after its first second."""
+    """The engine alone: the page's worklet fed a tone for `seconds` after its first second."""
     page = browser.new_page()
     try:
         page.goto(url + "/")
         page.evaluate(FLOOR_JS)
         page.click("#floor")
-        wait_for(page, "window.__floor && window.__floor.state === 'running'", 10)
+        wait_for(page, "(window.__floorStats ?? {}).playing === true", 10)
         time.sleep(SETTLE_S)
         mark = speaker.mark()
+        first = page.evaluate(FLOOR_STATS_JS)
         time.sleep(seconds)
-        run.path = f"bare oscillator, {page.evaluate('window.__floor.sampleRate')} Hz"
+        last = page.evaluate(FLOOR_STATS_JS)
+        run.path = f"the page's worklet fed a tone, {page.evaluate('window.__floor.sampleRate')} Hz"
+        run.underrun_at_s = [math.nan] * (last["underruns"] - first["underruns"])
+        run.pauses = last["pauses"] - first["pauses"]
+        run.pause_underruns = last["pauseUnderruns"] - first["pauseUnderruns"]
+        run.longest_pause_ms = last["longestPauseMs"]
+        run.main_pauses = last["main"] - first["main"]
         run.speaker_dropouts_at_s = quiet_since(speaker, mark)
     finally:
         page.close()
@@ -217,13 +267,21 @@ def describe(run: Run) -> str:
                    f"{slope:+.1f} ms/min{steady}) {'plausible' if plausible else 'IMPLAUSIBLE'}")
     else:
         latency = "no figure"
-    at = ", ".join(f"{s:.0f} s" for s in run.underrun_at_s)
+    at = ", ".join(f"{s:.0f} s" for s in run.underrun_at_s if not math.isnan(s))
+    at = f"at {at}" if at else ""
+    if run.pause_underruns:
+        at += f"{'; ' if at else ''}{run.pause_underruns} in a pause's catch-up"
+    pauses = (f"{run.pauses} (longest {run.longest_pause_ms:.0f} ms)" if run.pauses
+              else "0")
+    if run.main_pauses is not None:
+        pauses += f"; main thread {run.main_pauses}"
     quiet = run.speaker_dropouts_at_s
     speaker = "-" if quiet is None else (
         f"{len(spells(quiet))} spells, {len(quiet)} windows"
         + (f" (at {', '.join(f'{s:.2f} s' for s in spells(quiet)[:10])})" if quiet else ""))
-    return (f"| {run.engine} | {run.origin} | {run.path} | {len(run.underrun_at_s)}"
-            f"{f' (at {at})' if at else ''} | {speaker} | {latency} | {run.reconnects} |")
+    underruns = f"{len(run.underrun_at_s)}{f' ({at})' if at else ''}"
+    return (f"| {run.engine} | {run.origin} | {run.path} | {underruns} | {pauses} | {speaker} "
+            f"| {latency} | {run.reconnects} |")
 
 
 def main() -> None:
@@ -260,9 +318,9 @@ def main() -> None:
     finally:
         proc.stop()
     print(f"\n{args.seconds:g} s per row, from one second after the first sound\n")
-    print("| engine | origin | path | underruns | dropouts at the speaker | latency figure "
-          "| reconnects |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| engine | origin | path | underruns | browser pauses | dropouts at the speaker "
+          "| latency figure | reconnects |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))
     print(f"\nload average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"on {os.cpu_count()} cores")

@@ -93,7 +93,7 @@ export class ScriptProcessorOutput {
     // Until a skip is sure and its audio gone, that audio is no depth to steer by.
     const unconfirmed = Math.max(0, this.clock.leadFrames - this.clock.skippedFrames);
     this.playout.buffer.clockLeadSamples = unconfirmed * this.playout.buffer.rateRatio;
-    this.playout.render(out, frame);
+    this.playout.render(out, frame, performance.now());
   }
 
   /** @param {AudioNode} destination */

@@ -45,6 +45,8 @@ export class OutputWatch {
     this.glitchesBefore = 0;
     /** Underruns of the players this one replaced: the figure counts since Start. */
     this.underrunsBefore = 0;
+    /** The engine's pauses in the players this one replaced (worklet/pause_watch.js). */
+    this.pausesBefore = { pauses: 0, longestPauseMs: 0, pauseUnderruns: 0 };
     /** Whether the player's audio context froze. */
     this.audioWatch = new AudioWatch();
     /** Whether its device glitches too often for its output buffer. */
@@ -107,6 +109,7 @@ export class OutputWatch {
     this.events.restarting(text);
     this.glitchesBefore += old.glitches ?? 0;
     this.underrunsBefore += old.figures?.underruns ?? 0;
+    if (old.figures) this.pausesBefore = this.pauses(old.figures);
     this.player = this.newPlayer();
     old.close().catch((err) => console.warn('broadcaster: closing audio failed:', err));
     const check = setTimeout(() => this.checkBlocked(), BLOCKED_AFTER_MS);
@@ -146,6 +149,20 @@ export class OutputWatch {
    */
   underruns(underruns) {
     return this.underrunsBefore + underruns;
+  }
+
+  /**
+   * @param {import('./player.js').PlayerStats} stats  the current player's
+   * @returns {{pauses: number, longestPauseMs: number, pauseUnderruns: number}}  the
+   *   engine's pauses since Start, and the underruns they caused
+   */
+  pauses(stats) {
+    const before = this.pausesBefore;
+    return {
+      pauses: before.pauses + (stats.pauses ?? 0),
+      longestPauseMs: Math.max(before.longestPauseMs, stats.longestPauseMs ?? 0),
+      pauseUnderruns: before.pauseUnderruns + (stats.pauseUnderruns ?? 0),
+    };
   }
 
   /** Stop playing and release the audio device. */

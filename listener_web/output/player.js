@@ -28,6 +28,9 @@ import { latencyHint, scriptProcessorBlock } from './output_buffer.js';
  * @property {number | null} captureMs  capture time of the sample leaving at contextTime
  * @property {number} contextTime  AudioContext time (s) at which that sample leaves the worklet
  * @property {number} frame  the same as a context frame
+ * @property {number} pauses  times the engine stopped rendering (worklet/pause_watch.js)
+ * @property {number} longestPauseMs
+ * @property {number} pauseUnderruns  underruns that began in a pause's catch-up
  */
 
 /**

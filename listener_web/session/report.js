@@ -87,6 +87,10 @@ export function shortAgent(userAgent) {
  * @property {number} targetMs
  * @property {number} driftPpm
  * @property {number} underruns
+ * @property {number} pauses  times the browser stopped rendering audio for over 100 ms
+ *   (worklet/pause_watch.js); not reported to the server
+ * @property {number} longestPauseMs
+ * @property {number} pauseUnderruns  the underruns that began in a pause's catch-up
  * @property {number | null} glitches  times the output device got no audio in time (not
  *   the buffer's underruns: the browser's; output_buffer.js); null where it does not say
  * @property {number} reconnects

@@ -369,6 +369,7 @@ export class Session {
       targetMs: (1000 * stats.targetSamples) / SAMPLE_RATE_HZ,
       driftPpm: stats.driftPpm,
       underruns: this.output.underruns(stats.underruns),
+      ...this.output.pauses(stats),
       glitches: this.output.glitches(),
       reconnects: this.connection.reconnects,
       path: typeof path === 'string' ? path : null,

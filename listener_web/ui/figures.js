@@ -7,15 +7,16 @@ import { durationText } from './timeline_scale.js';
 
 /**
  * @typedef {object} FigurePart  one figure of the page's figures line
- * @property {string} name  latency, buffer, drift, underruns, glitches, reconnects, lost, saver or
- *   path
+ * @property {string} name  latency, buffer, drift, underruns, paused, glitches, reconnects, lost,
+ *   saver or path
  * @property {string} text  what the page shows
  * @property {string} value  the bare number (or text), for tests and tools; '' when unknown
  */
 
 /**
  * The page's figures line, one part per figure: latency, buffer and target, drift,
- * underruns, output glitches, reconnects and lost frames (each of these two when any) and
+ * underruns, the browser's pauses, output glitches (each when any), reconnects, lost frames
+ * (when any) and
  * the battery saver's bundles (when on) and the playback path (when known). In a replay the latency is how far behind live it plays,
  * and says so.
  * @param {Figures & {lostFrames: number, replaying?: boolean, bundleMs?: number}} f
@@ -46,6 +47,15 @@ export function figureParts(f) {
     { name: 'drift', text: `drift ${drift > 0 ? '+' : ''}${drift} ppm`, value: f.driftPpm.toFixed(1) },
     { name: 'underruns', text: `underruns ${f.underruns}`, value: String(f.underruns) },
   ];
+  if (f.pauses) {
+    // The browser stopped rendering: its dropouts, not the network's (pause_watch.js).
+    const caused = f.pauseUnderruns ? `, ${f.pauseUnderruns} of the underruns` : '';
+    parts.push({
+      name: 'paused',
+      text: `browser paused ${f.pauses}× (longest ${ms(f.longestPauseMs)} ms${caused})`,
+      value: `${f.pauses},${f.pauseUnderruns},${ms(f.longestPauseMs)}`,
+    });
+  }
   if (f.glitches) {
     parts.push({ name: 'glitches', text: `output glitches ${f.glitches}`, value: String(f.glitches) });
   }

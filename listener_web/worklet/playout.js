@@ -18,7 +18,10 @@
  *   {type: 'end', expected: boolean}        audio stops on purpose: don't count the underrun
  * Messages out (post), every STATS_INTERVAL_S while PCM arrives, and on request:
  *   {type: 'stats', depthSamples, targetSamples, maxSamples, jitterSamples, ratio, driftPpm,
- *    underruns, drops, droppedSamples, playing, captureMs, contextTime, frame}
+ *    underruns, drops, droppedSamples, playing, captureMs, contextTime, frame, pauses,
+ *    longestPauseMs, pauseUnderruns}
+ *   pauses: times the output's render callbacks stopped for longer than PAUSE_MS, the
+ *   longest, and the underruns that began in their catch-up (pause_watch.js).
  *   captureMs (or null) is the capture time of the sample that leaves the output at context
  *   time `contextTime` (= frame / sampleRate), the start of the next block.
  *
@@ -26,6 +29,7 @@
  * nothing: it only interpolates from the preallocated ring.
  */
 import { JitterBuffer } from './jitter.js';
+import { PauseWatch } from './pause_watch.js';
 
 const STATS_INTERVAL_S = 0.25;
 
@@ -66,6 +70,8 @@ export class Playout {
     /** Context frame at which the next block starts (where the read head is). */
     this.nextFrame = 0;
     this.lastStatsFrame = -Infinity;
+    /** The engine's pauses (render callbacks that stopped), and the underruns they caused. */
+    this.pauseWatch = new PauseWatch();
   }
 
   /** @param {any} msg  one message from the player */
@@ -119,6 +125,9 @@ export class Playout {
       captureMs: Number.isNaN(captureMs) ? null : captureMs,
       contextTime: this.nextFrame / this.sampleRateHz,
       frame: this.nextFrame,
+      pauses: this.pauseWatch.pauses,
+      longestPauseMs: this.pauseWatch.longestMs,
+      pauseUnderruns: this.pauseWatch.underruns,
     };
   }
 
@@ -135,9 +144,16 @@ export class Playout {
    * Fill one output block (one array per output channel, all the same length).
    * @param {Float32Array[]} out
    * @param {number} frame  the context frame at which this block will be played
+   * @param {number} [nowMs]  a wall clock now (the engine's pauses are timed on it)
    */
-  render(out, frame) {
-    this.buffer.pull(out);
-    if (out.length > 0) this.nextFrame = frame + out[0].length;
+  render(out, frame, nowMs = NaN) {
+    const buf = this.buffer;
+    const playing = buf.playing;
+    const underruns = buf.underruns;
+    buf.pull(out);
+    if (out.length === 0) return;
+    this.nextFrame = frame + out[0].length;
+    this.pauseWatch.block(nowMs, frame, out[0].length, this.sampleRateHz, playing,
+      buf.underruns > underruns);
   }
 }

@@ -6,7 +6,8 @@
  * processorOptions: {channels, targetSamples, floorSamples?, ceilingSamples?, fadeSamples?}.
  * Messages in and out of the port: those of playout.js ('pcm' transfers its buffer), and
  * 'feed' {port}: a MessagePort on which a decoder Worker sends 'pcm' directly. The stats'
- * contextTime is when the sample at the read head leaves the worklet.
+ * contextTime is when the sample at the read head leaves the worklet. The engine's pauses
+ * are timed on Date.now(): a worklet's scope has no `performance`.
  */
 import { Playout } from './playout.js';
 
@@ -38,7 +39,7 @@ class BroadcasterPlayer extends AudioWorkletProcessor {
    */
   process(_inputs, outputs) {
     // @ts-ignore: currentFrame is a global of the AudioWorkletGlobalScope.
-    this.playout.render(outputs[0], currentFrame);
+    this.playout.render(outputs[0], currentFrame, Date.now());
     return true;
   }
 }

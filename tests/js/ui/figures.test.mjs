@@ -31,6 +31,18 @@ describe('figureParts', () => {
     assert.equal(figureParts({ ...FIGURES, driftPpm: 7.6, lostFrames: 0 })[2].text, 'drift +8 ppm');
   });
 
+  test("the browser's pauses show when there are any, with the underruns they caused", () => {
+    const parts = figureParts({
+      ...FIGURES, underruns: 1, pauses: 2, longestPauseMs: 156.4, pauseUnderruns: 1, lostFrames: 0,
+    });
+    assert.deepEqual(parts[4], {
+      name: 'paused', text: 'browser paused 2× (longest 156 ms, 1 of the underruns)', value: '2,1,156',
+    });
+    const none = figureParts({ ...FIGURES, pauses: 1, longestPauseMs: 120, pauseUnderruns: 0, lostFrames: 0 });
+    assert.equal(none[4].text, 'browser paused 1× (longest 120 ms)');
+    assert.equal(figureParts({ ...FIGURES, lostFrames: 0 }).some((p) => p.name === 'paused'), false);
+  });
+
   test('the battery saver says it is on, with its bundles', () => {
     const parts = figureParts({ ...FIGURES, lostFrames: 0, bundleMs: 500 });
     assert.deepEqual(parts.at(-2), { name: 'saver', text: 'battery saver (500 ms bundles)', value: '500' });
