@@ -15,10 +15,9 @@ import { durationText } from './timeline_scale.js';
 
 /**
  * The page's figures line, one part per figure: latency, buffer and target, drift,
- * underruns, the browser's pauses, output glitches (each when any), reconnects, lost frames
- * (when any) and
- * the battery saver's bundles (when on) and the playback path (when known). In a replay the latency is how far behind live it plays,
- * and says so.
+ * underruns, the browser's pauses and output glitches (each when any), reconnects, lost
+ * frames (when any), the battery saver's bundles (when on) and the playback path (when
+ * known). In a replay the latency is how far behind live it plays, and says so.
  * @param {Figures & {lostFrames: number, replaying?: boolean, bundleMs?: number}} f
  * @returns {FigurePart[]}
  */
