@@ -5,7 +5,6 @@ cut or freeze the stream's connection."""
 from __future__ import annotations
 
 import contextlib
-import itertools
 import socket
 import threading
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from tests.support.browser import (
     recorded_samples,
 )
 from tests.support.signal_tools import dominant_frequency
+from tests.support.sse import id_jumps
 
 pytestmark = pytest.mark.browser
 
@@ -193,7 +193,7 @@ def assert_gapless(log: list[dict[str, Any]]) -> list[int]:
     returns them."""
     ids = [event["id"] for event in log if event["type"] == "audio"]
     assert [event for event in log if event["type"] == "gap"] == []
-    jumps = [(a, b) for a, b in itertools.pairwise(ids) if b != a + 1]
+    jumps = id_jumps(ids)
     assert jumps == [], f"ids jump: {jumps[:5]}"
     return ids
 

@@ -3,7 +3,14 @@ the tests' and the benchmarks' clients decode the stream with it, as an EventSou
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
+
+
+def id_jumps(ids: list[int]) -> list[tuple[int, int]]:
+    """Each pair of neighbouring event ids that is not a step of one: a loss, a repeat or
+    a reorder (none in a gapless stream)."""
+    return [(a, b) for a, b in itertools.pairwise(ids) if b != a + 1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import nats
 
 from tests.conftest import Broadcaster, start_broadcaster, wait_until
 from tests.support.nats import NatsCluster, User, self_signed
+from tests.support.sse import id_jumps
 from tests.support.sse_client import BackgroundListener
 from tests.workers.test_edges import STATION, capture_config, start_edge, status
 
@@ -33,11 +34,6 @@ class TolerantListener(BackgroundListener):
 
 def consecutive(ids: list[int]) -> bool:
     return ids == list(range(ids[0], ids[0] + len(ids)))
-
-
-def jumps(ids: list[int]) -> list[tuple[int, int]]:
-    """Each pair of neighbours that is not a step of one: a loss, a repeat or a reorder."""
-    return [(a, b) for a, b in itertools.pairwise(ids) if b != a + 1]
 
 
 OUTAGE_S = 30.0
@@ -131,7 +127,7 @@ def test_a_dead_node_of_a_three_node_cluster_costs_edges_on_the_others_no_frame(
             for i, listener in enumerate(listeners):
                 where = "on the dead node" if i == len(listeners) - 1 else "on another node"
                 assert consecutive(listener.ids), (
-                    f"the edge {where} lost frames: {jumps(listener.ids)}, killed at "
+                    f"the edge {where} lost frames: {id_jumps(listener.ids)}, killed at "
                     f"{killed_at:.2f}, arrivals around: {listener.arrivals()[-120:-80]}")
                 assert not listener.named("gap")
             moved = status(edges[-1])
