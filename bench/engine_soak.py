@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import tempfile
 import time
@@ -78,7 +77,8 @@ class Run:
     engine: str
     origin: str
     path: str = "-"
-    underrun_at_s: list[float] = field(default_factory=list)  # since the first sound
+    underruns: int = 0  # after the first second
+    underrun_at_s: list[float] = field(default_factory=list)  # since the first sound, if known
     speaker_dropouts_at_s: list[float] | None = None
     latency_ms: list[tuple[float, float]] = field(default_factory=list)  # (s, ms)
     beyond_buffer_ms: list[float] = field(default_factory=list)  # latency minus buffer
@@ -135,6 +135,7 @@ def soak(browser: EngineBrowser, url: str, run: Run, seconds: float,
             time.sleep(1.0)
             figures = page.evaluate(FIGURES_JS)
             count = int(figures.get("underruns") or 0)
+            run.underruns += count - seen
             run.underrun_at_s += [SETTLE_S + now] * (count - seen)
             seen = count
             if figures.get("buffer"):
@@ -214,7 +215,7 @@ def soak_floor(browser: EngineBrowser, url: str, run: Run, seconds: float,
         time.sleep(seconds)
         last = page.evaluate(FLOOR_STATS_JS)
         run.path = f"the page's worklet fed a tone, {page.evaluate('window.__floor.sampleRate')} Hz"
-        run.underrun_at_s = [math.nan] * (last["underruns"] - first["underruns"])
+        run.underruns = last["underruns"] - first["underruns"]  # when, the floor does not say
         run.pauses = last["pauses"] - first["pauses"]
         run.pause_underruns = last["pauseUnderruns"] - first["pauseUnderruns"]
         run.longest_pause_ms = last["longestPauseMs"]
@@ -267,7 +268,7 @@ def describe(run: Run) -> str:
                    f"{slope:+.1f} ms/min{steady}) {'plausible' if plausible else 'IMPLAUSIBLE'}")
     else:
         latency = "no figure"
-    at = ", ".join(f"{s:.0f} s" for s in run.underrun_at_s if not math.isnan(s))
+    at = ", ".join(f"{s:.0f} s" for s in run.underrun_at_s)
     at = f"at {at}" if at else ""
     if run.pause_underruns:
         at += f"{'; ' if at else ''}{run.pause_underruns} in a pause's catch-up"
@@ -279,7 +280,7 @@ def describe(run: Run) -> str:
     speaker = "-" if quiet is None else (
         f"{len(spells(quiet))} spells, {len(quiet)} windows"
         + (f" (at {', '.join(f'{s:.2f} s' for s in spells(quiet)[:10])})" if quiet else ""))
-    underruns = f"{len(run.underrun_at_s)}{f' ({at})' if at else ''}"
+    underruns = f"{run.underruns}{f' ({at})' if at else ''}"
     return (f"| {run.engine} | {run.origin} | {run.path} | {underruns} | {pauses} | {speaker} "
             f"| {latency} | {run.reconnects} |")
 

@@ -215,6 +215,7 @@ def measure(args: argparse.Namespace, mic: VirtualMic, frame_samples: int,
     figures = [Figures(next(delays) if target.kind in READERS else [])
                for target in targets]
     idle_s = min(args.seconds, 10.0)
+    clock = cpu_clock(args)
     for round_no in range(1, args.rounds + 1):
         of = f" (round {round_no} of {args.rounds})" if args.rounds > 1 else ""
         print(f"server CPU with no listener, {idle_s:.0f} s each{of} ...", flush=True)
@@ -222,12 +223,12 @@ def measure(args: argparse.Namespace, mic: VirtualMic, frame_samples: int,
         for target, figure in zip(targets, figures, strict=True):
             key = tuple(target.pids)  # a column on the same server shares its idle figure
             if key not in idle:
-                idle[key] = server_cpu(target.pids, idle_s, cpu_clock(args))
+                idle[key] = server_cpu(target.pids, idle_s, clock)
             figure.idle_cpus.append(idle[key])
         print(f"server CPU with {args.listeners} listeners, {args.seconds:.0f} s each{of} ...",
               flush=True)
         for target, figure in zip(targets, figures, strict=True):
-            cpu, fed = fanout_cpu(target, args.listeners, args.seconds, cpu_clock(args))
+            cpu, fed = fanout_cpu(target, args.listeners, args.seconds, clock)
             figure.fanout_cpus.append(cpu)
             figure.fed = fed if round_no == 1 else min(figure.fed, fed)
             target.check_alive()

@@ -32,10 +32,6 @@ class TolerantListener(BackgroundListener):
         return [(at, int(e.id or -1)) for at, e in self.events if e.event == "message"]
 
 
-def consecutive(ids: list[int]) -> bool:
-    return ids == list(range(ids[0], ids[0] + len(ids)))
-
-
 OUTAGE_S = 30.0
 FRAME_S = 0.02
 
@@ -79,7 +75,7 @@ def test_stopping_the_engine_costs_the_capture_node_nothing_and_edges_come_back(
         try:
             # The capture node's own listener: every frame, at its pace, all along.
             outage = [(at, seq) for at, seq in here.arrivals() if at >= stopped_at - 0.5]
-            assert consecutive([seq for _, seq in outage])
+            assert id_jumps([seq for _, seq in outage]) == []
             longest = max(b[0] - a[0] for a, b in itertools.pairwise(outage))
             assert longest < 0.5, f"a {longest * 1000:.0f} ms pause at the capture node"
             # Its lag: the same during the outage as before it.
@@ -126,9 +122,10 @@ def test_a_dead_node_of_a_three_node_cluster_costs_edges_on_the_others_no_frame(
                 listener.stop()
             for i, listener in enumerate(listeners):
                 where = "on the dead node" if i == len(listeners) - 1 else "on another node"
-                assert consecutive(listener.ids), (
+                around = [a for a in listener.arrivals() if abs(a[0] - killed_at) < 0.3]
+                assert id_jumps(listener.ids) == [], (
                     f"the edge {where} lost frames: {id_jumps(listener.ids)}, killed at "
-                    f"{killed_at:.2f}, arrivals around: {listener.arrivals()[-120:-80]}")
+                    f"{killed_at:.2f}, arrivals within 0.3 s of it: {around}")
                 assert not listener.named("gap")
             moved = status(edges[-1])
             assert moved["engine_holes"] == 0 and moved["engine_connected"] is True
