@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from broadcaster.config import Config
@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 STREAM_RETRY_S = 2.0
 CONFIRM_EVERY_S = 0.1
+ACK_WAIT_S = 5.0  # for the stream's acknowledgement of a packet, while connected
 DRAIN_S = 2.0  # for what was published to reach the engine, when the broadcaster stops
 
 
@@ -53,9 +54,10 @@ class EnginePublisher:
         self._health = health
         self._splitter = WireSplitter(fanout.ring.first_seq, config.audio.frame_ms)
         self._waiting: deque[tuple[int, bytes]] = deque()
-        # Published, but not yet known to have reached the server: sent again after a
-        # reconnection (edges and the stream drop what they already have, by id).
-        self._unconfirmed: deque[tuple[int, bytes]] = deque()
+        # Published, but not yet acknowledged by the stream (which stores a packet only once
+        # it has left the server it was sent to, on every replica's quorum): sent again
+        # after a reconnection (edges and the stream drop what they already have, by id).
+        self._unconfirmed: deque[_Sent] = deque()
         self._news: asyncio.Event | None = None  # the engine's loop's
         self._main: asyncio.AbstractEventLoop | None = None  # the fan-out's loop
         self._engine_loop: asyncio.AbstractEventLoop | None = None
@@ -63,6 +65,7 @@ class EnginePublisher:
         self.connected = False
         self.published = 0
         self.dropped = 0  # frames the engine never got: it was away and the buffer full
+        self.unstored = 0  # frames the stream did not acknowledge (refused, or too late)
         self.stream_ready = False
         self._client: Client | None = None
 
@@ -135,7 +138,10 @@ class EnginePublisher:
     def _connection_changed(self, connected: bool) -> None:
         self.connected = connected
         if connected and self._unconfirmed:
-            self._waiting.extendleft(reversed(self._unconfirmed))
+            for sent in self._unconfirmed:
+                sent.ack.cancel()
+            self._waiting.extendleft((sent.seq, sent.wire) for sent in
+                                     reversed(self._unconfirmed))
             self._unconfirmed.clear()
             while len(self._waiting) > self.engine.buffer_frames:
                 self._waiting.popleft()
@@ -148,6 +154,12 @@ class EnginePublisher:
     async def _publish_frames(self) -> None:
         client, news = self._client, self._news
         assert client is not None and news is not None
+        # A frame goes to the station's subject (edges hear it at once) with a reply
+        # subject for the stream's acknowledgement: the stream's leader answers once the
+        # packet is stored, so a packet that a dying server took but never passed on is
+        # known as unacknowledged and sent again. (The server's answer to a ping is not
+        # enough: it only says that the server read the packet.)
+        js = client.jetstream(publish_async_max_pending=self.engine.buffer_frames + 16)
         subject = self.subjects.frames
         while True:
             await news.wait()
@@ -160,31 +172,38 @@ class EnginePublisher:
                     logger.error("frame %d cannot be published: %s", seq, exc)
                     continue
                 try:
-                    await client.publish(subject, packet.packet, headers=packet.headers())
+                    ack = await js.publish_async(subject, packet.packet, wait_stall=1.0,
+                                                 headers=packet.headers())
                 except Exception as exc:  # the connection went while we wrote: keep it
                     self._waiting.appendleft((seq, wire))
                     logger.debug("publishing waits for the engine: %r", exc)
                     break
                 self.published += 1
-                self._unconfirmed.append((seq, wire))
+                self._unconfirmed.append(_Sent(seq, wire, ack, time.monotonic()))
                 if len(self._unconfirmed) > self.engine.buffer_frames:
-                    self._unconfirmed.popleft()
+                    self._forget(self._unconfirmed.popleft())
 
     async def _confirm(self) -> None:
-        """Now and then, make sure the server has what was published (a round trip)."""
+        """Now and then, let go of what the stream has acknowledged, in order; an
+        acknowledgement that has not come in ACK_WAIT_S while connected is given up (the
+        stream may be choosing a new leader: edges had the frame live)."""
+        unconfirmed = self._unconfirmed
         while True:
             await asyncio.sleep(CONFIRM_EVERY_S)
-            client = self._client
-            sent = len(self._unconfirmed)
-            if client is None or not sent or not client.is_connected:
-                continue
-            try:
-                await client.flush(timeout=1)
-            except Exception as exc:  # the connection went: resent when it is back
-                logger.debug("publishing not confirmed: %r", exc)
-                continue
-            for _ in range(min(sent, len(self._unconfirmed))):
-                self._unconfirmed.popleft()
+            given_up = time.monotonic() - ACK_WAIT_S
+            while unconfirmed and (unconfirmed[0].ack.done() or (
+                    self.connected and unconfirmed[0].at < given_up)):
+                self._forget(unconfirmed.popleft())
+
+    def _forget(self, sent: _Sent) -> None:
+        """An acknowledgement no longer waited for: count it if the packet is not stored."""
+        ack = sent.ack
+        if not ack.done():
+            ack.cancel()
+            self.unstored += 1
+        elif not ack.cancelled() and (exc := ack.exception()) is not None:
+            self.unstored += 1
+            logger.debug("the stream did not keep a packet: %r", exc)
 
     async def _keep_stream(self) -> None:
         """Check the stream now and then: the engine may have lost it (a memory stream on
@@ -262,8 +281,19 @@ class EnginePublisher:
         """For /status: the engine's connection and what it was given or not."""
         return {"engine_role": "capture", "engine_station": self.address.station,
                 "engine_connected": self.connected, "engine_published": self.published,
-                "engine_dropped": self.dropped, "engine_waiting": len(self._waiting),
+                "engine_dropped": self.dropped, "engine_unstored": self.unstored,
+                "engine_waiting": len(self._waiting),
                 "engine_stream_ready": self.stream_ready}
+
+
+@dataclass(slots=True)
+class _Sent:
+    """A frame published, and the stream's acknowledgement of it (to come)."""
+
+    seq: int
+    wire: bytes
+    ack: asyncio.Future[Any]
+    at: float  # when it was published (monotonic)
 
 
 def _ignore_failure(task: asyncio.Future[None]) -> None:

@@ -16,6 +16,7 @@ import nats
 
 from tests.conftest import Broadcaster, start_broadcaster, wait_until
 from tests.support.nats import NatsCluster, User, self_signed
+from tests.support.nats_proxy import SwallowingProxy
 from tests.support.sse import id_jumps
 from tests.support.sse_client import BackgroundListener
 from tests.workers.test_edges import STATION, capture_config, start_edge, status
@@ -136,6 +137,36 @@ def test_a_dead_node_of_a_three_node_cluster_costs_edges_on_the_others_no_frame(
             for edge in edges:
                 edge.stop()
             capture.stop()
+
+
+def test_packets_a_dying_server_read_but_never_passed_on_are_sent_again(
+        tmp_path: Path) -> None:
+    """The server the capture node publishes to reads packets, answers its pings, and
+    dies without passing them on: they were never acknowledged by the stream, so the capture
+    node sends them again on reconnecting, and the edge's listener misses none."""
+    with NatsCluster(tmp_path / "nats") as engine:
+        proxy = SwallowingProxy(engine.nodes[0].port)
+        capture = start_broadcaster(tmp_path, "--source", "tone:440", config=capture_config(
+            f"nats://127.0.0.1:{proxy.port}"))
+        edge = start_edge(tmp_path, engine.url)
+        listener = TolerantListener(edge.url + "/audio/stream")
+        try:
+            wait_until(lambda: len(listener.ids) > 10, 5, "the edge to serve")
+            proxy.swallow()
+            time.sleep(0.4)  # the publisher's pings answered, its packets lost
+            proxy.cut()
+            cut_at = time.monotonic()
+            wait_until(lambda: listener.arrivals()[-1][0] > cut_at + 1, 5,
+                       "frames after the reconnection")
+            listener.stop()
+            assert proxy.swallowed >= 10
+            assert id_jumps(listener.ids) == [] and not listener.named("gap")
+        finally:
+            with contextlib.suppress(AssertionError):
+                listener.stop()
+            edge.stop()
+            capture.stop()
+            proxy.close()
 
 
 STREAM = f"BROADCASTER_{STATION}"
