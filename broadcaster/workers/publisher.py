@@ -172,7 +172,8 @@ class EnginePublisher:
                     logger.error("frame %d cannot be published: %s", seq, exc)
                     continue
                 try:
-                    ack = await js.publish_async(subject, packet.packet, wait_stall=1.0,
+                    # Never stalls: fewer wait than it allows (the bound below).
+                    ack = await js.publish_async(subject, packet.packet,
                                                  headers=packet.headers())
                 except Exception as exc:  # the connection went while we wrote: keep it
                     self._waiting.appendleft((seq, wire))
