@@ -76,18 +76,20 @@ export function setPlaybackAudioSession() {
 
 /**
  * Jitter limits for a stream: the target starts at two packets plus 10 ms, then adapts to
- * the measured jitter between 20 ms (or one packet) and 500 ms. Frames that come in
- * bundles (docs/protocol.md, "Choosing the cost") arrive up to a bundle apart: the start
- * and the ceiling are a bundle higher.
+ * the measured jitter between 20 ms (or one packet) and 500 ms; on an engine that pauses
+ * whole (pause_margin.js), never below its margin. Frames that come in bundles
+ * (docs/protocol.md, "Choosing the cost") arrive up to a bundle apart: the start and the
+ * ceiling are a bundle higher.
  * @param {number} frameMs
  * @param {number} [bundleMs]  the bundles' length; 0: frame by frame
+ * @param {number} [marginMs]  pause_margin.js's margin (0: none)
  * @returns {JitterTarget}
  */
-export function jitterTarget(frameMs, bundleMs = 0) {
+export function jitterTarget(frameMs, bundleMs = 0, marginMs = 0) {
   const samples = (/** @type {number} */ ms) => Math.round((ms * SAMPLE_RATE_HZ) / 1000);
   return {
-    targetSamples: samples(2 * frameMs + 10 + bundleMs),
-    floorSamples: samples(Math.max(20, frameMs)),
+    targetSamples: samples(Math.max(2 * frameMs + 10, marginMs) + bundleMs),
+    floorSamples: samples(Math.max(20, frameMs, marginMs)),
     ceilingSamples: samples(500 + bundleMs),
   };
 }

@@ -91,6 +91,8 @@ export function shortAgent(userAgent) {
  *   (worklet/pause_watch.js); not reported to the server
  * @property {number} longestPauseMs
  * @property {number} pauseUnderruns  the underruns that began in a pause's catch-up
+ * @property {number} marginMs  the buffer's floor for an engine that pauses whole
+ *   (output/pause_margin.js; 0: none); not reported to the server
  * @property {number | null} glitches  times the output device got no audio in time (not
  *   the buffer's underruns: the browser's; output_buffer.js); null where it does not say
  * @property {number} reconnects

@@ -13,6 +13,7 @@ import { CaptureClock, ClockOffset } from '../link/clock.js';
 import { Connection } from '../link/connection.js';
 import { BLOCKED_AFTER_MS, OutputWatch } from '../output/output_watch.js';
 import { SAMPLE_RATE_HZ, jitterTarget } from '../output/player.js';
+import { pauseMarginMs } from '../output/pause_margin.js';
 import { StreamDecoder, chooseDecoder } from './decoder_choice.js';
 import { listenerId, shortAgent } from './report.js';
 import { Reporter } from './reporter.js';
@@ -44,6 +45,8 @@ import { Reporter } from './reporter.js';
  */
 
 const TICK_MS = 1000;
+// The longest frame a stream has (docs/protocol.md, frame_ms).
+const MAX_FRAME_MS = 60;
 // A replay whose packets arrive this soon after capture has joined the live stream.
 const LIVE_AGE_MS = 1000;
 // One id per page load for the server's list of listeners (nothing is stored).
@@ -100,6 +103,10 @@ export class Session {
       restarted: (player) => this.onNewPlayer(player),
       failed: (text) => view.end(text, 'error'),
     });
+    /** The buffer's floor on an engine that pauses whole (pause_margin.js); 0: none. */
+    this.marginMs = pauseMarginMs(navigator.userAgent, this.output.player.outputKind);
+    // Such an engine starts as deep, at once: audio for the margin and a frame more.
+    if (this.marginMs) this.connection.backlogMs = this.marginMs + MAX_FRAME_MS;
   }
 
   /** @param {number | null} [behindMs]  start with a replay this far behind live */
@@ -200,7 +207,7 @@ export class Session {
    */
   onNewPlayer(player) {
     if (this.config) {
-      player.configure(this.config.channels, jitterTarget(this.config.frameMs, this.config.bundleMs));
+      player.configure(this.config.channels, jitterTarget(this.config.frameMs, this.config.bundleMs, this.marginMs));
       this.decoder.connect(player);
     }
     const state = this.connection.captureState;
@@ -232,7 +239,7 @@ export class Session {
       // Bundles on or off: the arrivals measured are the other cadence's (forget them first).
       if (previous && previous.bundleMs !== config.bundleMs) player.reset();
       this.captureClock = new CaptureClock(config.frameMs);
-      player.configure(config.channels, jitterTarget(config.frameMs, config.bundleMs));
+      player.configure(config.channels, jitterTarget(config.frameMs, config.bundleMs, this.marginMs));
       this.decoder.configure(config.channels, config.frameMs, player);
     }
     const fresh = this.seeking;
@@ -370,6 +377,7 @@ export class Session {
       driftPpm: stats.driftPpm,
       underruns: this.output.underruns(stats.underruns),
       ...this.output.pauses(stats),
+      marginMs: this.marginMs,
       glitches: this.output.glitches(),
       reconnects: this.connection.reconnects,
       path: typeof path === 'string' ? path : null,

@@ -40,7 +40,9 @@ export function figureParts(f) {
       },
     {
       name: 'buffer',
-      text: `buffer ${ms(f.bufferMs)} ms (target ${ms(f.targetMs)})`,
+      // On an engine that pauses whole the target keeps a margin (pause_margin.js).
+      text: `buffer ${ms(f.bufferMs)} ms (target ${ms(f.targetMs)}${
+        f.marginMs ? `, at least ${ms(f.marginMs)} for this browser's pauses` : ''})`,
       value: f.bufferMs.toFixed(1),
     },
     { name: 'drift', text: `drift ${drift > 0 ? '+' : ''}${drift} ppm`, value: f.driftPpm.toFixed(1) },

@@ -78,6 +78,13 @@ describe('Player', () => {
       floorSamples: 960,
       ceilingSamples: 48000,
     });
+    // On an engine that pauses whole (pause_margin.js): never below its margin.
+    assert.deepEqual(player.jitterTarget(20, 0, 220), {
+      targetSamples: 10560,
+      floorSamples: 10560,
+      ceilingSamples: 24000,
+    });
+    assert.equal(player.jitterTarget(20, 500, 220).targetSamples, 34560, 'a bundle more');
   });
 
   test('configure() hands the limits to the worklet', () => {

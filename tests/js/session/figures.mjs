@@ -15,6 +15,7 @@ export const FIGURES = {
   pauses: 0,
   longestPauseMs: 0,
   pauseUnderruns: 0,
+  marginMs: 0,
   glitches: 0,
   reconnects: 1,
   path: 'worklet',

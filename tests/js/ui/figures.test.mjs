@@ -43,6 +43,11 @@ describe('figureParts', () => {
     assert.equal(figureParts({ ...FIGURES, lostFrames: 0 }).some((p) => p.name === 'paused'), false);
   });
 
+  test("the buffer's margin for a browser that pauses whole shows beside its target", () => {
+    const parts = figureParts({ ...FIGURES, targetMs: 220, marginMs: 220, lostFrames: 0 });
+    assert.equal(parts[1].text, "buffer 42 ms (target 220, at least 220 for this browser's pauses)");
+  });
+
   test('the battery saver says it is on, with its bundles', () => {
     const parts = figureParts({ ...FIGURES, lostFrames: 0, bundleMs: 500 });
     assert.deepEqual(parts.at(-2), { name: 'saver', text: 'battery saver (500 ms bundles)', value: '500' });
