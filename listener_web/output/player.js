@@ -12,6 +12,7 @@
 import { ScriptProcessorOutput } from './legacy_output.js';
 import { OutputClock } from './output_clock.js';
 import { latencyHint, scriptProcessorBlock } from './output_buffer.js';
+import { pauseMarginMs } from './pause_margin.js';
 
 /**
  * @typedef {object} PlayerStats  posted by the worklet a few times a second
@@ -110,6 +111,8 @@ export class Player {
     this.ctx = new AudioContext({ sampleRate: SAMPLE_RATE_HZ, latencyHint: latencyHint(outputBuffer) });
     /** @type {OutputKind} AudioWorklet exists only in a secure context */
     this.outputKind = this.ctx.audioWorklet ? 'worklet' : 'scriptprocessor';
+    /** The buffer's floor (ms) on an engine that pauses whole (pause_margin.js); 0: none. */
+    this.marginMs = pauseMarginMs(globalThis.navigator?.userAgent ?? '', this.outputKind);
     /** @type {import('../decoding/decoder.js').DecoderKind} what decodes the PCM pushed here */
     this.decoderKind = 'webcodecs';
     /** @type {AudioWorkletNode | ScriptProcessorOutput | null} */

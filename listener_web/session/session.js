@@ -13,7 +13,6 @@ import { CaptureClock, ClockOffset } from '../link/clock.js';
 import { Connection } from '../link/connection.js';
 import { BLOCKED_AFTER_MS, OutputWatch } from '../output/output_watch.js';
 import { SAMPLE_RATE_HZ, jitterTarget } from '../output/player.js';
-import { pauseMarginMs } from '../output/pause_margin.js';
 import { StreamDecoder, chooseDecoder } from './decoder_choice.js';
 import { listenerId, shortAgent } from './report.js';
 import { Reporter } from './reporter.js';
@@ -103,10 +102,9 @@ export class Session {
       restarted: (player) => this.onNewPlayer(player),
       failed: (text) => view.end(text, 'error'),
     });
-    /** The buffer's floor on an engine that pauses whole (pause_margin.js); 0: none. */
-    this.marginMs = pauseMarginMs(navigator.userAgent, this.output.player.outputKind);
-    // Such an engine starts as deep, at once: audio for the margin and a frame more.
-    if (this.marginMs) this.connection.backlogMs = this.marginMs + MAX_FRAME_MS;
+    // An engine that pauses whole starts as deep as its margin, at once, a frame more.
+    const { marginMs } = this.output.player;
+    if (marginMs) this.connection.backlogMs = marginMs + MAX_FRAME_MS;
   }
 
   /** @param {number | null} [behindMs]  start with a replay this far behind live */
@@ -207,7 +205,8 @@ export class Session {
    */
   onNewPlayer(player) {
     if (this.config) {
-      player.configure(this.config.channels, jitterTarget(this.config.frameMs, this.config.bundleMs, this.marginMs));
+      const { channels, frameMs, bundleMs } = this.config;
+      player.configure(channels, jitterTarget(frameMs, bundleMs, player.marginMs));
       this.decoder.connect(player);
     }
     const state = this.connection.captureState;
@@ -239,7 +238,7 @@ export class Session {
       // Bundles on or off: the arrivals measured are the other cadence's (forget them first).
       if (previous && previous.bundleMs !== config.bundleMs) player.reset();
       this.captureClock = new CaptureClock(config.frameMs);
-      player.configure(config.channels, jitterTarget(config.frameMs, config.bundleMs, this.marginMs));
+      player.configure(config.channels, jitterTarget(config.frameMs, config.bundleMs, player.marginMs));
       this.decoder.configure(config.channels, config.frameMs, player);
     }
     const fresh = this.seeking;
@@ -377,7 +376,7 @@ export class Session {
       driftPpm: stats.driftPpm,
       underruns: this.output.underruns(stats.underruns),
       ...this.output.pauses(stats),
-      marginMs: this.marginMs,
+      marginMs: player.marginMs,
       glitches: this.output.glitches(),
       reconnects: this.connection.reconnects,
       path: typeof path === 'string' ? path : null,
