@@ -54,9 +54,9 @@ class EnginePublisher:
         self._health = health
         self._splitter = WireSplitter(fanout.ring.first_seq, config.audio.frame_ms)
         self._waiting: deque[tuple[int, bytes]] = deque()
-        # Published, but not yet acknowledged by the stream (which stores a packet only once
-        # it has left the server it was sent to, on every replica's quorum): sent again
-        # after a reconnection (edges and the stream drop what they already have, by id).
+        # Published, but not yet acknowledged by the stream (its leader answers once a
+        # quorum of its replicas holds the packet): sent again after a reconnection (edges
+        # and the stream drop what they already have, by id).
         self._unconfirmed: deque[_Sent] = deque()
         self._news: asyncio.Event | None = None  # the engine's loop's
         self._main: asyncio.AbstractEventLoop | None = None  # the fan-out's loop
