@@ -8,8 +8,10 @@ wait in a bounded buffer for the publishing task: while the engine is away the o
 dropped and counted, so the capture and this node's own listeners never wait on it. Nor does
 the engine wait on them: the tap runs before this node's own listeners are written to, and
 the publishing thread sends the frame while that round goes on (each of its socket writes
-lets the other thread run), not after it. The state is read where it lives, on the event
-loop, and handed over as a finished announcement.
+lets the other thread run), not after it. A published frame is kept until the stream
+acknowledges it, and sent again after a reconnection if it was not: a server that dies
+with packets it read but had not passed on loses none of them. The state is read where it
+lives, on the event loop, and handed over as a finished announcement.
 """
 
 from __future__ import annotations
