@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -110,3 +111,15 @@ def collect(url: str, seconds: float, headers: dict[str, str] | None = None) -> 
             if time.monotonic() > deadline:
                 break
     return got
+
+
+class TolerantListener(BackgroundListener):
+    """A listener whose connection may be cut (its server or worker is killed)."""
+
+    def _run(self, url: str) -> None:
+        with contextlib.suppress(httpx.TransportError):
+            super()._run(url)
+
+    def arrivals(self) -> list[tuple[float, int]]:
+        """(arrival time, id) of each audio frame, in order."""
+        return [(at, int(e.id or -1)) for at, e in self.events if e.event == "message"]

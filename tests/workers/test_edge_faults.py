@@ -11,27 +11,14 @@ import json
 import time
 from pathlib import Path
 
-import httpx
 import nats
 
 from tests.conftest import Broadcaster, start_broadcaster, wait_until
 from tests.support.nats import NatsCluster, User, self_signed
 from tests.support.nats_proxy import SwallowingProxy
 from tests.support.sse import id_jumps
-from tests.support.sse_client import BackgroundListener
+from tests.support.sse_client import TolerantListener
 from tests.workers.test_edges import STATION, capture_config, start_edge, status
-
-
-class TolerantListener(BackgroundListener):
-    """A listener whose connection may be cut."""
-
-    def _run(self, url: str) -> None:
-        with contextlib.suppress(httpx.TransportError):
-            super()._run(url)
-
-    def arrivals(self) -> list[tuple[float, int]]:
-        return [(at, int(e.id or -1)) for at, e in self.events if e.event == "message"]
-
 
 OUTAGE_S = 30.0
 FRAME_S = 0.02

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -18,7 +17,7 @@ import pytest
 from broadcaster.server import raise_open_files_limit
 from tests.conftest import Broadcaster, start_broadcaster, wait_until
 from tests.support.signal_tools import decode_packets, dominant_frequency
-from tests.support.sse_client import BackgroundListener, receive
+from tests.support.sse_client import BackgroundListener, TolerantListener, receive
 
 CONFIG = "[server]\nworkers = 2\nmax_listeners = 6\n[ring]\ncapacity_s = 2.0\n"
 
@@ -29,14 +28,6 @@ def served(tmp_path: Path) -> Iterator[Broadcaster]:
     wait_until(lambda: len(worker_pids(proc)) == 2, 5, "both workers up")
     yield proc
     proc.stop()
-
-
-class TolerantListener(BackgroundListener):
-    """A listener whose connection may be cut (its worker is killed)."""
-
-    def _run(self, url: str) -> None:
-        with contextlib.suppress(httpx.TransportError):
-            super()._run(url)
 
 
 def status(proc: Broadcaster) -> dict[str, object]:
