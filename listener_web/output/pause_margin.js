@@ -4,7 +4,7 @@
  * stops now and then; pure.
  *
  * WebKit's web process (page, network, decoder and audio thread alike) stood still for
- * 104-156 ms about once in ten minutes on the machines measured, then rendered the time it
+ * 104-156 ms every five to ten minutes on the machines measured, then rendered the time it
  * owed at once, to refill its device, before the audio that waited could arrive
  * (worklet/pause_watch.js; docs/performance.md, "WebKit's own floor"). Only a buffer deeper
  * than the pause covers that, and it must be that deep from the start: the adaptive target
