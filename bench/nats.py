@@ -64,9 +64,9 @@ def clocks(probe: BackgroundListener) -> dict[int, float]:
             (json.loads(e.data) for e in probe.named("clock"))}
 
 
-def arrivals(probe: BackgroundListener) -> dict[int, float]:
+def arrivals(probe: TolerantListener) -> dict[int, float]:
     """id → when (monotonic s) a probe got the frame."""
-    return {int(e.id or -1): at for at, e in probe.events if e.event == "message"}
+    return {seq: at for at, seq in probe.arrivals()}
 
 
 MOST_P99_MS = 50.0  # --most: the lag a run may reach and still count
